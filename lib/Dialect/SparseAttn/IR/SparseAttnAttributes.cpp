@@ -1,0 +1,96 @@
+//===- SparseAttnAttributes.cpp - sparse_attn attributes --------*- C++ -*-===//
+
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
+
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+#include <cstdlib>
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnInterfaces.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnAttributes.cpp.inc"
+
+void SparseAttnDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnAttributes.cpp.inc"
+      >();
+}
+
+RowStatistic SoftmaxAttr::getRowStatistic() const {
+  return RowStatistic::LogSumExp;
+}
+RowStatistic ElasticSoftmaxAttr::getRowStatistic() const {
+  return RowStatistic::LogSumExp;
+}
+RowStatistic EntmaxAttr::getRowStatistic() const {
+  return RowStatistic::Threshold;
+}
+
+LogicalResult
+EntmaxAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                   APFloat alphaValue,
+                   std::optional<int64_t> iterations) {
+  double alpha = alphaValue.convertToDouble();
+  if (!std::isfinite(alpha) || alpha <= 1.0)
+    return emitError() << "entmax alpha must be a finite number greater than "
+                          "1 (alpha = 1 is softmax), got "
+                       << alpha;
+  if (iterations && *iterations < 1)
+    return emitError() << "entmax solver iterations must be positive, got "
+                       << *iterations;
+  return success();
+}
+
+/// Prints a float in the shortest decimal form that reads back to the same
+/// double, with a decimal point so that the MLIR lexer sees a float literal.
+static void printShortestFloat(AsmPrinter &printer, const APFloat &value) {
+  double number = value.convertToDouble();
+  std::string text;
+  for (int precision = 1; precision <= 17; ++precision) {
+    text = llvm::formatv("{0}", llvm::format("%.*g", precision, number)).str();
+    if (std::strtod(text.c_str(), nullptr) == number)
+      break;
+  }
+  if (text.find('.') == std::string::npos) {
+    size_t exponent = text.find_first_of("eE");
+    text.insert(exponent == std::string::npos ? text.size() : exponent, ".0");
+  }
+  printer << text;
+}
+
+Attribute EntmaxAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  double alpha = 0;
+  std::optional<int64_t> iterations;
+  if (parser.parseLess() || parser.parseKeyword("alpha") ||
+      parser.parseEqual() || parser.parseFloat(alpha))
+    return {};
+  if (succeeded(parser.parseOptionalComma())) {
+    int64_t value = 0;
+    if (parser.parseKeyword("iterations") || parser.parseEqual() ||
+        parser.parseInteger(value))
+      return {};
+    iterations = value;
+  }
+  if (parser.parseGreater())
+    return {};
+  return parser.getChecked<EntmaxAttr>(loc, parser.getContext(),
+                                       APFloat(alpha), iterations);
+}
+
+void EntmaxAttr::print(AsmPrinter &printer) const {
+  printer << "<alpha = ";
+  printShortestFloat(printer, getAlpha());
+  if (std::optional<int64_t> iterations = getIterations())
+    printer << ", iterations = " << *iterations;
+  printer << ">";
+}

@@ -1,0 +1,39 @@
+# -*- Python -*-
+# lit configuration of the sparse-attn test suite.
+
+import os
+import shutil
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "SPARSE_ATTN"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".py"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "lib", "gpu"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.sparse_attn_obj_root, "test")
+
+config.environment["FILECHECK_OPTS"] = (
+    "-enable-var-scope --allow-unused-prefixes=false"
+)
+llvm_config.with_system_environment(["HOME", "TMP", "TEMP", "PATH"])
+llvm_config.use_default_substitutions()
+
+# Python tests import the shared helpers in test/lib.
+config.environment["PYTHONPATH"] = os.pathsep.join(
+    [os.path.join(config.sparse_attn_src_root, "test", "lib")]
+    + [p for p in [os.environ.get("PYTHONPATH")] if p]
+)
+
+python = config.python_executable or shutil.which("python3")
+config.substitutions.append(("%python", python))
+config.substitutions.append(("%src_root", config.sparse_attn_src_root))
+
+tool_dirs = [config.sparse_attn_tools_dir, config.llvm_tools_dir]
+tools = [
+    ToolSubst("sparse-attn-opt", unresolved="ignore"),
+    ToolSubst("sparse-attn-run", unresolved="ignore"),
+]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
