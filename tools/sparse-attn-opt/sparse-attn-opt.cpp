@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
+#include "sparse_attn/Pipelines/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -15,6 +16,7 @@
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
+  mlir::sparse_attn::registerPipelines();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
