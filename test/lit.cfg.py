@@ -11,7 +11,7 @@ from lit.llvm.subst import ToolSubst
 config.name = "SPARSE_ATTN"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".py"]
-config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "lib", "gpu"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "lib", "gpu", "consumer"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.sparse_attn_obj_root, "test")
 
@@ -30,6 +30,7 @@ config.environment["PYTHONPATH"] = os.pathsep.join(
 python = config.python_executable or shutil.which("python3")
 config.substitutions.append(("%python", python))
 config.substitutions.append(("%src_root", config.sparse_attn_src_root))
+config.substitutions.append(("%obj_root", config.sparse_attn_obj_root))
 
 tool_dirs = [config.sparse_attn_tools_dir, config.llvm_tools_dir]
 tools = [
