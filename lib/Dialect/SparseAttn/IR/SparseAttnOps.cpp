@@ -31,8 +31,7 @@ static bool areCompatible(ArrayRef<int64_t> lhs, ArrayRef<int64_t> rhs) {
   return true;
 }
 
-/// Renders a shape the way tensor types print it: `2x?x128`.
-static std::string formatShape(ArrayRef<int64_t> shape) {
+std::string sparse_attn::formatShape(ArrayRef<int64_t> shape) {
   std::string text;
   llvm::raw_string_ostream os(text);
   llvm::interleave(

@@ -12,6 +12,7 @@
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -31,6 +32,9 @@ enum class RowStatistic {
 /// always with a decimal point ("1.5", "2.0", "1.0e-07"), as the dialect
 /// prints floats in attributes and diagnostics.
 std::string formatFloat(double value);
+
+/// Renders a shape the way tensor types print it: `2x?x128`.
+std::string formatShape(llvm::ArrayRef<int64_t> shape);
 } // namespace mlir::sparse_attn
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnDialect.h.inc"
