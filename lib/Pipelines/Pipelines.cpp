@@ -9,6 +9,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -22,10 +24,14 @@ void sparse_attn::buildHostLoweringPipeline(OpPassManager &pm) {
   bufferizeOptions.bufferizeFunctionBoundaries = true;
   bufferizeOptions.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
+  // Tiled loops carry tensors that are rebuilt in every iteration.
+  bufferizeOptions.allowReturnAllocsFromLoops = true;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferizeOptions));
   bufferization::BufferDeallocationPipelineOptions deallocOptions;
   bufferization::buildBufferDeallocationPipeline(pm, deallocOptions);
 
+  // The query-tile grids run sequentially on the host.
+  pm.addPass(createForallToForLoopPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
@@ -48,10 +54,27 @@ void sparse_attn::buildReferencePipeline(OpPassManager &pm) {
   buildHostLoweringPipeline(pm);
 }
 
+void sparse_attn::buildCpuPipeline(OpPassManager &pm,
+                                   const CpuPipelineOptions &options) {
+  SparseAttnTilePassOptions tileOptions;
+  tileOptions.queryTile = options.queryTile;
+  tileOptions.keyTile = options.keyTile;
+  pm.addPass(createSparseAttnTilePass(tileOptions));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createSparseAttnDecomposeTilesPass());
+  buildHostLoweringPipeline(pm);
+}
+
 void sparse_attn::registerPipelines() {
   PassPipelineRegistration<>(
       "sparse-attn-reference",
       "Lower sparse_attn ops through their naive reference form to the LLVM "
       "dialect for the host",
       buildReferencePipeline);
+  PassPipelineRegistration<CpuPipelineOptions>(
+      "sparse-attn-to-cpu",
+      "Tile sparse_attn ops, skip masked blocks, fuse, and lower the tiled "
+      "form to the LLVM dialect for the host",
+      buildCpuPipeline);
 }

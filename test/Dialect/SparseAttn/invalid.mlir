@@ -595,7 +595,7 @@ func.func @softmax_finalize_output(%m: tensor<64xf32>, %acc: tensor<64x32xf32>, 
 // -----
 
 func.func @histogram_origin(%s: tensor<64x128xf32>, %t: tensor<32xf32>, %h: tensor<64x8x3xf32>) {
-  // expected-error @+1 {{origin must have one entry per tile row (64), got 32}}
+  // expected-error @+1 {{row max must have one entry per tile row (64), got 32}}
   %h1 = sparse_attn.entmax_histogram %s, %t, %h : tensor<64x128xf32>, tensor<32xf32>, tensor<64x8x3xf32>
   return
 }

@@ -201,7 +201,7 @@ LogicalResult SoftmaxFinalizeOp::verify() {
 
 LogicalResult EntmaxHistogramOp::verify() {
   int64_t rows = rowsOf(getScores());
-  if (failed(verifyRowVector(*this, getOrigin(), "origin", rows)))
+  if (failed(verifyRowVector(*this, getMax(), "row max", rows)))
     return failure();
   return verifyHistogram(*this, getHistogram(), rows);
 }

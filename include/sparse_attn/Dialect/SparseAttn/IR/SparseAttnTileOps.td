@@ -429,30 +429,31 @@ def SparseAttn_SoftmaxFinalizeOp : SparseAttn_TileOp<"softmax_finalize",
 
 def SparseAttn_EntmaxHistogramOp : SparseAttn_TileOp<"entmax_histogram",
     [AllTypesMatch<["histogram", "new_histogram"]>]> {
-  let summary = "per-bin moments of the entries near the row maximum";
+  let summary = "per-bin moments of the entries within 1 of the row maximum";
   let description = [{
-    `histogram [TQ, BINS, 3]` accumulates, for every entry with
-    `z = scores[r, c] - origin[r] >= 0`, into bin
-    `min(floor(z * BINS), BINS - 1)` of row `r`: the count, the sum of `z`
-    and the sum of `z^2`. With `origin = max - 1` every element of a bin
-    `>= k` has `z >= k / BINS`, which makes the entmax objective exact at
-    the bin edges (ALGORITHMS.md section 1, histogram start).
+    With the origin `t0 = max[r] - 1` (`max` the row maxima of the scores
+    over all key tiles), every entry with `z = scores[r, c] - t0 >= 0`
+    adds into bin `min(floor(z * BINS), BINS - 1)` of row `r` of
+    `histogram [TQ, BINS, 3]`: its count, `z` and `z^2`. Every element of a
+    bin `>= k` has `z >= k / BINS`, which makes the entmax objective exact
+    at the bin edges (ALGORITHMS.md section 1, histogram start). Rows with
+    `max = -inf` add nothing.
 
     Example:
 
     ```mlir
-    %h1 = sparse_attn.entmax_histogram %x, %t0, %h
+    %h1 = sparse_attn.entmax_histogram %x, %m, %h
         : tensor<64x64xf32>, tensor<64xf32>, tensor<64x8x3xf32>
     ```
   }];
   let arguments = (ins
-    SparseAttn_F32Tile:$scores, SparseAttn_RowVector:$origin,
+    SparseAttn_F32Tile:$scores, SparseAttn_RowVector:$max,
     StaticShapeTensorOf<[F32]>:$histogram
   );
   let results = (outs StaticShapeTensorOf<[F32]>:$new_histogram);
   let assemblyFormat = [{
-    $scores `,` $origin `,` $histogram attr-dict `:` type($scores) `,`
-    type($origin) `,` type($histogram)
+    $scores `,` $max `,` $histogram attr-dict `:` type($scores) `,`
+    type($max) `,` type($histogram)
   }];
 }
 
@@ -546,12 +547,14 @@ def SparseAttn_EntmaxThresholdStepOp
     `threshold - 2 f f' / (2 f'^2 - f f'')`; a candidate outside
     `(new_lower - 1e-6, new_upper + 1e-6)` or NaN is replaced by the
     bisection midpoint, and the result is clamped into the bracket. Rows
-    with an infinite threshold (empty rows) keep it.
+    with an infinite threshold (empty rows) keep it. `converged` is true
+    when no row's threshold moved by more than `2^-20 * max(1, |threshold|)`
+    (a few f32 ulps): the solver loop may stop there.
 
     Example:
 
     ```mlir
-    %tau1, %lo1, %hi1 = sparse_attn.entmax_threshold_step <alpha = 1.5>
+    %tau1, %lo1, %hi1, %done = sparse_attn.entmax_threshold_step <alpha = 1.5>
         %tau, %lo, %hi, %s0, %s1, %s2 : tensor<64xf32>
     ```
   }];
@@ -563,7 +566,7 @@ def SparseAttn_EntmaxThresholdStepOp
   );
   let results = (outs
     SparseAttn_RowVector:$new_threshold, SparseAttn_RowVector:$new_lower,
-    SparseAttn_RowVector:$new_upper
+    SparseAttn_RowVector:$new_upper, I1:$converged
   );
   let assemblyFormat = [{
     $config $threshold `,` $lower `,` $upper `,` $s0 `,` $s1 `,` $s2
@@ -604,28 +607,29 @@ def SparseAttn_EntmaxAccumulateOp : SparseAttn_TileOp<"entmax_accumulate",
 }
 
 def SparseAttn_EntmaxWeightsOp : SparseAttn_TileOp<"entmax_weights",
-    [AllTypesMatch<["threshold", "inverse_sum"]>]> {
+    [AllTypesMatch<["threshold", "sum"]>]> {
   let summary = "normalised entmax weights of a chunk of rows";
   let description = [{
-    `result[r, c] = [scores[r, c] - threshold[r]]_+ ^ (1 / (alpha - 1)) *
-    inverse_sum[r]`, rounded to the result element type: the output chunk
-    of the row-wise entmax.
+    `result[r, c] = [scores[r, c] - threshold[r]]_+ ^ (1 / (alpha - 1)) /
+    sum[r]` (zero where `sum[r]` is not positive), rounded to the result
+    element type: the output chunk of the row-wise entmax, `sum` being the
+    row's total weight at `threshold` (renormalisation).
 
     Example:
 
     ```mlir
-    %p = sparse_attn.entmax_weights <alpha = 2.0> %x, %tau, %inv
+    %p = sparse_attn.entmax_weights <alpha = 2.0> %x, %tau, %l
         : tensor<8x128xf32>, tensor<8xf32> -> tensor<8x128xbf16>
     ```
   }];
   let arguments = (ins
     SparseAttn_EntmaxAttr:$config,
     SparseAttn_F32Tile:$scores, SparseAttn_RowVector:$threshold,
-    SparseAttn_RowVector:$inverse_sum
+    SparseAttn_RowVector:$sum
   );
   let results = (outs SparseAttn_Tile:$result);
   let assemblyFormat = [{
-    $config $scores `,` $threshold `,` $inverse_sum attr-dict `:`
+    $config $scores `,` $threshold `,` $sum attr-dict `:`
     type($scores) `,` type($threshold) `->` type($result)
   }];
 }

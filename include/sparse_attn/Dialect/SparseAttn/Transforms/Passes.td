@@ -1,0 +1,132 @@
+//===- Passes.td - sparse_attn transformation passes -------*- tablegen -*-===//
+
+#ifndef SPARSE_ATTN_TRANSFORMS_PASSES_TD
+#define SPARSE_ATTN_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def SparseAttnTilePass : Pass<"sparse-attn-tile", "ModuleOp"> {
+  let summary = "Tile attention and row-wise entmax into a query-tile grid "
+                "with key-tile loops";
+  let description = [{
+    Rewrites every `sparse_attn.attention` into an `scf.forall` grid over
+    (batch, head, query tile) whose body loads its query tile once and runs
+    one or more `scf.for` loops over the key tiles with the normaliser's
+    state as iter_args (docs/design/tiling.md):
+
+    - softmax: one pass; running max, sum and accumulator
+      (`sparse_attn.online_softmax`, scores in base-2 units: log2(e) is
+      folded into the scale so the CPU and the GPU use exp2);
+    - entmax: a max pass, for alpha in {1.5, 2} a histogram pass, the
+      solver iterations (one moments pass each, the hybrid Halley/closed
+      form/bisection step of ALGORITHMS.md section 1 in between), then the
+      output pass with the final threshold and no running max;
+    - elastic softmax: a log-sum-exp pass, then the output pass.
+
+    Every key loop is tagged `sparse_attn.key_pass = "<kind>"`. Each key
+    tile's scores come from `sparse_attn.score_tile`, whose `visible`
+    region is the token-level predicate: `i < Lq`, `j < Lk`, the causal
+    condition `j <= i + (Lk - Lq)` and `sparse_attn.mask_visible` of the
+    mask; varlen lengths also bound the key loops (a sequence with
+    `Lk = 0` visits nothing). GQA reads key/value head `h / g` in place.
+    `sparse_attn.entmax` becomes a grid over row tiles whose loops stream
+    over chunks of the rows with the same threshold solver.
+
+    Tile sizes are options; tiles never straddle a mask block: a tile
+    larger than a mask's block size shrinks to it.
+
+    Before:
+
+    ```mlir
+    %o = sparse_attn.attention softmax causal %q, %k, %v
+        : tensor<1x2x100x16xf32>, tensor<1x2x100x16xf32>,
+          tensor<1x2x100x16xf32> -> tensor<1x2x100x16xf32>
+    ```
+
+    After (abridged):
+
+    ```mlir
+    %r = scf.forall (%b, %h, %qt) in (1, 2, 2) shared_outs(%out = %init) {
+      %q = sparse_attn.load_tile %query[%b, %h, %q0] : ... -> tensor<64x16xf32>
+      %m, %l, %acc = scf.for %kt = %c0 to %nkt step %c1
+          iter_args(%m0 = %neg_inf, %l0 = %zeros, %a0 = %zero_acc) {
+        %k = sparse_attn.load_tile %key[%b, %hkv, %k0] : ...
+        %v = sparse_attn.load_tile %value[%b, %hkv, %k0] : ...
+        %s = sparse_attn.score_tile %q, %k at [%q0, %k0] scale(0.36067376)
+            visible { ^bb0(%i: index, %j: index): ... } : ...
+        %m1, %l1, %a1 = sparse_attn.online_softmax %s, %v, %m0, %l0, %a0 : ...
+        scf.yield %m1, %l1, %a1 : ...
+      } {sparse_attn.key_pass = "softmax"}
+      %o_tile, %lse = sparse_attn.softmax_finalize %m, %l, %acc rows(%n) : ...
+      scf.forall.in_parallel { tensor.parallel_insert_slice ... }
+    }
+    ```
+  }];
+  let options = [
+    Option<"queryTile", "query-tile", "int64_t", /*default=*/"64",
+           "Rows of a query tile (rows of a row tile for sparse_attn.entmax)">,
+    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
+           "Keys of a key tile (columns of a chunk for sparse_attn.entmax)">,
+    Option<"histogramBins", "histogram-bins", "int64_t", /*default=*/"8",
+           "Bins of the entmax histogram start (alpha 1.5 and 2)">,
+  ];
+  let statistics = [
+    Statistic<"numTiledAttention", "tiled-attention",
+              "Attention ops tiled">,
+    Statistic<"numTiledEntmax", "tiled-entmax", "Row-wise entmax ops tiled">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def SparseAttnDecomposeTilesPass
+    : Pass<"sparse-attn-decompose-tiles", "ModuleOp"> {
+  let summary = "Lower the tile-level ops to linalg, tensor, arith and math "
+                "on tensors (the CPU form)";
+  let description = [{
+    Replaces every tile-level op by its CPU form on tensors: the two
+    contractions of a tile as `linalg.generic` (`S = q k^T`, `P @ V`),
+    row reductions and elementwise maps as `linalg.generic`, zero-padded
+    loads as `tensor.extract_slice` + `tensor.pad`, the `visible` region
+    of `sparse_attn.score_tile` inlined into the elementwise generic that
+    scales the scores, and index-row searches as `scf.for`. This pass is
+    the only place that knows the CPU form; the GPU lowering consumes the
+    same tile ops. `sparse_attn.mask_visible` must have been expanded by
+    `sparse-attn-fuse`.
+
+    Before:
+
+    ```mlir
+    %m1, %n1 = sparse_attn.row_max %x, %m, %n : tensor<64x64xf32>, tensor<64xf32>
+    ```
+
+    After:
+
+    ```mlir
+    %r:2 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>,
+        affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0)>],
+        iterator_types = ["parallel", "reduction"]}
+        ins(%x : tensor<64x64xf32>) outs(%m, %n : tensor<64xf32>, tensor<64xf32>) {
+    ^bb0(%s: f32, %max: f32, %count: f32):
+      ...
+      linalg.yield %new_max, %new_count : f32, f32
+    } -> (tensor<64xf32>, tensor<64xf32>)
+    ```
+  }];
+  let statistics = [
+    Statistic<"numDecomposed", "decomposed-tile-ops",
+              "Tile-level ops lowered to their CPU form">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+#endif // SPARSE_ATTN_TRANSFORMS_PASSES_TD
