@@ -59,12 +59,17 @@ public:
   Value gt(Value x, Value y) { return cmp(arith::CmpFPredicate::OGT, x, y); }
   Value ge(Value x, Value y) { return cmp(arith::CmpFPredicate::OGE, x, y); }
   Value lt(Value x, Value y) { return cmp(arith::CmpFPredicate::OLT, x, y); }
+  Value le(Value x, Value y) { return cmp(arith::CmpFPredicate::OLE, x, y); }
   Value eq(Value x, Value y) { return cmp(arith::CmpFPredicate::OEQ, x, y); }
   Value select(Value c, Value x, Value y) {
     return arith::SelectOp::create(b, loc, c, x, y);
   }
   Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
   Value orI(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
+  Value xorI(Value x, Value y) { return arith::XOrIOp::create(b, loc, x, y); }
+  Value boolean(bool value) {
+    return arith::ConstantOp::create(b, loc, b.getBoolAttr(value));
+  }
   /// Any float to f32.
   Value toF32(Value x) {
     if (x.getType().isF32())
@@ -150,16 +155,21 @@ public:
                    })[0];
   }
 
-  /// Row reduction of a 2-D tile into a row vector initialised to `init`.
-  Value reduceRows(Value tile, float init,
+  /// Row reduction of a 2-D tile into the row vector `init`, the columns
+  /// in order (the order of the P @ V contraction, so that the row sums and
+  /// the accumulator see the same rounding).
+  Value reduceRows(Value tile, Value init,
                    function_ref<Value(Scalar &, Value, Value)> combine) {
-    int64_t rows = cast<RankedTensorType>(tile.getType()).getDimSize(0);
-    return generic({tile}, {filledF32({rows}, init)},
-                   {mapOf(b, 2, {0, 1}), mapOf(b, 2, {0})},
+    return generic({tile}, {init}, {mapOf(b, 2, {0, 1}), mapOf(b, 2, {0})},
                    {kParallel, kReduction},
                    [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
                      return {combine(s, a[0], a[1])};
                    })[0];
+  }
+  Value reduceRows(Value tile, float init,
+                   function_ref<Value(Scalar &, Value, Value)> combine) {
+    int64_t rows = cast<RankedTensorType>(tile.getType()).getDimSize(0);
+    return reduceRows(tile, filledF32({rows}, init), combine);
   }
 
   /// A 2-D elementwise map over `tile` with row vectors broadcast along the
@@ -430,13 +440,14 @@ SmallVector<Value> Decomposer::onlineSoftmax(Value scores, Value value,
                           [](Scalar &s, ValueRange a) -> SmallVector<Value> {
                             return {s.exp2(s.sub(a[0], a[1]))};
                           });
-  Value tileSum = reduceRows(weights, 0.0f, [](Scalar &s, Value x, Value l) {
-    return s.add(l, x);
-  });
-  Value newSum = mapRows({sum, rescale, tileSum}, 1,
-                         [](Scalar &s, ValueRange a) -> SmallVector<Value> {
-                           return {s.add(s.mul(a[0], a[1]), a[2])};
-                         })[0];
+  Value rescaledSum = mapRows({sum, rescale}, 1,
+                              [](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                                return {s.mul(a[0], a[1])};
+                              })[0];
+  Value newSum = reduceRows(weights, rescaledSum,
+                            [](Scalar &s, Value x, Value l) {
+                              return s.add(l, x);
+                            });
   if (!value)
     return {newMax, newSum};
   Value rescaled = mapTile(acc, {rescale}, b.getF32Type(),
@@ -572,25 +583,37 @@ Value Decomposer::entmaxHistogram(EntmaxHistogramOp op) {
 
 SmallVector<Value> Decomposer::entmaxMoments(EntmaxMomentsOp op) {
   double c0 = op.getConfig().getExponent();
-  return generic({op.getScores(), op.getThreshold()},
-                 {op.getS0(), op.getS1(), op.getS2()},
-                 {mapOf(b, 2, {0, 1}), mapOf(b, 2, {0}), mapOf(b, 2, {0}),
-                  mapOf(b, 2, {0}), mapOf(b, 2, {0})},
-                 {kParallel, kReduction},
-                 [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
-                   Value d = s.sub(a[0], a[1]);
-                   Value inSupport = s.gt(d, s.f32(0.0));
-                   // Outside the support d is clamped to 1 so that no
-                   // negative power produces inf or NaN before the select.
-                   Value safe = s.select(inSupport, d, s.f32(1.0));
-                   Value zero = s.f32(0.0);
-                   SmallVector<Value> sums;
-                   for (int k = 0; k < 3; ++k)
-                     sums.push_back(s.add(
-                         a[2 + k],
-                         s.select(inSupport, s.power(safe, c0 - k), zero)));
-                   return sums;
-                 });
+  int64_t rows = op.getThreshold().getType().getDimSize(0);
+  // Compensated (Kahan) sums: the row-wise entmax renormalises its written
+  // weights by s0, and sum - 1 is the solver's objective.
+  SmallVector<Value> outputs = {op.getS0(), op.getS1(), op.getS2()};
+  for (int k = 0; k < 3; ++k)
+    outputs.push_back(filledF32({rows}, 0.0f));
+  AffineMap row = mapOf(b, 2, {0});
+  SmallVector<Value> sums = generic(
+      {op.getScores(), op.getThreshold()}, outputs,
+      {mapOf(b, 2, {0, 1}), row, row, row, row, row, row, row},
+      {kParallel, kReduction},
+      [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+        Value d = s.sub(a[0], a[1]);
+        Value inSupport = s.gt(d, s.f32(0.0));
+        // Outside the support d is clamped to 1 so that no negative power
+        // produces inf or NaN before the select.
+        Value safe = s.select(inSupport, d, s.f32(1.0));
+        SmallVector<Value> sums(3), compensations(3);
+        for (int k = 0; k < 3; ++k) {
+          Value term =
+              s.select(inSupport, s.power(safe, c0 - k), s.f32(0.0));
+          Value corrected = s.sub(term, a[5 + k]);
+          Value total = s.add(a[2 + k], corrected);
+          compensations[k] = s.sub(s.sub(total, a[2 + k]), corrected);
+          sums[k] = total;
+        }
+        llvm::append_range(sums, compensations);
+        return sums;
+      });
+  sums.resize(3);
+  return sums;
 }
 
 /// The root of the closed-form objective on a candidate support of `n`
@@ -675,16 +698,20 @@ SmallVector<Value> Decomposer::thresholdInit(EntmaxThresholdInitOp op) {
 SmallVector<Value> Decomposer::thresholdStep(EntmaxThresholdStepOp op) {
   EntmaxAttr config = op.getConfig();
   double c0 = config.getExponent(), c1 = c0 - 1.0;
+  bool closedForm = config.isSparsemax() || config.isOnePointFive();
   SmallVector<Value> next = mapRows(
       {op.getThreshold(), op.getLower(), op.getUpper(), op.getS0(),
        op.getS1(), op.getS2()},
-      3, [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+      4, [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
         Value tau = a[0], lower = a[1], upper = a[2];
         Value s0 = a[3], s1 = a[4], s2 = a[5];
         Value objective = s.sub(s0, s.f32(1.0));
         Value aboveRoot = s.ge(objective, s.f32(0.0));
         Value newLower = s.select(aboveRoot, s.max(lower, tau), lower);
         Value newUpper = s.select(aboveRoot, upper, s.min(upper, tau));
+        Value width = s.sub(newUpper, newLower);
+        // |f| <= 2^-16: the weights sum to one within f32 noise.
+        Value nearRoot = s.le(s.abs(objective), s.f32(0x1p-16));
         Value candidate;
         if (config.isSparsemax()) {
           // sum (x - t) = 1 on the support {x > tau}: s0 offsets, s1 count.
@@ -704,24 +731,39 @@ SmallVector<Value> Decomposer::thresholdStep(EntmaxThresholdStepOp op) {
         Value accepted =
             s.andI(s.gt(candidate, s.sub(newLower, tolerance)),
                    s.lt(candidate, s.add(newUpper, tolerance)));
+        if (!closedForm) {
+          // The Halley step must land strictly inside the bracket (a
+          // clamped candidate would re-evaluate an end), and entries just
+          // above tau make f' or f'' huge for alpha > 1.5 and the step
+          // crawl: far from the root a step shorter than 1/64 of the
+          // bracket is replaced by bisection.
+          Value inside = s.andI(s.gt(candidate, newLower),
+                                s.lt(candidate, newUpper));
+          Value progress = s.ge(s.abs(s.sub(candidate, tau)),
+                                s.mul(width, s.f32(1.0 / 64)));
+          accepted = s.andI(inside, s.orI(progress, nearRoot));
+        }
         Value midpoint = s.mul(s.add(newLower, newUpper), s.f32(0.5));
-        Value next = s.select(accepted, candidate, midpoint);
-        next = s.min(s.max(next, newLower), newUpper);
-        // Empty rows (tau = +inf) keep their state.
+        Value chosen = s.select(accepted, candidate, midpoint);
+        chosen = s.min(s.max(chosen, newLower), newUpper);
+        // Converged: a short step at the root, or a collapsed bracket.
+        Value resolution = s.mul(s.f32(0x1p-20), s.max(s.f32(1.0), s.abs(tau)));
+        Value converged = s.orI(
+            s.andI(s.le(s.abs(s.sub(chosen, tau)), resolution), nearRoot),
+            s.le(width, resolution));
+        // Empty rows (tau = +inf) keep their state and have converged.
         Value empty = s.eq(tau, s.f32(kInf));
-        return {s.select(empty, tau, next), s.select(empty, lower, newLower),
-                s.select(empty, upper, newUpper)};
+        Value pending = s.andI(s.xorI(empty, s.boolean(true)),
+                               s.xorI(converged, s.boolean(true)));
+        return {s.select(empty, tau, chosen), s.select(empty, lower, newLower),
+                s.select(empty, upper, newUpper),
+                s.select(pending, s.f32(1.0), s.f32(0.0))};
       });
-  Value moved = any(next[0], {op.getThreshold()}, [](Scalar &s, ValueRange a) {
-    Value tolerance = s.mul(s.f32(0x1p-20), s.max(s.f32(1.0), s.abs(a[1])));
-    Value step = s.abs(s.sub(a[0], a[1]));
-    // Equal thresholds (also +inf == +inf) have not moved.
-    return s.andI(s.cmp(arith::CmpFPredicate::UNE, a[0], a[1]),
-                  s.gt(step, tolerance));
+  Value pending = any(next[3], {}, [](Scalar &s, ValueRange a) {
+    return s.gt(a[0], s.f32(0.0));
   });
-  Value converged = arith::XOrIOp::create(
-      b, loc, moved, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
-  next.push_back(converged);
+  next[3] = arith::XOrIOp::create(
+      b, loc, pending, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
   return next;
 }
 
@@ -740,13 +782,10 @@ Value Decomposer::entmaxWeightsOf(EntmaxAttr config, Value scores,
 SmallVector<Value> Decomposer::entmaxAccumulate(EntmaxAccumulateOp op) {
   Value weights =
       entmaxWeightsOf(op.getConfig(), op.getScores(), op.getThreshold());
-  Value tileSum = reduceRows(weights, 0.0f, [](Scalar &s, Value x, Value l) {
-    return s.add(l, x);
-  });
-  Value newSum = mapRows({op.getSum(), tileSum}, 1,
-                         [](Scalar &s, ValueRange a) -> SmallVector<Value> {
-                           return {s.add(a[0], a[1])};
-                         })[0];
+  Value newSum = reduceRows(weights, op.getSum(),
+                            [](Scalar &s, Value x, Value l) {
+                              return s.add(l, x);
+                            });
   return {matmul(weights, op.getValue(), op.getAcc(), false), newSum};
 }
 

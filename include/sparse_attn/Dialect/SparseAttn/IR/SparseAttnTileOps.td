@@ -544,12 +544,16 @@ def SparseAttn_EntmaxThresholdStepOp
     `new_upper = min(upper, threshold)`). The candidate is, for alpha = 2
     and 1.5, the closed-form root on the support `{x > threshold}` (exact
     once the support is right), otherwise the Halley step
-    `threshold - 2 f f' / (2 f'^2 - f f'')`; a candidate outside
-    `(new_lower - 1e-6, new_upper + 1e-6)` or NaN is replaced by the
-    bisection midpoint, and the result is clamped into the bracket. Rows
-    with an infinite threshold (empty rows) keep it. `converged` is true
-    when no row's threshold moved by more than `2^-20 * max(1, |threshold|)`
-    (a few f32 ulps): the solver loop may stop there.
+    `threshold - 2 f f' / (2 f'^2 - f f'')`. The bisection midpoint
+    replaces a candidate outside `(new_lower - 1e-6, new_upper + 1e-6)` or
+    NaN and, for the Halley step, one not strictly inside the bracket or,
+    while `|f| > 2^-16`, shorter than 1/64 of the bracket (entries just above the threshold make the derivatives
+    of alpha > 1.5 huge and the step crawl); the result is clamped into the
+    bracket. Rows with an infinite threshold (empty rows) keep it. With
+    `r = 2^-20 * max(1, |threshold|)` (a few f32 ulps), a row has converged
+    when it moved by at most `r` with `|f| <= 2^-16`, or when its bracket
+    is at most `r` wide; `converged` is true when every row has, and the
+    solver loop may stop there.
 
     Example:
 
