@@ -60,6 +60,7 @@ void sparse_attn::buildCpuPipeline(OpPassManager &pm,
   tileOptions.queryTile = options.queryTile;
   tileOptions.keyTile = options.keyTile;
   pm.addPass(createSparseAttnTilePass(tileOptions));
+  pm.addPass(createSparseAttnSkipBlocksPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createSparseAttnDecomposeTilesPass());

@@ -82,6 +82,88 @@ def SparseAttnTilePass : Pass<"sparse-attn-tile", "ModuleOp"> {
   ];
 }
 
+def SparseAttnSkipBlocksPass : Pass<"sparse-attn-skip-blocks", "ModuleOp"> {
+  let summary = "Make key loops walk the block support of the mask instead "
+                "of every key tile";
+  let description = [{
+    For every key loop of a tiled attention, reads the conjuncts of the
+    score region's predicate (`j < Lk`, `i < Lq`, `j <= i + offset`,
+    `sparse_attn.mask_visible` of a mask built by mask ops; anything else
+    is an unknown conjunct that never skips) and builds, once per grid
+    point and predicate, the *schedule* of key tiles that can hold a
+    visible entry; every pass of the grid point walks it:
+
+    - without index lists (no mask, causal, streaming, dense, varlen):
+      closed-form loop bounds, at most two ranges (a streaming mask's sink
+      and window), no memory;
+    - with index lists (`mask_from_indices`, and unions or intersections
+      involving them): one walk per grid point over the FlexAttention rows
+      (full row first, then the partial row without the blocks the full row
+      lists; duplicate and out-of-range entries select nothing) into a list
+      of `2 * tile + full` entries; a union walks its left operand, then its
+      right one minus the left's blocks; an intersection walks its most
+      selective operand and tests the other at block level.
+
+    Each tile is classified: a full tile (every entry in the rows below the
+    row bound visible) runs `sparse_attn.score_tile` without its region, a
+    partial one with it (`scf.if` when only known at run time). Tiles
+    never straddle mask blocks (sparse-attn-tile shrinks them).
+
+    Normaliser-specific skipping:
+    - entmax: a new pass (`sparse_attn.key_pass = "entmax_mask"`) after the
+      solver lists the tiles where `sparse_attn.any_above` the solver's
+      proven lower bound of the threshold holds (AdaSplash's block mask, a
+      superset of the support), and the output pass walks that list;
+    - elastic softmax: the log-sum-exp pass records the row maxima of every
+      visited tile (`TQ` floats per tile); the output pass skips tiles for
+      which `sparse_attn.elastic_tile_live` is false.
+
+    Before (causal softmax, dense key loop):
+
+    ```mlir
+    %r:3 = scf.for %kt = %c0 to %nkt step %c1 iter_args(...) {
+      %k0 = arith.muli %kt, %c64 : index
+      ...
+      %s = sparse_attn.score_tile %q, %k at [%q0, %k0] scale(0.18) visible {...}
+      ...
+    } {sparse_attn.key_pass = "softmax"}
+    ```
+
+    After:
+
+    ```mlir
+    // end = min(nkt, floordiv(last_row + offset, 64) + 1) before the loops
+    %r:3 = scf.for %kt = %c0 to %end step %c1 iter_args(...) {
+      %k0 = arith.muli %kt, %c64 : index
+      %full = ... // k0 + 63 <= q0 + offset and k0 + 64 <= Lk
+      %s = scf.if %full -> (tensor<64x64xf32>) {
+        %u = sparse_attn.score_tile %q, %k at [%q0, %k0] scale(0.18) : ...
+        scf.yield %u : tensor<64x64xf32>
+      } else {
+        %m = sparse_attn.score_tile %q, %k at [%q0, %k0] scale(0.18) visible {...}
+        scf.yield %m : tensor<64x64xf32>
+      }
+      ...
+    } {sparse_attn.key_pass = "softmax"}
+    ```
+  }];
+  let statistics = [
+    Statistic<"numKeyLoops", "key-loops", "Key loops rewritten to walk a "
+              "schedule">,
+    Statistic<"numListWalks", "list-walks", "Key loops walking an index-row "
+              "schedule">,
+    Statistic<"numEntmaxMasks", "entmax-masks", "Entmax block-mask passes "
+              "inserted">,
+    Statistic<"numElasticSkips", "elastic-skips", "Elastic-softmax output "
+              "passes with a tile skip test">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def SparseAttnDecomposeTilesPass
     : Pass<"sparse-attn-decompose-tiles", "ModuleOp"> {
   let summary = "Lower the tile-level ops to linalg, tensor, arith and math "
