@@ -61,6 +61,9 @@ void sparse_attn::buildCpuPipeline(OpPassManager &pm,
   tileOptions.keyTile = options.keyTile;
   pm.addPass(createSparseAttnTilePass(tileOptions));
   pm.addPass(createSparseAttnSkipBlocksPass());
+  pm.addPass(createSparseAttnFusePass());
+  if (options.instrument)
+    pm.addPass(createSparseAttnInstrumentPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createSparseAttnDecomposeTilesPass());
