@@ -169,12 +169,14 @@ for trial in range(12):
     heads = kv_heads * group
     nq, nk = int(rng.integers(1, 12)), int(rng.integers(1, 12))
     q, k, v = testing.random_attention_operands(rng, batch, heads, kv_heads, nq, nk, 4, 3)
+    which = ["both", "query", "key", None][trial % 4]
+    query_lengths, key_lengths = (testing.random_varlen(rng, batch, nq, nk, which)
+                                  if which else (None, None))
     options = dict(
         normalizer=normalizer, alpha=[1.25, 1.5, 2.0, 3.0][trial % 4] if normalizer == "entmax" else None,
         causal=normalizer == "elastic_softmax" or trial % 2 == 0,
         mask=rng.random((1 if trial % 2 else batch, 1 if trial % 4 < 2 else heads, nq, nk)) < 0.7,
-        query_lengths=testing.random_lengths(rng, batch, nq) if trial % 3 != 1 else None,
-        key_lengths=testing.random_lengths(rng, batch, nk) if trial % 4 != 1 else None,
+        query_lengths=query_lengths, key_lengths=key_lengths,
         bias=rng.standard_normal((heads, int(rng.integers(1, 15)))) if trial % 2 else None,
         tau=rng.uniform(-2, 0.5, heads) if normalizer == "elastic_softmax" else None,
         scale=None if trial % 3 else 0.3)
@@ -295,11 +297,9 @@ if opt:
                               tau=-np.ones(8) if normalizer == "elastic_softmax" else None,
                               scale=0.3, statistics=True).emit(function)
     testing.EntmaxCase(np.zeros((2, 3, 4)), 1.25, "bf16").emit(function)
-    testing.emit_mask_to_indices(function, testing.DenseMask((1, 1, 9, 11), (4, 8)).emit(function),
-                                 testing.DenseMask((1, 1, 9, 11), (4, 8)))
-    constant = testing.IndexMask((1, 1, 9, 11), (4, 8), np.ones((1, 1, 3)),
-                                 np.zeros((1, 1, 3, 2)), constants=True)
-    testing.emit_mask_to_indices(function, constant.emit(function), constant)
+    testing.emit_mask_to_indices(function, testing.DenseMask((1, 1, 9, 11), (4, 8)))
+    testing.emit_mask_to_indices(function, testing.RoundTripMask(testing.IndexMask(
+        (1, 1, 9, 11), (4, 8), np.ones((1, 1, 3)), np.zeros((1, 1, 3, 2)))))
     completed = subprocess.run([opt, "-"], input=function.text(), capture_output=True, text=True)
     report.expect(completed.returncode == 0, "emitter",
                   f"emitted MLIR does not verify:\n{function.text()}\n{completed.stderr}")

@@ -195,6 +195,28 @@ def attention_visibility(batch, heads, nq, nk, causal=False, mask=None,
     return visible
 
 
+def attention_scores(q, k, query_lengths=None, key_lengths=None, bias=None,
+                     scale=None):
+    """s [B, H, Nq, Nk] = scale * q . k (+ bias[h, pos_i - j] for
+    0 <= pos_i - j < W), before any masking; scale defaults to 1/sqrt(D)."""
+    q = np.asarray(q, dtype=np.float64)
+    k = np.asarray(k, dtype=np.float64)
+    batch, heads, nq, head_dim = q.shape
+    nk = k.shape[2]
+    if scale is None:
+        scale = 1.0 / np.sqrt(head_dim)
+    keys = np.repeat(k, heads // k.shape[1], axis=1)  # head h reads kv head h // g
+    scores = scale * np.einsum("bhid,bhjd->bhij", q, keys)
+    if bias is not None:
+        bias = np.asarray(bias, dtype=np.float64)
+        positions = query_positions(batch, nq, nk, query_lengths, key_lengths)
+        offsets = positions[:, :, None] - np.arange(nk)[None, None, :]
+        window = (offsets >= 0) & (offsets < bias.shape[1])
+        gathered = bias[:, np.clip(offsets, 0, bias.shape[1] - 1)]  # [H,B,i,j]
+        scores = scores + np.where(window[:, None], gathered.transpose(1, 0, 2, 3), 0.0)
+    return scores
+
+
 def attention_weights(q, k, normalizer="softmax", alpha=None, causal=False,
                       mask=None, query_lengths=None, key_lengths=None,
                       bias=None, tau=None, scale=None):
@@ -203,24 +225,9 @@ def attention_weights(q, k, normalizer="softmax", alpha=None, causal=False,
 
     normalizer: "softmax", "entmax" (with alpha) or "elastic_softmax" (with
     tau [H]); bias [H, W] is added at offset pos_i - j in [0, W)."""
-    q = np.asarray(q, dtype=np.float64)
-    k = np.asarray(k, dtype=np.float64)
-    batch, heads, nq, head_dim = q.shape
-    kv_heads, nk = k.shape[1], k.shape[2]
-    group = heads // kv_heads
-    if scale is None:
-        scale = 1.0 / np.sqrt(head_dim)
-
-    keys = np.repeat(k, group, axis=1)  # query head h reads kv head h // group
-    scores = scale * np.einsum("bhid,bhjd->bhij", q, keys)
-    positions = query_positions(batch, nq, nk, query_lengths, key_lengths)
-    if bias is not None:
-        bias = np.asarray(bias, dtype=np.float64)
-        offsets = positions[:, :, None] - np.arange(nk)[None, None, :]
-        window = (offsets >= 0) & (offsets < bias.shape[1])
-        gathered = bias[:, np.clip(offsets, 0, bias.shape[1] - 1)]  # [H,B,i,j]
-        scores = scores + np.where(window[:, None], gathered.transpose(1, 0, 2, 3), 0.0)
-
+    batch, heads, nq, _ = np.shape(q)
+    nk = np.shape(k)[2]
+    scores = attention_scores(q, k, query_lengths, key_lengths, bias, scale)
     visible = attention_visibility(batch, heads, nq, nk, causal, mask,
                                    query_lengths, key_lengths)
     nonempty = visible.any(axis=-1)
@@ -236,13 +243,13 @@ def attention_weights(q, k, normalizer="softmax", alpha=None, causal=False,
     row_sum = exponentials.sum(axis=-1)
     safe_sum = np.where(nonempty, row_sum, 1.0)
     probabilities = exponentials / safe_sum[..., None]
-    with np.errstate(divide="ignore"):
-        lse = np.where(nonempty, row_max + np.log(safe_sum), -np.inf)
+    lse = np.where(nonempty, row_max + np.log(safe_sum), -np.inf)
     if normalizer == "softmax":
         return probabilities, lse
     if normalizer == "elastic_softmax":
         # Empty rows (including those with pos_i < 0) have no weights; keep
         # the division away from pos_i + 1 <= 0 there.
+        positions = query_positions(batch, nq, nk, query_lengths, key_lengths)
         denominators = np.where(positions >= 0, positions + 1, 1)
         shift = (np.asarray(tau, dtype=np.float64)[None, :, None]
                  / denominators[:, None, :])

@@ -10,7 +10,6 @@ Environment (set by test/lit.cfg.py):
 """
 
 import dataclasses
-import json
 import os
 import shlex
 import subprocess
@@ -92,14 +91,6 @@ class Function:
         data = _argument_data(values, element_type)
         name = f"%arg{len(self.arguments)}"
         self.arguments.append((name, tensor_type(data.shape, element_type), data))
-        return name
-
-    def constant(self, values):
-        """An i32 tensor constant (index tensors of self-contained code)."""
-        data = np.asarray(values, dtype=np.int32)
-        name = self.value()
-        self.body.append(f"{name} = arith.constant dense<{json.dumps(data.tolist())}> : "
-                         f"{tensor_type(data.shape, 'i32')}")
         return name
 
     def op(self, line):
@@ -191,19 +182,16 @@ class StreamingMask(Mask):
 
 
 class IndexMask(Mask):
-    """mask_from_indices; the index tensors are function arguments, or
-    constants when `constants` is set (self-contained examples)."""
+    """mask_from_indices of index tensors passed as function arguments."""
 
     def __init__(self, shape, block, counts, indices, full_counts=None,
-                 full_indices=None, constants=False):
+                 full_indices=None):
         super().__init__(shape, block)
         self.tensors = [np.asarray(t, dtype=np.int32) for t in
                         (counts, indices, full_counts, full_indices) if t is not None]
-        self.constants = constants
 
     def emit(self, function):
-        operands = [function.constant(t) if self.constants else function.argument(t, "i32")
-                    for t in self.tensors]
+        operands = [function.argument(t, "i32") for t in self.tensors]
         types = ", ".join(tensor_type(t.shape, "i32") for t in self.tensors)
         full = f" full({operands[2]}, {operands[3]})" if len(operands) == 4 else ""
         name = function.value()
@@ -255,9 +243,33 @@ class MaskIntersect(_MaskCombination):
     REFERENCE = staticmethod(ref.mask_intersect)
 
 
-def emit_mask_to_indices(function, mask_name, mask):
-    """mask_to_indices of an emitted mask, its four tensors made results;
-    returns their result indices."""
+class RoundTripMask(Mask):
+    """mask_from_indices of the four mask_to_indices tensors of a mask (the
+    partial pair as the main pair, the full pair as the full pair): every
+    non-empty block of the original becomes a full block."""
+
+    def __init__(self, inner):
+        super().__init__(inner.shape, inner.block)
+        self.inner = inner
+
+    def emit(self, function):
+        names, types = _emit_to_indices(function, self.inner.emit(function), self.inner)
+        name = function.value()
+        function.op(f"{name} = sparse_attn.mask_from_indices {names[0]}, {names[1]} "
+                    f"full({names[2]}, {names[3]}) () : {', '.join(types)} -> {self.type}")
+        return name
+
+    def visible(self):
+        listing = ref.mask_to_indices(self.inner.visible(), *self.block)
+        return ref.mask_from_indices(listing[0], listing[1], self.shape[2], self.shape[3],
+                                     *self.block, listing[2], listing[3])
+
+    def __repr__(self):
+        return f"round_trip({self.inner!r})"
+
+
+def _emit_to_indices(function, mask_name, mask):
+    """Emits mask_to_indices; returns the four SSA names and types."""
     batch, heads, nq, nk = mask.shape
     qb, kb = -(-nq // mask.block[0]), -(-nk // mask.block[1])
     types = [tensor_type([batch, heads, qb], "i32"),
@@ -265,6 +277,13 @@ def emit_mask_to_indices(function, mask_name, mask):
     names = [function.value() for _ in types]
     function.op(f"{', '.join(names)} = sparse_attn.mask_to_indices {mask_name} : "
                 f"{mask.type} -> {', '.join(types)}")
+    return names, types
+
+
+def emit_mask_to_indices(function, mask):
+    """Emits a mask and its mask_to_indices, the four tensors made results;
+    returns their result indices."""
+    names, types = _emit_to_indices(function, mask.emit(function), mask)
     return [function.result(name, type_) for name, type_ in zip(names, types)]
 
 
@@ -407,14 +426,72 @@ class EntmaxCase:
 # ---------------------------------------------------------------------------
 
 
-def random_lengths(rng, batch, extent):
-    """Per-sequence valid lengths for varlen: one sequence empty, one longer
-    than the padded extent (clamped), the rest anywhere in [0, extent]."""
-    lengths = rng.integers(0, extent + 1, size=batch)
-    lengths[rng.integers(batch)] = 0
+def odd_length(rng, low, high):
+    """A sequence length in [low, high] that no block size (a power of two
+    above 1) divides."""
+    return int(rng.integers(low // 2, (high - 1) // 2 + 1)) * 2 + 1
+
+
+def random_varlen(rng, batch, nq, nk, which="both"):
+    """(query_lengths, key_lengths) for varlen, None for the one `which`
+    ("both", "query" or "key") leaves out. One sequence is empty (a zero or
+    negative length, clamped to 0), another has a length past the padded
+    extent (clamped), the rest lie in [1, extent]."""
+    lengths = [rng.integers(1, nq + 1, size=batch), rng.integers(1, nk + 1, size=batch)]
+    chosen = {"both": [0, 1], "query": [0], "key": [1]}[which]
+    empty = int(rng.integers(batch))
+    for side in chosen if len(chosen) == 1 else rng.permutation(chosen)[: rng.integers(1, 3)]:
+        lengths[side][empty] = -int(rng.integers(0, 2))
     if batch > 1:
-        lengths[rng.integers(batch)] = extent + int(rng.integers(1, 5))
-    return lengths.astype(np.int32)
+        clamped = (empty + 1 + int(rng.integers(batch - 1))) % batch
+        side = int(rng.choice(chosen))
+        lengths[side][clamped] = (nq, nk)[side] + int(rng.integers(1, 5))
+    return tuple(lengths[side].astype(np.int32) if side in chosen else None
+                 for side in (0, 1))
+
+
+BLOCK_SIZES = (8, 16, 32)
+
+
+def random_index_mask(rng, shape, block, full_pair=True):
+    """mask_from_indices with FlexAttention-like tensors, plus what the
+    contract settles: counts past KB (clamped) or negative, indices out of
+    range (select nothing), duplicates, and the optional full pair."""
+    batch, heads, nq, nk = shape
+    qb, kb = -(-nq // block[0]), -(-nk // block[1])
+
+    def pair():
+        counts = rng.integers(-1, kb + 3, size=(batch, heads, qb))
+        indices = rng.integers(-1, kb + 2, size=(batch, heads, qb, kb))
+        return counts, indices
+
+    return IndexMask(shape, block, *pair(), *(pair() if full_pair else ()))
+
+
+def random_streaming_mask(rng, shape, block):
+    """Sink from 0 to a few tokens, window from 1 to past the key length."""
+    return StreamingMask(shape, block, sink=int(rng.integers(0, 5)),
+                         window=int(rng.integers(1, shape[3] + 3)))
+
+
+def random_mask(rng, kind, batch, heads, nq, nk, block=None):
+    """A mask expression of the given kind for attention of [B, H, Nq, Nk];
+    the combinations broadcast a 1 x H operand against a B x 1 one."""
+    if block is None:
+        block = (int(rng.choice(BLOCK_SIZES)), int(rng.choice(BLOCK_SIZES)))
+    if kind == "dense":
+        return DenseMask((1, 1, nq, nk), block)
+    if kind == "causal":
+        return CausalMask((1, 1, nq, nk), block)
+    if kind == "streaming":
+        return random_streaming_mask(rng, (1, 1, nq, nk), block)
+    if kind == "indices":
+        return random_index_mask(rng, (batch, heads, nq, nk), block)
+    if kind in ("union", "intersect"):
+        lhs = random_index_mask(rng, (1, heads, nq, nk), block, full_pair=False)
+        rhs = random_streaming_mask(rng, (batch, 1, nq, nk), block)
+        return (MaskUnion if kind == "union" else MaskIntersect)(lhs, rhs)
+    raise ValueError(f"unknown mask kind {kind}")
 
 
 def random_attention_operands(rng, batch, heads, kv_heads, nq, nk, head_dim,
@@ -424,6 +501,116 @@ def random_attention_operands(rng, batch, heads, kv_heads, nq, nk, head_dim,
     return (rng.standard_normal((batch, heads, nq, head_dim)),
             rng.standard_normal((batch, kv_heads, nk, head_dim)),
             rng.standard_normal((batch, kv_heads, nk, value_dim)))
+
+
+# Entmax weights p = gap^(1/(alpha-1)) (gap = x - tau) have an unbounded
+# slope at gap -> 0 when alpha > 2: there the f32 rounding of one score alone
+# moves p by more than 1e-5. Tests of alpha > 2 redraw the rows that have a
+# score within this margin (in units of x) of the threshold.
+ENTMAX_MARGIN = 1e-2
+
+
+def _rows_near_threshold(x, tau, visible):
+    with np.errstate(invalid="ignore"):  # inf - inf in empty rows
+        near = visible & (np.abs(x - tau[..., None]) < ENTMAX_MARGIN)
+    return near.any(axis=-1)
+
+
+def redraw_ill_conditioned_rows(rng, case, attempts=100):
+    """For an entmax case with alpha > 2 (AttentionCase or EntmaxCase),
+    redraws the query rows (or input rows) whose threshold lies within
+    ENTMAX_MARGIN of a visible score, until there is none."""
+    if case.alpha <= 2:
+        return
+    for _ in range(attempts):
+        if isinstance(case, EntmaxCase):
+            x = (case.alpha - 1.0) * case.values
+            near = _rows_near_threshold(x, case.threshold(), np.ones(x.shape, bool))
+            rows = case.values
+        else:
+            x = (case.alpha - 1.0) * ref.attention_scores(
+                case.q, case.k, case.query_lengths, case.key_lengths, case.bias, case.scale)
+            visible = ref.attention_visibility(
+                *x.shape, case.causal, None if case.mask is None else case.mask.visible(),
+                case.query_lengths, case.key_lengths)
+            near = _rows_near_threshold(x, case.reference()[1], visible)
+            rows = case.q
+        if not near.any():
+            return
+        drawn = rng.standard_normal((np.count_nonzero(near), rows.shape[-1]))
+        spread = rows.std() or 1.0
+        rows[near] = ref.round_to_element_type(drawn * spread, case.element_type)
+    raise RuntimeError(f"could not condition {case}")
+
+
+def check_attention(report, case, results):
+    """Output within the case's tolerance; statistics (computed in f32 for
+    every element type) within the f32 tolerance."""
+    expected_output, expected_statistics = case.reference()
+    report.expect_close(case, "output", results[0], expected_output, case.tolerance)
+    if case.statistics:
+        report.expect_statistics(case, "statistics", results[1], expected_statistics,
+                                 TOLERANCE["f32"])
+
+
+def check_entmax(report, case, results):
+    """Values, row sums and support of sparse_attn.entmax."""
+    expected = case.reference()
+    report.expect_close(case, "output", results[0], expected, case.tolerance)
+    gaps = (case.alpha - 1.0) * case.values - case.threshold()[..., None]
+    report.expect_entmax_weights(case, "output", results[0], expected, gaps, case.tolerance)
+
+
+def draw_attention_case(rng, normalizer="softmax", element_type="f32", alpha=None,
+                        group=1, kv_heads=1, batch=2, causal=False, lengths="=",
+                        varlen=None, mask=None, bias=None, scale=None, value_dim=None,
+                        identity_values=False):
+    """A random AttentionCase with statistics.
+
+    lengths: "<", "=" or ">" (Nq against Nk; both odd, so no block size
+    divides them); varlen: None, "both", "query" or "key" (random_varlen);
+    mask: a random_mask kind; bias: None, "narrow" ([H, W], W < Nk) or
+    "wide" (W > Nk); identity_values: v is the identity, so the output is
+    the weight matrix. Elastic softmax heads cycle through the shifts -1
+    (the paper's initial value), 0, -3 (removes almost everything) and 0.4,
+    jittered. Entmax with alpha > 2 is conditioned
+    (redraw_ill_conditioned_rows)."""
+    heads = kv_heads * group
+    nk = odd_length(rng, 9, 45)
+    nq = {"<": odd_length(rng, 1, nk - 2), "=": nk,
+          ">": odd_length(rng, nk + 2, nk + 20)}[lengths]
+    head_dim = int(rng.choice([4, 8, 16]))
+    q, k, v = random_attention_operands(rng, batch, heads, kv_heads, nq, nk, head_dim,
+                                        value_dim)
+    if identity_values:
+        v = np.broadcast_to(np.eye(nk), (batch, kv_heads, nk, nk))
+    query_lengths, key_lengths = (random_varlen(rng, batch, nq, nk, varlen)
+                                  if varlen else (None, None))
+    width = {None: None, "narrow": int(rng.integers(1, nk)),
+             "wide": nk + int(rng.integers(1, 9))}[bias]
+    tau = None
+    if normalizer == "elastic_softmax":
+        tau = (np.array([-1.0, 0.0, -3.0, 0.4])[np.arange(heads) % 4]
+               + rng.uniform(-0.2, 0.2, heads))
+    case = AttentionCase(
+        q, k, v, element_type, normalizer, alpha=alpha, causal=causal,
+        mask=None if mask is None else random_mask(rng, mask, batch, heads, nq, nk),
+        query_lengths=query_lengths, key_lengths=key_lengths,
+        bias=None if width is None else rng.standard_normal((heads, width)),
+        tau=tau, scale=scale, statistics=True)
+    if normalizer == "entmax":
+        redraw_ill_conditioned_rows(rng, case)
+    return case
+
+
+def run_attention_groups(report, workdir, groups, check=None):
+    """Runs each group of cases as one function; check(case, results)
+    defaults to check_attention."""
+    for tag, cases in groups.items():
+        function = Function(tag.replace("-", "_"))
+        entries = [(case, case.emit(function)) for case in cases]
+        report.run_cases(function, workdir, tag, entries,
+                         check or (lambda case, results: check_attention(report, case, results)))
 
 
 # ---------------------------------------------------------------------------
@@ -565,12 +752,12 @@ class Report:
     def run_cases(self, function, workdir, tag, cases, check):
         """Runs one function holding several cases. cases: (case, result
         indices) pairs; check(case, results) gets the case's results. A tool
-        failure fails every case of the function."""
+        failure is one failure listing every case of the function."""
         try:
             results = run_function(function, workdir, tag)
         except ToolError as error:
-            for case, _ in cases:
-                self.fail(case, f"sparse-attn-run failed ({tag}): {error}")
+            listing = "".join(f"\n  case: {case}" for case, _ in cases)
+            self.fail(f"function {tag}", f"sparse-attn-run failed: {error}{listing}")
             return
         for case, indices in cases:
             check(case, [results[index] for index in indices])
