@@ -11,7 +11,7 @@
 # is reduced (lines, then tokens) and written to %t/failure-<n>.mlir.
 #
 # Environment: SPARSE_ATTN_OPT (the tool), SPARSE_ATTN_FUZZ_MUTANTS (mutants
-# per file, default 24), SPARSE_ATTN_FUZZ_JOBS (parallel processes, default
+# per file, default 32), SPARSE_ATTN_FUZZ_JOBS (parallel processes, default
 # 2), SPARSE_ATTN_TEST_SEED (seed, default 0).
 #
 # RUN: %python %s %t
@@ -26,7 +26,7 @@ import sys
 import zlib
 
 OPT = os.environ["SPARSE_ATTN_OPT"]
-MUTANTS_PER_FILE = int(os.environ.get("SPARSE_ATTN_FUZZ_MUTANTS", 24))
+MUTANTS_PER_FILE = int(os.environ.get("SPARSE_ATTN_FUZZ_MUTANTS", 32))
 JOBS = int(os.environ.get("SPARSE_ATTN_FUZZ_JOBS", 2))
 SEED = int(os.environ.get("SPARSE_ATTN_TEST_SEED", 0))
 TIMEOUT_S = 60

@@ -49,7 +49,8 @@ def mask_type(shape, block):
 
 
 def float_literal(value):
-    """A literal that parses back to the same f32 (repr is exact)."""
+    """A literal that parses back to the same f32 (repr is exact). Entmax
+    alpha is a double attribute: its literal is repr(float(alpha))."""
     return repr(float(np.float32(value)))
 
 
@@ -372,7 +373,7 @@ class AttentionCase:
             operands += f" scale({float_literal(self.scale)})"
         normalizer = self.normalizer
         if normalizer == "entmax":
-            normalizer += f"<alpha = {float_literal(self.alpha)}>"
+            normalizer += f"<alpha = {repr(float(self.alpha))}>"
         causal = " causal" if self.causal else ""
         output_type = tensor_type(self.q.shape[:3] + self.v.shape[3:], et)
         result_types = [output_type]
@@ -417,7 +418,7 @@ class EntmaxCase:
         result = function.value()
         type_ = tensor_type(self.values.shape, self.element_type)
         function.op(f"{result} = sparse_attn.entmax {name} "
-                    f"<alpha = {float_literal(self.alpha)}> : {type_}")
+                    f"<alpha = {repr(float(self.alpha))}> : {type_}")
         return function.result(result, type_)
 
 
@@ -692,15 +693,17 @@ def statistics_error(out, expected):
 
 class Report:
     """Collects the checks of one test; finish() prints every failure with
-    the seed and the case and exits non-zero if there was one."""
+    the seed, the function and case it belongs to and where its module and
+    inputs were written, and exits non-zero if there was one."""
 
     def __init__(self, test_name, seed):
         self.test_name, self.seed = test_name, seed
         self.failures = []
         self.checks = 0
+        self.context = ""  # "<module path> case <n>" while checking a case
 
     def fail(self, case, message):
-        self.failures.append(f"[{case}] {message}")
+        self.failures.append(f"{self.context}[{case}] {message}")
 
     def expect(self, condition, case, message):
         self.checks += 1
@@ -759,8 +762,10 @@ class Report:
             listing = "".join(f"\n  case: {case}" for case, _ in cases)
             self.fail(f"function {tag}", f"sparse-attn-run failed: {error}{listing}")
             return
-        for case, indices in cases:
+        for number, (case, indices) in enumerate(cases):
+            self.context = f"{os.path.join(workdir, tag)}.mlir case {number} "
             check(case, [results[index] for index in indices])
+        self.context = ""
 
     def finish(self):
         print(f"{self.test_name}: seed {self.seed}, pipeline {pipeline()}, "
