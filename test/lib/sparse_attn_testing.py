@@ -9,6 +9,7 @@ Environment (set by test/lit.cfg.py):
   SPARSE_ATTN_TEST_SEED  overrides the fixed seed of every test (exploration)
 """
 
+import concurrent.futures
 import dataclasses
 import os
 import shlex
@@ -22,8 +23,10 @@ import sparse_attn_reference as ref
 # Relative error bound against the float64 reference, per element type.
 TOLERANCE = {"f32": 1e-5, "bf16": 1e-2, "f16": 1e-3}
 
-# One sparse-attn-run invocation compiles and runs a small module.
+# One sparse-attn-run invocation compiles and runs a small module; a test
+# runs RUN_JOBS of them at a time (CI has two cores).
 RUN_TIMEOUT_S = 300
+RUN_JOBS = 2
 
 
 def pipeline():
@@ -419,7 +422,7 @@ class EntmaxCase:
         type_ = tensor_type(self.values.shape, self.element_type)
         function.op(f"{result} = sparse_attn.entmax {name} "
                     f"<alpha = {repr(float(self.alpha))}> : {type_}")
-        return function.result(result, type_)
+        return [function.result(result, type_)]
 
 
 # ---------------------------------------------------------------------------
@@ -604,14 +607,18 @@ def draw_attention_case(rng, normalizer="softmax", element_type="f32", alpha=Non
     return case
 
 
+def function_of(tag, cases):
+    """One function holding the cases (objects whose emit(function) returns
+    their result indices): (function, [(case, result indices)])."""
+    function = Function(tag.replace("-", "_"))
+    return function, [(case, case.emit(function)) for case in cases]
+
+
 def run_attention_groups(report, workdir, groups, check=None):
-    """Runs each group of cases as one function; check(case, results)
-    defaults to check_attention."""
-    for tag, cases in groups.items():
-        function = Function(tag.replace("-", "_"))
-        entries = [(case, case.emit(function)) for case in cases]
-        report.run_cases(function, workdir, tag, entries,
-                         check or (lambda case, results: check_attention(report, case, results)))
+    """Runs each group {tag: [AttentionCase]} as one function; check(case,
+    results) defaults to check_attention."""
+    report.run(workdir, {tag: function_of(tag, cases) for tag, cases in groups.items()},
+               check or (lambda case, results: check_attention(report, case, results)))
 
 
 # ---------------------------------------------------------------------------
@@ -752,19 +759,24 @@ class Report:
                     f"{label}: {np.count_nonzero(weights[clearly_in] <= 0)} "
                     "entries of the support are zero")
 
-    def run_cases(self, function, workdir, tag, cases, check):
-        """Runs one function holding several cases. cases: (case, result
-        indices) pairs; check(case, results) gets the case's results. A tool
-        failure is one failure listing every case of the function."""
-        try:
-            results = run_function(function, workdir, tag)
-        except ToolError as error:
-            listing = "".join(f"\n  case: {case}" for case, _ in cases)
-            self.fail(f"function {tag}", f"sparse-attn-run failed: {error}{listing}")
-            return
-        for number, (case, indices) in enumerate(cases):
-            self.context = f"{os.path.join(workdir, tag)}.mlir case {number} "
-            check(case, [results[index] for index in indices])
+    def run(self, workdir, functions, check):
+        """Runs functions {tag: (Function, [(case, result indices)])} with
+        sparse-attn-run, RUN_JOBS at a time, then check(case, results) for
+        every case in order. A tool failure is one failure listing every case
+        of its function."""
+        with concurrent.futures.ThreadPoolExecutor(RUN_JOBS) as pool:
+            runs = {tag: pool.submit(run_function, function, workdir, tag)
+                    for tag, (function, _) in functions.items()}
+        for tag, (_, cases) in functions.items():
+            try:
+                results = runs[tag].result()
+            except ToolError as error:
+                listing = "".join(f"\n  case: {case}" for case, _ in cases)
+                self.fail(f"function {tag}", f"sparse-attn-run failed: {error}{listing}")
+                continue
+            for number, (case, indices) in enumerate(cases):
+                self.context = f"{os.path.join(workdir, tag)}.mlir case {number} "
+                check(case, [results[index] for index in indices])
         self.context = ""
 
     def finish(self):

@@ -54,9 +54,6 @@ GROUPS = {
     ],
 }
 
-for tag, cases in GROUPS.items():
-    function = testing.Function(tag.replace("-", "_"))
-    entries = [(case, [case.emit(function)]) for case in cases]
-    report.run_cases(function, sys.argv[1], tag, entries,
-                     lambda case, results: testing.check_entmax(report, case, results))
+report.run(sys.argv[1], {tag: testing.function_of(tag, cases) for tag, cases in GROUPS.items()},
+           lambda case, results: testing.check_entmax(report, case, results))
 report.finish()

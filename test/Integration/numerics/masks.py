@@ -1,15 +1,16 @@
 # Block masks against the float64 reference: dense, causal (Nq < Nk, =, >),
 # streaming (sink 0, window 1, sink and window past N), from_indices (full
 # pair or not, counts past KB or negative, indices out of range, duplicates),
-# union and intersect with batch / head broadcasting, nested combinations,
+# union and intersect with batch / head broadcasting, a nested combination,
 # block sizes from 1 to 64 (one block larger than N), N never a multiple of
-# a block size. For every mask:
+# a block size. For every mask m and its round trip
+# from_indices(to_indices(m)) (the block closure of m):
 #   - mask_to_indices must equal the reference exactly;
-#   - its token-level visibility is revealed by softmax attention with zero
-#     queries and keys and identity values (the output row i is 1/count on
-#     the keys query i sees): the support must be exactly the mask;
-#   - the round trip from_indices(to_indices(m)) must be the block closure of
-#     m (checked both ways), and its to_indices has full blocks only.
+#   - the token-level visibility, revealed by softmax attention with zero
+#     queries and keys and identity values (output row i is 1/count on the
+#     keys query i sees), must equal the reference exactly.
+# One function per mask: the JIT's compile time grows faster than linearly
+# with the function size.
 #
 # REQUIRES: sparse-attn-run
 # RUN: %python %s %t
@@ -28,30 +29,40 @@ report = testing.Report("masks", SEED)
 
 def draw_masks():
     masks = []
-    for block in [(8, 16), (16, 8), (32, 32), (64, 8), (1, 4), (16, 16)]:
+    for number, block in enumerate([(8, 16), (16, 8), (32, 32), (64, 8), (1, 4), (16, 16)]):
         nq, nk = testing.odd_length(rng, 3, 45), testing.odd_length(rng, 3, 45)
         batch, heads = int(rng.integers(1, 3)), int(rng.choice([1, 3]))
-        masks.append(testing.random_mask(rng, "indices", batch, heads, nq, nk, block))
         masks.append(testing.random_index_mask(rng, (batch, heads, nq, nk), block,
-                                               full_pair=False))
-        masks.append(testing.random_mask(rng, "union", 2, 3, nq, nk, block))
-        masks.append(testing.random_mask(rng, "intersect", 2, 3, nq, nk, block))
+                                               full_pair=number % 2 == 0))
+        masks.append(testing.random_mask(rng, ["union", "intersect"][number % 2], 2, 3, nq, nk,
+                                         block))
     # Streaming: a window of one (the diagonal), a sink past N, a window past
-    # N, an ordinary A-shape.
-    for nq, nk, streaming in [(13, 37, [(0, 1), (3, 7)]), (29, 29, [(31, 3)]),
-                              (41, 11, [(2, 16)])]:
+    # N, an ordinary A-shape; causal and dense with Nq < Nk, = and >.
+    for nq, nk, (sink, window) in [(13, 37, (0, 1)), (29, 29, (31, 3)), (41, 11, (2, 16)),
+                                   (19, 27, (3, 7))]:
         block = (int(rng.choice(testing.BLOCK_SIZES)), int(rng.choice(testing.BLOCK_SIZES)))
+        masks.append(testing.StreamingMask((1, 2, nq, nk), block, sink, window))
         masks.append(testing.CausalMask((1, 1, nq, nk), block))
-        masks.append(testing.DenseMask((2, 1, nq, nk), block))
-        for sink, window in streaming:
-            masks.append(testing.StreamingMask((1, 2, nq, nk), block, sink, window))
+    masks.append(testing.DenseMask((2, 1, 21, 9), (16, 8)))
     nq, nk, block = 23, 35, (8, 8)
-    nested = testing.MaskUnion(
+    masks.append(testing.MaskUnion(
         testing.MaskIntersect(testing.random_mask(rng, "indices", 1, 2, nq, nk, block),
                               testing.CausalMask((1, 1, nq, nk), block)),
-        testing.random_streaming_mask(rng, (2, 1, nq, nk), block))
-    masks.append(nested)
+        testing.random_streaming_mask(rng, (2, 1, nq, nk), block)))
     return masks
+
+
+class IndexCase:
+    """mask_to_indices of a mask."""
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def emit(self, function):
+        return testing.emit_mask_to_indices(function, self.mask)
+
+    def __str__(self):
+        return f"to_indices({self.mask!r})"
 
 
 def reveal(mask):
@@ -62,40 +73,23 @@ def reveal(mask):
                                  eye, mask=mask)
 
 
-def check_indices(mask, results):
-    for label, out, expected in zip(
-            ["kv_num_blocks", "kv_indices", "full_kv_num_blocks", "full_kv_indices"],
-            results, ref.mask_to_indices(mask.visible(), *mask.block)):
-        report.expect_equal(mask, label, out, expected)
-
-
-def check_visibility(case, results):
-    testing.check_attention(report, case, results)
-    visible = np.broadcast_to(case.mask.visible(), results[0].shape)
-    report.expect_equal(case.mask, "token-level visibility (output > 0)", results[0] > 0, visible)
-
-
-def check(item, results):
-    """Entries are masks (their index tensors) or reveal attention cases."""
-    if isinstance(item, testing.AttentionCase):
-        check_visibility(item, results)
+def check(case, results):
+    if isinstance(case, IndexCase):
+        names = ["kv_num_blocks", "kv_indices", "full_kv_num_blocks", "full_kv_indices"]
+        expected = ref.mask_to_indices(case.mask.visible(), *case.mask.block)
+        for name, out, reference in zip(names, results, expected):
+            report.expect_equal(case, name, out, reference)
     else:
-        check_indices(item, results)
+        testing.check_attention(report, case, results)
+        visible = np.broadcast_to(case.mask.visible(), results[0].shape)
+        report.expect_equal(case, "token-level visibility (output > 0)", results[0] > 0, visible)
 
 
-masks = draw_masks()
-for part, chunk in enumerate([masks[: len(masks) // 2], masks[len(masks) // 2:]]):
-    function = testing.Function(f"masks_{part}")
-    index_entries, reveal_entries = [], []
-    for mask in chunk:
-        for expression in (mask, testing.RoundTripMask(mask)):
-            index_entries.append((expression, testing.emit_mask_to_indices(function, expression)))
-            case = reveal(expression)
-            reveal_entries.append((case, case.emit(function)))
-        closure = testing.MaskIntersect(testing.RoundTripMask(mask), mask)
-        case = reveal(closure)
-        reveal_entries.append((case, case.emit(function)))
-    report.run_cases(function, sys.argv[1], f"masks-{part}", index_entries + reveal_entries,
-                     check)
-
+functions = {}
+for number, mask in enumerate(draw_masks()):
+    cases = []
+    for expression in (mask, testing.RoundTripMask(mask)):
+        cases += [IndexCase(expression), reveal(expression)]
+    functions[f"mask-{number}"] = testing.function_of(f"mask-{number}", cases)
+report.run(sys.argv[1], functions, check)
 report.finish()
