@@ -1,4 +1,4 @@
-//===- SparseAttnToLinalg.cpp - sparse_attn to its reference form -*- C++ -*-===//
+//===- SparseAttnToLinalg.cpp - sparse_attn reference lowering ------------===//
 //
 // Lowers every sparse_attn op to the most direct form of its definition in
 // docs/design/semantics.md, on tensors: linalg.generic/linalg.fill for the
@@ -38,68 +38,66 @@ namespace mlir::sparse_attn {
 using namespace mlir;
 using namespace mlir::sparse_attn;
 
-namespace {
-
 //===----------------------------------------------------------------------===//
 // Scalar helpers
 //===----------------------------------------------------------------------===//
 
-constexpr double kInfinity = std::numeric_limits<double>::infinity();
+static constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
-Value f32Constant(ImplicitLocOpBuilder &b, double value) {
+static Value f32Constant(ImplicitLocOpBuilder &b, double value) {
   return arith::ConstantOp::create(b, b.getF32FloatAttr(value));
 }
 
-Value i32Constant(ImplicitLocOpBuilder &b, int32_t value) {
+static Value i32Constant(ImplicitLocOpBuilder &b, int32_t value) {
   return arith::ConstantOp::create(b, b.getI32IntegerAttr(value));
 }
 
-Value indexConstant(ImplicitLocOpBuilder &b, int64_t value) {
+static Value indexConstant(ImplicitLocOpBuilder &b, int64_t value) {
   return arith::ConstantIndexOp::create(b, value);
 }
 
-Value boolConstant(ImplicitLocOpBuilder &b, bool value) {
+static Value boolConstant(ImplicitLocOpBuilder &b, bool value) {
   return arith::ConstantOp::create(b, b.getBoolAttr(value));
 }
 
 /// bf16 and f16 are computed in f32.
-Value toF32(ImplicitLocOpBuilder &b, Value value) {
+static Value toF32(ImplicitLocOpBuilder &b, Value value) {
   if (value.getType().isF32())
     return value;
   return arith::ExtFOp::create(b, b.getF32Type(), value);
 }
 
-Value indexToF32(ImplicitLocOpBuilder &b, Value index) {
+static Value indexToF32(ImplicitLocOpBuilder &b, Value index) {
   Value wide = arith::IndexCastOp::create(b, b.getI64Type(), index);
   return arith::SIToFPOp::create(b, b.getF32Type(), wide);
 }
 
-Value indexToI32(ImplicitLocOpBuilder &b, Value index) {
+static Value indexToI32(ImplicitLocOpBuilder &b, Value index) {
   return arith::IndexCastOp::create(b, b.getI32Type(), index);
 }
 
 /// `min(max(value, 0), upper)` on indices.
-Value clampIndex(ImplicitLocOpBuilder &b, Value value, Value upper) {
+static Value clampIndex(ImplicitLocOpBuilder &b, Value value, Value upper) {
   Value nonNegative = arith::MaxSIOp::create(b, value, indexConstant(b, 0));
   return arith::MinSIOp::create(b, nonNegative, upper);
 }
 
-Value select(ImplicitLocOpBuilder &b, Value condition, Value onTrue,
-             Value onFalse) {
+static Value select(ImplicitLocOpBuilder &b, Value condition, Value onTrue,
+                    Value onFalse) {
   return arith::SelectOp::create(b, condition, onTrue, onFalse);
 }
 
 /// The induction variable of loop `dim` inside a linalg.generic body.
-Value loopIndex(ImplicitLocOpBuilder &b, int64_t dim) {
+static Value loopIndex(ImplicitLocOpBuilder &b, int64_t dim) {
   return linalg::IndexOp::create(b, b.getI64IntegerAttr(dim));
 }
 
 /// The extent `dim` of `tensor` as an index value (a constant when static).
-Value dimValue(ImplicitLocOpBuilder &b, Value tensor, int64_t dim) {
+static Value dimValue(ImplicitLocOpBuilder &b, Value tensor, int64_t dim) {
   return b.createOrFold<tensor::DimOp>(tensor, dim);
 }
 
-Value castTo(ImplicitLocOpBuilder &b, Value value, Type type) {
+static Value castTo(ImplicitLocOpBuilder &b, Value value, Type type) {
   if (value.getType() == type)
     return value;
   return tensor::CastOp::create(b, type, value);
@@ -113,10 +111,10 @@ using BodyBuilder = function_ref<Value(ImplicitLocOpBuilder &, ValueRange)>;
 using MultiBodyBuilder =
     function_ref<SmallVector<Value>(ImplicitLocOpBuilder &, ValueRange)>;
 
-ResultRange buildGeneric(ImplicitLocOpBuilder &b, ValueRange inputs,
-                         ValueRange inits, ArrayRef<AffineMap> maps,
-                         ArrayRef<utils::IteratorType> iterators,
-                         MultiBodyBuilder body) {
+static ResultRange buildGeneric(ImplicitLocOpBuilder &b, ValueRange inputs,
+                                ValueRange inits, ArrayRef<AffineMap> maps,
+                                ArrayRef<utils::IteratorType> iterators,
+                                MultiBodyBuilder body) {
   auto generic = linalg::GenericOp::create(
       b, TypeRange(inits), inputs, inits, maps, iterators,
       [&](OpBuilder &nested, Location loc, ValueRange args) {
@@ -126,44 +124,46 @@ ResultRange buildGeneric(ImplicitLocOpBuilder &b, ValueRange inputs,
   return generic.getResults();
 }
 
-Value buildGeneric(ImplicitLocOpBuilder &b, ValueRange inputs, Value init,
-                   ArrayRef<AffineMap> maps,
-                   ArrayRef<utils::IteratorType> iterators, BodyBuilder body) {
-  return buildGeneric(b, inputs, init, maps, iterators,
-                      [&](ImplicitLocOpBuilder &nested,
-                          ValueRange args) -> SmallVector<Value> {
-                        return {body(nested, args)};
-                      })[0];
+static Value buildGeneric(ImplicitLocOpBuilder &b, ValueRange inputs,
+                          Value init, ArrayRef<AffineMap> maps,
+                          ArrayRef<utils::IteratorType> iterators,
+                          BodyBuilder body) {
+  return buildGeneric(
+      b, inputs, init, maps, iterators,
+      [&](ImplicitLocOpBuilder &nested, ValueRange args) -> SmallVector<Value> {
+        return {body(nested, args)};
+      })[0];
 }
 
 /// The map of a `numDims`-d loop nest onto the listed loops.
-AffineMap loopsMap(MLIRContext *context, unsigned numDims,
-                   ArrayRef<unsigned> loops) {
+static AffineMap loopsMap(MLIRContext *context, unsigned numDims,
+                          ArrayRef<unsigned> loops) {
   return AffineMap::getMultiDimMapWithTargets(numDims, loops, context);
 }
 
-SmallVector<utils::IteratorType> parallelThenReductions(unsigned numParallel,
-                                                        unsigned numReduction) {
+static SmallVector<utils::IteratorType>
+parallelThenReductions(unsigned numParallel, unsigned numReduction) {
   SmallVector<utils::IteratorType> iterators(numParallel,
                                              utils::IteratorType::parallel);
   iterators.append(numReduction, utils::IteratorType::reduction);
   return iterators;
 }
 
-Value buildFilled(ImplicitLocOpBuilder &b, ArrayRef<OpFoldResult> sizes,
-                  TypedAttr value) {
+static Value buildFilled(ImplicitLocOpBuilder &b, ArrayRef<OpFoldResult> sizes,
+                         TypedAttr value) {
   Value empty = tensor::EmptyOp::create(b, sizes, value.getType());
   Value scalar = arith::ConstantOp::create(b, value);
   return linalg::FillOp::create(b, scalar, empty).getResult(0);
 }
 
 /// A body of a single-output parallel generic that receives only the inputs.
-auto withoutOutput(BodyBuilder body) {
+static auto withoutOutput(BodyBuilder body) {
   return [body](ImplicitLocOpBuilder &b, ValueRange args) {
     return body(b, args.drop_back());
   };
 }
 
+namespace {
 /// linalg.generic ops over a tensor of rows: the loops are the dimensions of
 /// the full tensor, rows run along the last one. Each operand is indexed by
 /// its rank: a full-rank operand by the identity, a per-row operand (one rank
@@ -262,10 +262,13 @@ private:
   SmallVector<OpFoldResult> sizes;
 };
 
+} // namespace
+
 //===----------------------------------------------------------------------===//
 // Normalizers
 //===----------------------------------------------------------------------===//
 
+namespace {
 struct NormalizedRows {
   /// The weights, zero where not visible and on empty rows.
   Value weights;
@@ -273,23 +276,27 @@ struct NormalizedRows {
   Value statistic;
 };
 
+} // namespace
+
 /// [d]_+ ^ (1 / (alpha - 1)): the entmax weight of an entry `d` above the
 /// threshold. alpha = 2 and 1.5 need no transcendental function.
-Value entmaxWeight(ImplicitLocOpBuilder &b, Value above, EntmaxAttr config) {
+static Value entmaxWeight(ImplicitLocOpBuilder &b, Value above,
+                          EntmaxAttr config) {
   Value power;
   if (config.isSparsemax())
     power = above;
   else if (config.isOnePointFive())
     power = arith::MulFOp::create(b, above, above);
   else
-    power = math::PowFOp::create(b, above, f32Constant(b, config.getExponent()));
+    power =
+        math::PowFOp::create(b, above, f32Constant(b, config.getExponent()));
   Value zero = f32Constant(b, 0.0);
   Value positive =
       arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, above, zero);
   return select(b, positive, power, zero);
 }
 
-Value midpoint(ImplicitLocOpBuilder &b, Value lower, Value upper) {
+static Value midpoint(ImplicitLocOpBuilder &b, Value lower, Value upper) {
   // lower + (upper - lower) / 2 stays finite where lower + upper may not.
   Value halfWidth = arith::MulFOp::create(
       b, arith::SubFOp::create(b, upper, lower), f32Constant(b, 0.5));
@@ -311,9 +318,10 @@ Value midpoint(ImplicitLocOpBuilder &b, Value lower, Value upper) {
 /// The weights at the final tau are then divided by their sum: this removes
 /// the residual of the bisection (the sum at an f32 tau is 1 only up to the
 /// bracket width times the slope), so that every row sums to 1 to rounding.
-NormalizedRows buildEntmax(ImplicitLocOpBuilder &b, const RowDomain &rows,
-                           Value scores, Value visible, EntmaxAttr config,
-                           bool withStatistic) {
+static NormalizedRows buildEntmax(ImplicitLocOpBuilder &b,
+                                  const RowDomain &rows, Value scores,
+                                  Value visible, EntmaxAttr config,
+                                  bool withStatistic) {
   Type f32 = b.getF32Type();
   double scoreFactor = config.getAlphaValue() - 1.0;
   SmallVector<Value> entries = {scores};
@@ -331,7 +339,8 @@ NormalizedRows buildEntmax(ImplicitLocOpBuilder &b, const RowDomain &rows,
 
   Value rowMax = rows.reduceRows(
       b, entries, -kInfinity, [&](ImplicitLocOpBuilder &nb, ValueRange args) {
-        Value max = arith::MaximumFOp::create(nb, args.back(), entryX(nb, args));
+        Value max =
+            arith::MaximumFOp::create(nb, args.back(), entryX(nb, args));
         return ifVisible(nb, args, max, args.back());
       });
   // x' = x - m; -inf where not visible, which gives weight 0 at any tau'.
@@ -346,7 +355,8 @@ NormalizedRows buildEntmax(ImplicitLocOpBuilder &b, const RowDomain &rows,
   // The mass sum_j [x'_j - tau']_+^(1/(alpha-1)) of every row at `tau`.
   auto rowMass = [&](ImplicitLocOpBuilder &nb, Value tau) {
     return rows.reduceRows(
-        nb, {shifted, tau}, 0.0, [&](ImplicitLocOpBuilder &inner, ValueRange args) {
+        nb, {shifted, tau}, 0.0,
+        [&](ImplicitLocOpBuilder &inner, ValueRange args) {
           Value above = arith::SubFOp::create(inner, args[0], args[1]);
           return arith::AddFOp::create(inner, args[2],
                                        entmaxWeight(inner, above, config));
@@ -381,9 +391,9 @@ NormalizedRows buildEntmax(ImplicitLocOpBuilder &b, const RowDomain &rows,
             nb, {middle, mass}, bracket,
             [](ImplicitLocOpBuilder &inner,
                ValueRange args) -> SmallVector<Value> {
-              Value rootAbove = arith::CmpFOp::create(
-                  inner, arith::CmpFPredicate::OGE, args[1],
-                  f32Constant(inner, 1.0));
+              Value rootAbove =
+                  arith::CmpFOp::create(inner, arith::CmpFPredicate::OGE,
+                                        args[1], f32Constant(inner, 1.0));
               return {select(inner, rootAbove, args[0], args[2]),
                       select(inner, rootAbove, args[3], args[0])};
             });
@@ -415,8 +425,8 @@ NormalizedRows buildEntmax(ImplicitLocOpBuilder &b, const RowDomain &rows,
     result.statistic = rows.mapRows(
         b, {rowMax, tau, mass}, f32,
         [](ImplicitLocOpBuilder &nb, ValueRange args) {
-          Value nonEmpty = arith::CmpFOp::create(
-              nb, arith::CmpFPredicate::OGT, args[2], f32Constant(nb, 0.0));
+          Value nonEmpty = arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT,
+                                                 args[2], f32Constant(nb, 0.0));
           return select(nb, nonEmpty,
                         arith::AddFOp::create(nb, args[0], args[1]),
                         f32Constant(nb, kInfinity));
@@ -428,26 +438,27 @@ NormalizedRows buildEntmax(ImplicitLocOpBuilder &b, const RowDomain &rows,
 /// Softmax of the f32 `scores` over the `visible` entries; with `shift` (per
 /// row) the elastic softmax max(0, P + shift). The statistic is the
 /// log-sum-exp, -inf on empty rows.
-NormalizedRows buildSoftmax(ImplicitLocOpBuilder &b, const RowDomain &rows,
-                            Value scores, Value visible, Value shift,
-                            bool withStatistic) {
+static NormalizedRows buildSoftmax(ImplicitLocOpBuilder &b,
+                                   const RowDomain &rows, Value scores,
+                                   Value visible, Value shift,
+                                   bool withStatistic) {
   Type f32 = b.getF32Type();
-  Value rowMax = rows.reduceRows(
-      b, {scores, visible}, -kInfinity,
-      [](ImplicitLocOpBuilder &nb, ValueRange args) {
-        Value max = arith::MaximumFOp::create(nb, args[2], args[0]);
-        return select(nb, args[1], max, args[2]);
-      });
+  Value rowMax = rows.reduceRows(b, {scores, visible}, -kInfinity,
+                                 [](ImplicitLocOpBuilder &nb, ValueRange args) {
+                                   Value max = arith::MaximumFOp::create(
+                                       nb, args[2], args[0]);
+                                   return select(nb, args[1], max, args[2]);
+                                 });
   auto shiftedExp = [](ImplicitLocOpBuilder &nb, Value score, Value max) {
     return math::ExpOp::create(nb, arith::SubFOp::create(nb, score, max));
   };
-  Value rowSum = rows.reduceRows(
-      b, {scores, visible, rowMax}, 0.0,
-      [&](ImplicitLocOpBuilder &nb, ValueRange args) {
-        Value sum =
-            arith::AddFOp::create(nb, args[3], shiftedExp(nb, args[0], args[2]));
-        return select(nb, args[1], sum, args[3]);
-      });
+  Value rowSum =
+      rows.reduceRows(b, {scores, visible, rowMax}, 0.0,
+                      [&](ImplicitLocOpBuilder &nb, ValueRange args) {
+                        Value sum = arith::AddFOp::create(
+                            nb, args[3], shiftedExp(nb, args[0], args[2]));
+                        return select(nb, args[1], sum, args[3]);
+                      });
   SmallVector<Value> weightInputs = {scores, visible, rowMax, rowSum};
   if (shift)
     weightInputs.push_back(shift);
@@ -464,11 +475,12 @@ NormalizedRows buildSoftmax(ImplicitLocOpBuilder &b, const RowDomain &rows,
       });
   if (withStatistic) {
     result.statistic = rows.mapRows(
-        b, {rowMax, rowSum}, f32, [](ImplicitLocOpBuilder &nb, ValueRange args) {
-          Value nonEmpty = arith::CmpFOp::create(
-              nb, arith::CmpFPredicate::OGT, args[1], f32Constant(nb, 0.0));
-          Value lse =
-              arith::AddFOp::create(nb, args[0], math::LogOp::create(nb, args[1]));
+        b, {rowMax, rowSum}, f32,
+        [](ImplicitLocOpBuilder &nb, ValueRange args) {
+          Value nonEmpty = arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT,
+                                                 args[1], f32Constant(nb, 0.0));
+          Value lse = arith::AddFOp::create(nb, args[0],
+                                            math::LogOp::create(nb, args[1]));
           return select(nb, nonEmpty, lse, f32Constant(nb, -kInfinity));
         });
   }
@@ -481,15 +493,16 @@ NormalizedRows buildSoftmax(ImplicitLocOpBuilder &b, const RowDomain &rows,
 
 /// The index into a batch or head dimension of extent `extent` for the loop
 /// index `index`: 0 when the extent is 1 (broadcast), else `index`.
-Value broadcastIndex(ImplicitLocOpBuilder &b, OpFoldResult extent,
-                     Value index) {
+static Value broadcastIndex(ImplicitLocOpBuilder &b, OpFoldResult extent,
+                            Value index) {
   if (std::optional<int64_t> staticExtent = getConstantIntValue(extent))
     return *staticExtent == 1 ? indexConstant(b, 0) : index;
-  Value isUnit = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                       cast<Value>(extent), indexConstant(b, 1));
+  Value isUnit = arith::CmpIOp::create(
+      b, arith::CmpIPredicate::eq, cast<Value>(extent), indexConstant(b, 1));
   return select(b, isUnit, indexConstant(b, 0), index);
 }
 
+namespace {
 /// Reads a token-level mask `tensor<Bm x Hm x Nq x Nk x i1>` at
 /// (b, h, i, j), broadcasting a batch or head extent of 1.
 class MaskReader {
@@ -511,20 +524,21 @@ private:
   OpFoldResult headExtent;
 };
 
+} // namespace
+
 /// Token-level mask of `type` in which (b, h, i, j) is visible iff
 /// `isVisible(position, j)` with the bottom-right aligned position
 /// i + (Nk - Nq) of query i.
-Value buildPositionalMask(
+static Value buildPositionalMask(
     ImplicitLocOpBuilder &b, RankedTensorType type, ValueRange dynamicSizes,
     function_ref<Value(ImplicitLocOpBuilder &, Value, Value)> isVisible) {
   Value init = tensor::EmptyOp::create(b, type, dynamicSizes);
-  Value offset = b.createOrFold<arith::SubIOp>(dimValue(b, init, 3),
-                                               dimValue(b, init, 2));
+  Value offset =
+      b.createOrFold<arith::SubIOp>(dimValue(b, init, 3), dimValue(b, init, 2));
   MLIRContext *context = b.getContext();
   return buildGeneric(
       b, {}, init, {AffineMap::getMultiDimIdentityMap(4, context)},
-      parallelThenReductions(4, 0),
-      [&](ImplicitLocOpBuilder &nb, ValueRange) {
+      parallelThenReductions(4, 0), [&](ImplicitLocOpBuilder &nb, ValueRange) {
         Value position = arith::AddIOp::create(nb, loopIndex(nb, 2), offset);
         return isVisible(nb, position, loopIndex(nb, 3));
       });
@@ -534,7 +548,8 @@ Value buildPositionalMask(
 /// `flags [B, H, QB, KB] x i1`: the counts `[B, H, QB]` and the ascending
 /// block indices `[B, H, QB, KB]`, padded with zeros (all i32). A listed
 /// block's slot is its rank among the set flags before it.
-std::pair<Value, Value> buildBlockList(ImplicitLocOpBuilder &b, Value flags) {
+static std::pair<Value, Value> buildBlockList(ImplicitLocOpBuilder &b,
+                                              Value flags) {
   MLIRContext *context = b.getContext();
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, b.getLoc(), flags);
   TypedAttr zero = b.getI32IntegerAttr(0);
@@ -542,7 +557,8 @@ std::pair<Value, Value> buildBlockList(ImplicitLocOpBuilder &b, Value flags) {
   Value counts = buildGeneric(
       b, flags, buildFilled(b, ArrayRef(sizes).drop_back(), zero),
       {loopsMap(context, 4, {0, 1, 2, 3}), loopsMap(context, 4, {0, 1, 2})},
-      parallelThenReductions(3, 1), [](ImplicitLocOpBuilder &nb, ValueRange args) {
+      parallelThenReductions(3, 1),
+      [](ImplicitLocOpBuilder &nb, ValueRange args) {
         Value one = arith::ExtUIOp::create(nb, nb.getI32Type(), args[0]);
         return arith::AddIOp::create(nb, args[1], one);
       });
@@ -551,9 +567,10 @@ std::pair<Value, Value> buildBlockList(ImplicitLocOpBuilder &b, Value flags) {
   Value ranks = buildGeneric(
       b, flags, buildFilled(b, sizes, zero),
       {loopsMap(context, 5, {0, 1, 2, 4}), loopsMap(context, 5, {0, 1, 2, 3})},
-      parallelThenReductions(4, 1), [](ImplicitLocOpBuilder &nb, ValueRange args) {
-        Value before = arith::CmpIOp::create(nb, arith::CmpIPredicate::ult,
-                                             loopIndex(nb, 4), loopIndex(nb, 3));
+      parallelThenReductions(4, 1),
+      [](ImplicitLocOpBuilder &nb, ValueRange args) {
+        Value before = arith::CmpIOp::create(
+            nb, arith::CmpIPredicate::ult, loopIndex(nb, 4), loopIndex(nb, 3));
         Value counted = arith::AndIOp::create(nb, args[0], before);
         Value next = arith::AddIOp::create(nb, args[1], i32Constant(nb, 1));
         return select(nb, counted, next, args[1]);
@@ -564,7 +581,8 @@ std::pair<Value, Value> buildBlockList(ImplicitLocOpBuilder &b, Value flags) {
       b, {flags, ranks}, buildFilled(b, sizes, zero),
       {loopsMap(context, 5, {0, 1, 2, 4}), loopsMap(context, 5, {0, 1, 2, 4}),
        loopsMap(context, 5, {0, 1, 2, 3})},
-      parallelThenReductions(4, 1), [](ImplicitLocOpBuilder &nb, ValueRange args) {
+      parallelThenReductions(4, 1),
+      [](ImplicitLocOpBuilder &nb, ValueRange args) {
         Value slot = indexToI32(nb, loopIndex(nb, 3));
         Value inSlot =
             arith::CmpIOp::create(nb, arith::CmpIPredicate::eq, args[1], slot);
@@ -578,6 +596,7 @@ std::pair<Value, Value> buildBlockList(ImplicitLocOpBuilder &b, Value flags) {
 // Attention
 //===----------------------------------------------------------------------===//
 
+namespace {
 /// Builds the reference form of one sparse_attn.attention: visibility and
 /// scores over the full [B, H, Nq, Nk] matrix, the normalizer's weights, and
 /// their contraction with the values.
@@ -622,12 +641,11 @@ public:
               return buildSoftmax(b, rows, scores, visible, Value(),
                                   withStatistic);
             });
-    SmallVector<Value> results = {
-        castTo(b, buildOutput(normalized.weights, visible),
-               op.getOutput().getType())};
+    SmallVector<Value> results = {castTo(
+        b, buildOutput(normalized.weights, visible), op.getOutput().getType())};
     if (withStatistic)
-      results.push_back(castTo(b, normalized.statistic,
-                               op.getStatistics().getType()));
+      results.push_back(
+          castTo(b, normalized.statistic, op.getStatistics().getType()));
     return results;
   }
 
@@ -644,31 +662,41 @@ private:
           nb, arith::IndexCastOp::create(nb, nb.getIndexType(), length),
           extent);
     };
-    return {clamped(queryLengths, queryLength),
-            clamped(keyLengths, keyLength)};
+    return {clamped(queryLengths, queryLength), clamped(keyLengths, keyLength)};
   }
 
-  /// pos_i = i + (Lk - Lq) of query `row` of sequence `batch`.
-  Value position(ImplicitLocOpBuilder &nb, Value batch, Value row) const {
-    auto [validQueries, validKeys] = validLengths(nb, batch);
+  /// pos_i = i + (Lk - Lq) of query `row`.
+  static Value position(ImplicitLocOpBuilder &nb, Value row, Value validQueries,
+                        Value validKeys) {
     return arith::AddIOp::create(
         nb, row, arith::SubIOp::create(nb, validKeys, validQueries));
   }
 
+  /// pos_i of query `row` of sequence `batch`.
+  Value position(ImplicitLocOpBuilder &nb, Value batch, Value row) const {
+    auto [validQueries, validKeys] = validLengths(nb, batch);
+    return position(nb, row, validQueries, validKeys);
+  }
+
   Value kvHead(ImplicitLocOpBuilder &nb, Value head) const {
-    return arith::DivUIOp::create(nb, head, groupSize);
+    return nb.createOrFold<arith::DivUIOp>(head, groupSize);
   }
 
   /// visible(b, h, i, j) as `tensor<B x H x Nq x Nk x i1>`.
   Value buildVisibility() {
-    Value init = tensor::EmptyOp::create(b, scoreSizes, b.getI1Type());
+    if (!queryLengths && !keyLengths && !op.getCausal() && !mask)
+      return buildFilled(b, scoreSizes, b.getBoolAttr(true));
     std::optional<MaskReader> maskReader;
     if (mask)
       maskReader.emplace(b, mask);
+    Value init = tensor::EmptyOp::create(b, scoreSizes, b.getI1Type());
     return buildGeneric(
         b, {}, init, {AffineMap::getMultiDimIdentityMap(4, b.getContext())},
-        parallelThenReductions(4, 0), [&](ImplicitLocOpBuilder &nb, ValueRange) {
-          Value batch = loopIndex(nb, 0), head = loopIndex(nb, 1);
+        parallelThenReductions(4, 0),
+        [&](ImplicitLocOpBuilder &nb, ValueRange) {
+          Value batch;
+          if (queryLengths || keyLengths || mask)
+            batch = loopIndex(nb, 0);
           Value row = loopIndex(nb, 2), column = loopIndex(nb, 3);
           auto [validQueries, validKeys] = validLengths(nb, batch);
           SmallVector<Value> conditions;
@@ -681,11 +709,10 @@ private:
           if (op.getCausal())
             conditions.push_back(arith::CmpIOp::create(
                 nb, arith::CmpIPredicate::sle, column,
-                position(nb, batch, row)));
+                position(nb, row, validQueries, validKeys)));
           if (maskReader)
-            conditions.push_back(maskReader->read(nb, batch, head, row, column));
-          if (conditions.empty())
-            return boolConstant(nb, true);
+            conditions.push_back(
+                maskReader->read(nb, batch, loopIndex(nb, 1), row, column));
           Value all = conditions.front();
           for (Value condition : ArrayRef(conditions).drop_front())
             all = arith::AndIOp::create(nb, all, condition);
@@ -699,8 +726,10 @@ private:
     // Loops (b, h, i, j, d).
     Value dot = buildGeneric(
         b, query, buildFilled(b, scoreSizes, b.getF32FloatAttr(0.0)),
-        {loopsMap(context, 5, {0, 1, 2, 4}), loopsMap(context, 5, {0, 1, 2, 3})},
-        parallelThenReductions(4, 1), [&](ImplicitLocOpBuilder &nb, ValueRange args) {
+        {loopsMap(context, 5, {0, 1, 2, 4}),
+         loopsMap(context, 5, {0, 1, 2, 3})},
+        parallelThenReductions(4, 1),
+        [&](ImplicitLocOpBuilder &nb, ValueRange args) {
           Value keyIndices[] = {loopIndex(nb, 0), kvHead(nb, loopIndex(nb, 1)),
                                 loopIndex(nb, 3), loopIndex(nb, 4)};
           Value keyEntry = tensor::ExtractOp::create(nb, key, keyIndices);
@@ -713,13 +742,13 @@ private:
     Value window, lastDistance;
     if (bias) {
       window = dimValue(b, bias, 1);
-      lastDistance =
-          b.createOrFold<arith::SubIOp>(window, indexConstant(b, 1));
+      lastDistance = b.createOrFold<arith::SubIOp>(window, indexConstant(b, 1));
     }
     RowDomain rows(context, scoreSizes);
     return rows.map(
         b, dot, b.getF32Type(), [&](ImplicitLocOpBuilder &nb, ValueRange args) {
-          Value score = arith::MulFOp::create(nb, args[0], f32Constant(nb, scale));
+          Value score =
+              arith::MulFOp::create(nb, args[0], f32Constant(nb, scale));
           if (!bias)
             return score;
           Value distance = arith::SubIOp::create(
@@ -743,17 +772,15 @@ private:
 
   /// tau[h] / (pos_i + 1) per row.
   Value buildElasticShift(const RowDomain &rows) {
-    return rows.mapRows(b, {}, b.getF32Type(),
-                        [&](ImplicitLocOpBuilder &nb, ValueRange) {
-                          Value pos = position(nb, loopIndex(nb, 0),
-                                               loopIndex(nb, 2));
-                          Value seen = arith::AddFOp::create(
-                              nb, indexToF32(nb, pos), f32Constant(nb, 1.0));
-                          Value headTau = toF32(
-                              nb, tensor::ExtractOp::create(
-                                      nb, tau, ValueRange{loopIndex(nb, 1)}));
-                          return arith::DivFOp::create(nb, headTau, seen);
-                        });
+    return rows.mapRows(
+        b, {}, b.getF32Type(), [&](ImplicitLocOpBuilder &nb, ValueRange) {
+          Value pos = position(nb, loopIndex(nb, 0), loopIndex(nb, 2));
+          Value seen = arith::AddFOp::create(nb, indexToF32(nb, pos),
+                                             f32Constant(nb, 1.0));
+          Value headTau = toF32(nb, tensor::ExtractOp::create(
+                                        nb, tau, ValueRange{loopIndex(nb, 1)}));
+          return arith::DivFOp::create(nb, headTau, seen);
+        });
   }
 
   /// o[b, h, i, e] = sum over visible j of w_ij * v[b, h / g, j, e], rounded
@@ -770,7 +797,8 @@ private:
         buildFilled(b, outputSizes, b.getF32FloatAttr(0.0)),
         {loopsMap(context, 5, {0, 1, 2, 4}), loopsMap(context, 5, {0, 1, 2, 4}),
          loopsMap(context, 5, {0, 1, 2, 3})},
-        parallelThenReductions(4, 1), [&](ImplicitLocOpBuilder &nb, ValueRange args) {
+        parallelThenReductions(4, 1),
+        [&](ImplicitLocOpBuilder &nb, ValueRange args) {
           Value valueIndices[] = {loopIndex(nb, 0),
                                   kvHead(nb, loopIndex(nb, 1)),
                                   loopIndex(nb, 4), loopIndex(nb, 3)};
@@ -797,9 +825,13 @@ private:
   Value queryLength, keyLength, groupSize;
 };
 
+} // namespace
+
 //===----------------------------------------------------------------------===//
 // Patterns
 //===----------------------------------------------------------------------===//
+
+namespace {
 
 struct AttentionOpLowering : OpConversionPattern<AttentionOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -821,18 +853,17 @@ struct EntmaxOpLowering : OpConversionPattern<EntmaxOp> {
                   ConversionPatternRewriter &rewriter) const override {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Value input = adaptor.getInput();
-    RowDomain rows(b.getContext(),
-                   tensor::getMixedSizes(b, b.getLoc(), input));
+    RowDomain rows(b.getContext(), tensor::getMixedSizes(b, b.getLoc(), input));
     Value weights = buildEntmax(b, rows, input, Value(), op.getConfig(),
                                 /*withStatistic=*/false)
                         .weights;
     Type elementType = op.getType().getElementType();
     if (!elementType.isF32())
-      weights = rows.map(b, weights, elementType,
-                         [&](ImplicitLocOpBuilder &nb, ValueRange args) {
-                           return arith::TruncFOp::create(nb, elementType,
-                                                          args[0]);
-                         });
+      weights =
+          rows.map(b, weights, elementType,
+                   [&](ImplicitLocOpBuilder &nb, ValueRange args) {
+                     return arith::TruncFOp::create(nb, elementType, args[0]);
+                   });
     rewriter.replaceOp(op, castTo(b, weights, op.getType()));
     return success();
   }
@@ -848,7 +879,8 @@ struct DenseMaskOpLowering : OpConversionPattern<DenseMaskOp> {
     auto type = getTypeConverter()->convertType<RankedTensorType>(op.getType());
     Value init = tensor::EmptyOp::create(b, type, adaptor.getDynamicSizes());
     rewriter.replaceOp(
-        op, linalg::FillOp::create(b, boolConstant(b, true), init).getResult(0));
+        op,
+        linalg::FillOp::create(b, boolConstant(b, true), init).getResult(0));
     return success();
   }
 };
@@ -920,7 +952,8 @@ struct MaskFromIndicesOpLowering : OpConversionPattern<MaskFromIndicesOp> {
         tensor::getMixedSize(b, b.getLoc(), indices, 0),
         tensor::getMixedSize(b, b.getLoc(), indices, 1)};
     ValueRange dynamicLengths = adaptor.getDynamicSizes();
-    for (int64_t length : {maskType.getQueryLength(), maskType.getKeyLength()}) {
+    for (int64_t length :
+         {maskType.getQueryLength(), maskType.getKeyLength()}) {
       if (ShapedType::isDynamic(length)) {
         sizes.push_back(dynamicLengths.front());
         dynamicLengths = dynamicLengths.drop_front();
@@ -934,7 +967,8 @@ struct MaskFromIndicesOpLowering : OpConversionPattern<MaskFromIndicesOp> {
         getAffineDimExpr(2, context).floorDiv(maskType.getQueryBlockSize());
     AffineExpr batch = getAffineDimExpr(0, context);
     AffineExpr head = getAffineDimExpr(1, context);
-    AffineMap countsMap = AffineMap::get(5, 0, {batch, head, queryBlock}, context);
+    AffineMap countsMap =
+        AffineMap::get(5, 0, {batch, head, queryBlock}, context);
     AffineMap indicesMap = AffineMap::get(
         5, 0, {batch, head, queryBlock, getAffineDimExpr(4, context)}, context);
     SmallVector<Value> inputs = {adaptor.getKvNumBlocks(), indices};
@@ -953,17 +987,18 @@ struct MaskFromIndicesOpLowering : OpConversionPattern<MaskFromIndicesOp> {
     // Block indices outside [0, KB) never equal a key block J.
     Value mask = buildGeneric(
         b, inputs, buildFilled(b, sizes, b.getBoolAttr(false)), maps,
-        parallelThenReductions(4, 1), [&](ImplicitLocOpBuilder &nb, ValueRange args) {
+        parallelThenReductions(4, 1),
+        [&](ImplicitLocOpBuilder &nb, ValueRange args) {
           Value keyBlock = indexToI32(
               nb, arith::DivUIOp::create(nb, loopIndex(nb, 3),
                                          indexConstant(nb, keyBlockSize)));
           Value slot = indexToI32(nb, loopIndex(nb, 4));
           Value listed = args.back();
           for (size_t pair = 0; pair + 1 < args.size(); pair += 2) {
-            Value counted = arith::CmpIOp::create(
-                nb, arith::CmpIPredicate::slt, slot, args[pair]);
-            Value matches = arith::CmpIOp::create(
-                nb, arith::CmpIPredicate::eq, args[pair + 1], keyBlock);
+            Value counted = arith::CmpIOp::create(nb, arith::CmpIPredicate::slt,
+                                                  slot, args[pair]);
+            Value matches = arith::CmpIOp::create(nb, arith::CmpIPredicate::eq,
+                                                  args[pair + 1], keyBlock);
             listed = arith::OrIOp::create(
                 nb, listed, arith::AndIOp::create(nb, counted, matches));
           }
@@ -1003,11 +1038,13 @@ struct MaskCombineOpLowering : OpConversionPattern<OpTy> {
     MaskReader lhsReader(b, lhs), rhsReader(b, rhs);
     Value combined = buildGeneric(
         b, {}, init, {AffineMap::getMultiDimIdentityMap(4, b.getContext())},
-        parallelThenReductions(4, 0), [&](ImplicitLocOpBuilder &nb, ValueRange) {
+        parallelThenReductions(4, 0),
+        [&](ImplicitLocOpBuilder &nb, ValueRange) {
           Value indices[] = {loopIndex(nb, 0), loopIndex(nb, 1),
                              loopIndex(nb, 2), loopIndex(nb, 3)};
-          return Combine::create(nb, lhsReader.read(nb, indices[0], indices[1],
-                                                    indices[2], indices[3]),
+          return Combine::create(nb,
+                                 lhsReader.read(nb, indices[0], indices[1],
+                                                indices[2], indices[3]),
                                  rhsReader.read(nb, indices[0], indices[1],
                                                 indices[2], indices[3]));
         });
@@ -1074,11 +1111,12 @@ struct MaskToIndicesOpLowering : OpConversionPattern<MaskToIndicesOp> {
                         ValueRange acc) {
                       ImplicitLocOpBuilder cb(loc, columnBuilder);
                       Value indices[] = {batch, head, row, column};
-                      Value visible = tensor::ExtractOp::create(cb, mask, indices);
+                      Value visible =
+                          tensor::ExtractOp::create(cb, mask, indices);
                       scf::YieldOp::create(
-                          cb, ValueRange{arith::OrIOp::create(cb, acc[0], visible),
-                                         arith::AndIOp::create(cb, acc[1],
-                                                               visible)});
+                          cb, ValueRange{
+                                  arith::OrIOp::create(cb, acc[0], visible),
+                                  arith::AndIOp::create(cb, acc[1], visible)});
                     });
                 scf::YieldOp::create(rb, columns.getResults());
               });
@@ -1089,13 +1127,40 @@ struct MaskToIndicesOpLowering : OpConversionPattern<MaskToIndicesOp> {
 
     auto [partialCounts, partialIndices] = buildBlockList(b, classes[0]);
     auto [fullCounts, fullIndices] = buildBlockList(b, classes[1]);
+    Value computed[] = {partialCounts, partialIndices, fullCounts, fullIndices};
     SmallVector<Value> results;
-    for (auto [computed, result] :
-         llvm::zip_equal(ValueRange{partialCounts, partialIndices, fullCounts,
-                                    fullIndices},
-                         op.getResults()))
-      results.push_back(castTo(b, computed, result.getType()));
+    for (auto [value, result] : llvm::zip_equal(computed, op.getResults()))
+      results.push_back(castTo(b, value, result.getType()));
     rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+
+/// Converts the signature of a func.func and the arguments of all its blocks
+/// (the upstream FunctionOpInterface pattern converts the entry block only,
+/// which would leave masks carried by cf branches unconverted).
+struct FuncOpSignatureConversion : OpConversionPattern<func::FuncOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(func::FuncOp func, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    FunctionType type = func.getFunctionType();
+    TypeConverter::SignatureConversion signature(type.getNumInputs());
+    SmallVector<Type> resultTypes;
+    if (failed(getTypeConverter()->convertSignatureArgs(type.getInputs(),
+                                                        signature)) ||
+        failed(
+            getTypeConverter()->convertTypes(type.getResults(), resultTypes)))
+      return failure();
+    if (!func.isExternal() &&
+        failed(rewriter.convertRegionTypes(&func.getBody(), *getTypeConverter(),
+                                           &signature)))
+      return failure();
+    rewriter.modifyOpInPlace(func, [&] {
+      func.setType(FunctionType::get(
+          getContext(), signature.getConvertedTypes(), resultTypes));
+    });
     return success();
   }
 };
@@ -1137,10 +1202,8 @@ struct ConvertSparseAttnToLinalgPass
                  CausalMaskOpLowering, StreamingMaskOpLowering,
                  MaskFromIndicesOpLowering, MaskToIndicesOpLowering,
                  MaskCombineOpLowering<MaskUnionOp, arith::OrIOp>,
-                 MaskCombineOpLowering<MaskIntersectOp, arith::AndIOp>>(
-        typeConverter, context);
-    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(
-        patterns, typeConverter);
+                 MaskCombineOpLowering<MaskIntersectOp, arith::AndIOp>,
+                 FuncOpSignatureConversion>(typeConverter, context);
     populateCallOpTypeConversionPattern(patterns, typeConverter);
     populateReturnOpTypeConversionPattern(patterns, typeConverter);
     populateBranchOpInterfaceTypeConversionPattern(patterns, typeConverter);
