@@ -16,6 +16,7 @@
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -491,30 +492,29 @@ static NormalizedRows buildSoftmax(ImplicitLocOpBuilder &b,
 // Token-level masks
 //===----------------------------------------------------------------------===//
 
-/// The index into a batch or head dimension of extent `extent` for the loop
-/// index `index`: 0 when the extent is 1 (broadcast), else `index`.
-static Value broadcastIndex(ImplicitLocOpBuilder &b, OpFoldResult extent,
-                            Value index) {
+/// Reads loop `loop` of a [B, H, Nq, Nk] generic as an index into a batch or
+/// head dimension of extent `extent`: 0 when the extent is 1 (broadcast).
+static Value broadcastLoopIndex(ImplicitLocOpBuilder &b, OpFoldResult extent,
+                                int64_t loop) {
   if (std::optional<int64_t> staticExtent = getConstantIntValue(extent))
-    return *staticExtent == 1 ? indexConstant(b, 0) : index;
+    return *staticExtent == 1 ? indexConstant(b, 0) : loopIndex(b, loop);
   Value isUnit = arith::CmpIOp::create(
       b, arith::CmpIPredicate::eq, cast<Value>(extent), indexConstant(b, 1));
-  return select(b, isUnit, indexConstant(b, 0), index);
+  return select(b, isUnit, indexConstant(b, 0), loopIndex(b, loop));
 }
 
 namespace {
-/// Reads a token-level mask `tensor<Bm x Hm x Nq x Nk x i1>` at
-/// (b, h, i, j), broadcasting a batch or head extent of 1.
+/// Reads a token-level mask `tensor<Bm x Hm x Nq x Nk x i1>` inside the body
+/// of a generic over (b, h, i, j), broadcasting a batch or head extent of 1.
 class MaskReader {
 public:
   MaskReader(ImplicitLocOpBuilder &b, Value mask)
       : mask(mask), batchExtent(tensor::getMixedSize(b, b.getLoc(), mask, 0)),
         headExtent(tensor::getMixedSize(b, b.getLoc(), mask, 1)) {}
 
-  Value read(ImplicitLocOpBuilder &b, Value batch, Value head, Value row,
-             Value column) const {
-    Value indices[] = {broadcastIndex(b, batchExtent, batch),
-                       broadcastIndex(b, headExtent, head), row, column};
+  Value read(ImplicitLocOpBuilder &b, Value row, Value column) const {
+    Value indices[] = {broadcastLoopIndex(b, batchExtent, 0),
+                       broadcastLoopIndex(b, headExtent, 1), row, column};
     return tensor::ExtractOp::create(b, mask, indices);
   }
 
@@ -614,12 +614,13 @@ public:
                   tensor::getMixedSize(b, loc, query, 1),
                   tensor::getMixedSize(b, loc, query, 2),
                   tensor::getMixedSize(b, loc, key, 2)};
-    queryLength = dimValue(b, query, 2);
-    keyLength = dimValue(b, key, 2);
+    queryLength = getValueOrCreateConstantIndexOp(b, loc, scoreSizes[2]);
+    keyLength = getValueOrCreateConstantIndexOp(b, loc, scoreSizes[3]);
     // The group size may be dynamic: affine maps cannot divide by it, so
     // key/value heads are gathered with tensor.extract at h / g.
-    groupSize = b.createOrFold<arith::DivUIOp>(dimValue(b, query, 1),
-                                               dimValue(b, key, 1));
+    groupSize = b.createOrFold<arith::DivUIOp>(
+        getValueOrCreateConstantIndexOp(b, loc, scoreSizes[1]),
+        dimValue(b, key, 1));
   }
 
   SmallVector<Value> lower() {
@@ -695,7 +696,7 @@ private:
         parallelThenReductions(4, 0),
         [&](ImplicitLocOpBuilder &nb, ValueRange) {
           Value batch;
-          if (queryLengths || keyLengths || mask)
+          if (queryLengths || keyLengths)
             batch = loopIndex(nb, 0);
           Value row = loopIndex(nb, 2), column = loopIndex(nb, 3);
           auto [validQueries, validKeys] = validLengths(nb, batch);
@@ -711,8 +712,7 @@ private:
                 nb, arith::CmpIPredicate::sle, column,
                 position(nb, row, validQueries, validKeys)));
           if (maskReader)
-            conditions.push_back(
-                maskReader->read(nb, batch, loopIndex(nb, 1), row, column));
+            conditions.push_back(maskReader->read(nb, row, column));
           Value all = conditions.front();
           for (Value condition : ArrayRef(conditions).drop_front())
             all = arith::AndIOp::create(nb, all, condition);
@@ -1040,13 +1040,9 @@ struct MaskCombineOpLowering : OpConversionPattern<OpTy> {
         b, {}, init, {AffineMap::getMultiDimIdentityMap(4, b.getContext())},
         parallelThenReductions(4, 0),
         [&](ImplicitLocOpBuilder &nb, ValueRange) {
-          Value indices[] = {loopIndex(nb, 0), loopIndex(nb, 1),
-                             loopIndex(nb, 2), loopIndex(nb, 3)};
-          return Combine::create(nb,
-                                 lhsReader.read(nb, indices[0], indices[1],
-                                                indices[2], indices[3]),
-                                 rhsReader.read(nb, indices[0], indices[1],
-                                                indices[2], indices[3]));
+          Value row = loopIndex(nb, 2), column = loopIndex(nb, 3);
+          return Combine::create(nb, lhsReader.read(nb, row, column),
+                                 rhsReader.read(nb, row, column));
         });
     rewriter.replaceOp(op, combined);
     return success();
