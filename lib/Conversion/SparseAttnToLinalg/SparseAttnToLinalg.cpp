@@ -299,8 +299,9 @@ static Value entmaxWeight(ImplicitLocOpBuilder &b, Value above,
 
 static Value midpoint(ImplicitLocOpBuilder &b, Value lower, Value upper) {
   // lower + (upper - lower) / 2 stays finite where lower + upper may not.
-  Value halfWidth = arith::MulFOp::create(
-      b, arith::SubFOp::create(b, upper, lower), f32Constant(b, 0.5));
+  Value width = arith::SubFOp::create(b, upper, lower);
+  Value half = f32Constant(b, 0.5);
+  Value halfWidth = arith::MulFOp::create(b, width, half);
   return arith::AddFOp::create(b, lower, halfWidth);
 }
 
@@ -330,8 +331,8 @@ static NormalizedRows buildEntmax(ImplicitLocOpBuilder &b,
     entries.push_back(visible);
   // x = (alpha - 1) * score of the entry whose operands start `args`.
   auto entryX = [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
-    return arith::MulFOp::create(nb, toF32(nb, args[0]),
-                                 f32Constant(nb, scoreFactor));
+    Value score = toF32(nb, args[0]);
+    return arith::MulFOp::create(nb, score, f32Constant(nb, scoreFactor));
   };
   auto ifVisible = [&](ImplicitLocOpBuilder &nb, ValueRange args, Value value,
                        Value otherwise) -> Value {
@@ -428,9 +429,8 @@ static NormalizedRows buildEntmax(ImplicitLocOpBuilder &b,
         [](ImplicitLocOpBuilder &nb, ValueRange args) {
           Value nonEmpty = arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT,
                                                  args[2], f32Constant(nb, 0.0));
-          return select(nb, nonEmpty,
-                        arith::AddFOp::create(nb, args[0], args[1]),
-                        f32Constant(nb, kInfinity));
+          Value threshold = arith::AddFOp::create(nb, args[0], args[1]);
+          return select(nb, nonEmpty, threshold, f32Constant(nb, kInfinity));
         });
   }
   return result;
@@ -500,7 +500,8 @@ static Value broadcastLoopIndex(ImplicitLocOpBuilder &b, OpFoldResult extent,
     return *staticExtent == 1 ? indexConstant(b, 0) : loopIndex(b, loop);
   Value isUnit = arith::CmpIOp::create(
       b, arith::CmpIPredicate::eq, cast<Value>(extent), indexConstant(b, 1));
-  return select(b, isUnit, indexConstant(b, 0), loopIndex(b, loop));
+  Value zero = indexConstant(b, 0);
+  return select(b, isUnit, zero, loopIndex(b, loop));
 }
 
 namespace {
@@ -533,8 +534,9 @@ static Value buildPositionalMask(
     ImplicitLocOpBuilder &b, RankedTensorType type, ValueRange dynamicSizes,
     function_ref<Value(ImplicitLocOpBuilder &, Value, Value)> isVisible) {
   Value init = tensor::EmptyOp::create(b, type, dynamicSizes);
-  Value offset =
-      b.createOrFold<arith::SubIOp>(dimValue(b, init, 3), dimValue(b, init, 2));
+  Value queryLength = dimValue(b, init, 2);
+  Value keyLength = dimValue(b, init, 3);
+  Value offset = b.createOrFold<arith::SubIOp>(keyLength, queryLength);
   MLIRContext *context = b.getContext();
   return buildGeneric(
       b, {}, init, {AffineMap::getMultiDimIdentityMap(4, context)},
@@ -569,8 +571,9 @@ static std::pair<Value, Value> buildBlockList(ImplicitLocOpBuilder &b,
       {loopsMap(context, 5, {0, 1, 2, 4}), loopsMap(context, 5, {0, 1, 2, 3})},
       parallelThenReductions(4, 1),
       [](ImplicitLocOpBuilder &nb, ValueRange args) {
-        Value before = arith::CmpIOp::create(
-            nb, arith::CmpIPredicate::ult, loopIndex(nb, 4), loopIndex(nb, 3));
+        Value block = loopIndex(nb, 3), other = loopIndex(nb, 4);
+        Value before =
+            arith::CmpIOp::create(nb, arith::CmpIPredicate::ult, other, block);
         Value counted = arith::AndIOp::create(nb, args[0], before);
         Value next = arith::AddIOp::create(nb, args[1], i32Constant(nb, 1));
         return select(nb, counted, next, args[1]);
@@ -618,9 +621,8 @@ public:
     keyLength = getValueOrCreateConstantIndexOp(b, loc, scoreSizes[3]);
     // The group size may be dynamic: affine maps cannot divide by it, so
     // key/value heads are gathered with tensor.extract at h / g.
-    groupSize = b.createOrFold<arith::DivUIOp>(
-        getValueOrCreateConstantIndexOp(b, loc, scoreSizes[1]),
-        dimValue(b, key, 1));
+    Value heads = getValueOrCreateConstantIndexOp(b, loc, scoreSizes[1]);
+    groupSize = b.createOrFold<arith::DivUIOp>(heads, dimValue(b, key, 1));
   }
 
   SmallVector<Value> lower() {
@@ -733,8 +735,9 @@ private:
           Value keyIndices[] = {loopIndex(nb, 0), kvHead(nb, loopIndex(nb, 1)),
                                 loopIndex(nb, 3), loopIndex(nb, 4)};
           Value keyEntry = tensor::ExtractOp::create(nb, key, keyIndices);
-          Value product = arith::MulFOp::create(nb, toF32(nb, args[0]),
-                                                toF32(nb, keyEntry));
+          Value queryEntry = toF32(nb, args[0]);
+          Value product =
+              arith::MulFOp::create(nb, queryEntry, toF32(nb, keyEntry));
           return arith::AddFOp::create(nb, args[1], product);
         });
 
@@ -751,15 +754,14 @@ private:
               arith::MulFOp::create(nb, args[0], f32Constant(nb, scale));
           if (!bias)
             return score;
-          Value distance = arith::SubIOp::create(
-              nb, position(nb, loopIndex(nb, 0), loopIndex(nb, 2)),
-              loopIndex(nb, 3));
-          Value inWindow = arith::AndIOp::create(
-              nb,
-              arith::CmpIOp::create(nb, arith::CmpIPredicate::sge, distance,
-                                    indexConstant(nb, 0)),
-              arith::CmpIOp::create(nb, arith::CmpIPredicate::slt, distance,
-                                    window));
+          Value batch = loopIndex(nb, 0), row = loopIndex(nb, 2);
+          Value pos = position(nb, batch, row);
+          Value distance = arith::SubIOp::create(nb, pos, loopIndex(nb, 3));
+          Value fromStart = arith::CmpIOp::create(
+              nb, arith::CmpIPredicate::sge, distance, indexConstant(nb, 0));
+          Value beforeEnd = arith::CmpIOp::create(nb, arith::CmpIPredicate::slt,
+                                                  distance, window);
+          Value inWindow = arith::AndIOp::create(nb, fromStart, beforeEnd);
           // Clamped so that the read stays in bounds outside the window.
           Value biasIndices[] = {loopIndex(nb, 1),
                                  clampIndex(nb, distance, lastDistance)};
@@ -774,9 +776,9 @@ private:
   Value buildElasticShift(const RowDomain &rows) {
     return rows.mapRows(
         b, {}, b.getF32Type(), [&](ImplicitLocOpBuilder &nb, ValueRange) {
-          Value pos = position(nb, loopIndex(nb, 0), loopIndex(nb, 2));
-          Value seen = arith::AddFOp::create(nb, indexToF32(nb, pos),
-                                             f32Constant(nb, 1.0));
+          Value batch = loopIndex(nb, 0), row = loopIndex(nb, 2);
+          Value pos = indexToF32(nb, position(nb, batch, row));
+          Value seen = arith::AddFOp::create(nb, pos, f32Constant(nb, 1.0));
           Value headTau = toF32(nb, tensor::ExtractOp::create(
                                         nb, tau, ValueRange{loopIndex(nb, 1)}));
           return arith::DivFOp::create(nb, headTau, seen);
@@ -923,12 +925,12 @@ struct StreamingMaskOpLowering : OpConversionPattern<StreamingMaskOp> {
                                                        column, position);
                   Value inSink = arith::CmpIOp::create(
                       nb, CmpIPredicate::slt, column, indexConstant(nb, sink));
-                  Value inWindow = arith::CmpIOp::create(
-                      nb, CmpIPredicate::slt,
-                      arith::SubIOp::create(nb, position, column),
-                      indexConstant(nb, window));
-                  return arith::AndIOp::create(
-                      nb, causal, arith::OrIOp::create(nb, inSink, inWindow));
+                  Value distance = arith::SubIOp::create(nb, position, column);
+                  Value inWindow =
+                      arith::CmpIOp::create(nb, CmpIPredicate::slt, distance,
+                                            indexConstant(nb, window));
+                  Value kept = arith::OrIOp::create(nb, inSink, inWindow);
+                  return arith::AndIOp::create(nb, causal, kept);
                 }));
     return success();
   }
@@ -989,9 +991,10 @@ struct MaskFromIndicesOpLowering : OpConversionPattern<MaskFromIndicesOp> {
         b, inputs, buildFilled(b, sizes, b.getBoolAttr(false)), maps,
         parallelThenReductions(4, 1),
         [&](ImplicitLocOpBuilder &nb, ValueRange args) {
-          Value keyBlock = indexToI32(
-              nb, arith::DivUIOp::create(nb, loopIndex(nb, 3),
-                                         indexConstant(nb, keyBlockSize)));
+          Value column = loopIndex(nb, 3);
+          Value keyBlock =
+              indexToI32(nb, arith::DivUIOp::create(
+                                 nb, column, indexConstant(nb, keyBlockSize)));
           Value slot = indexToI32(nb, loopIndex(nb, 4));
           Value listed = args.back();
           for (size_t pair = 0; pair + 1 < args.size(); pair += 2) {
@@ -1041,8 +1044,9 @@ struct MaskCombineOpLowering : OpConversionPattern<OpTy> {
         parallelThenReductions(4, 0),
         [&](ImplicitLocOpBuilder &nb, ValueRange) {
           Value row = loopIndex(nb, 2), column = loopIndex(nb, 3);
-          return Combine::create(nb, lhsReader.read(nb, row, column),
-                                 rhsReader.read(nb, row, column));
+          Value lhsVisible = lhsReader.read(nb, row, column);
+          Value rhsVisible = rhsReader.read(nb, row, column);
+          return Combine::create(nb, lhsVisible, rhsVisible);
         });
     rewriter.replaceOp(op, combined);
     return success();
