@@ -320,6 +320,8 @@ static Value midpoint(ImplicitLocOpBuilder &b, Value lower, Value upper) {
 /// The weights at the final tau are then divided by their sum: this removes
 /// the residual of the bisection (the sum at an f32 tau is 1 only up to the
 /// bracket width times the slope), so that every row sums to 1 to rounding.
+/// The attribute's `iterations` binds the tiled lowerings only: the oracle is
+/// always solved to full precision.
 static NormalizedRows buildEntmax(ImplicitLocOpBuilder &b,
                                   const RowDomain &rows, Value scores,
                                   Value visible, EntmaxAttr config,
