@@ -32,9 +32,17 @@ config.substitutions.append(("%python", python))
 config.substitutions.append(("%src_root", config.sparse_attn_src_root))
 config.substitutions.append(("%obj_root", config.sparse_attn_obj_root))
 
+# Host execution of lowered programs (test/Integration) with MLIR's runtime
+# support libraries (printMemrefF32, ...).
+for lib in ["mlir_runner_utils", "mlir_c_runner_utils"]:
+    config.substitutions.append(
+        ("%" + lib, os.path.join(config.llvm_lib_dir, "lib" + lib + ".so"))
+    )
+
 tool_dirs = [config.sparse_attn_tools_dir, config.llvm_tools_dir]
 tools = [
     ToolSubst("sparse-attn-opt", unresolved="ignore"),
     ToolSubst("sparse-attn-run", unresolved="ignore"),
+    ToolSubst("mlir-runner", unresolved="ignore"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

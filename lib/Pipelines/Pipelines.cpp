@@ -2,6 +2,8 @@
 
 #include "sparse_attn/Pipelines/Pipelines.h"
 
+#include "sparse_attn/Conversion/Passes.h"
+
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -45,6 +47,7 @@ void sparse_attn::buildHostLoweringPipeline(OpPassManager &pm) {
 }
 
 void sparse_attn::buildReferencePipeline(OpPassManager &pm) {
+  pm.addPass(createConvertSparseAttnToLinalgPass());
   buildHostLoweringPipeline(pm);
 }
 
