@@ -335,24 +335,18 @@ static void printMaskDensity(llvm::raw_ostream &os, AsmState &asmState,
   os << "\n";
 }
 
-static llvm::Error writeOutputs(StringRef directory,
-                                ArrayRef<HostBuffer> results,
-                                ArrayRef<PreparedArgument> arguments) {
+/// Writes `buffers` as DIR/<stem><i>.npy, creating DIR if needed.
+static llvm::Error writeBuffers(StringRef directory, StringRef stem,
+                                ArrayRef<HostBuffer> buffers) {
   if (std::error_code error = llvm::sys::fs::create_directories(directory))
     return llvm::createStringError("cannot create '" + directory.str() +
                                    "': " + error.message());
-  auto write = [&](StringRef stem, size_t index,
-                   const HostBuffer &buffer) -> llvm::Error {
+  for (auto [index, buffer] : llvm::enumerate(buffers)) {
     SmallString<128> path(directory);
     llvm::sys::path::append(path, stem + Twine(index) + ".npy");
-    return writeNpy(path, buffer);
-  };
-  for (auto [index, result] : llvm::enumerate(results))
-    if (llvm::Error error = write("result", index, result))
+    if (llvm::Error error = writeNpy(path, buffer))
       return error;
-  for (auto [index, argument] : llvm::enumerate(arguments))
-    if (llvm::Error error = write("arg", index, argument.value))
-      return error;
+  }
   return llvm::Error::success();
 }
 
@@ -402,6 +396,12 @@ static llvm::Expected<bool> runTool(MLIRContext &context) {
        << " " << argument.origin << "\n";
     argumentValues.push_back(argument.value);
   }
+  // Inputs are written before anything runs so that a failing run can be
+  // reproduced from them.
+  if (!outputDirectory.empty())
+    if (llvm::Error error =
+            writeBuffers(outputDirectory, "arg", argumentValues))
+      return std::move(error);
 
   // The reference runs first: it rejects inconsistent runtime extents that
   // the compiled code would not survive.
@@ -426,8 +426,7 @@ static llvm::Expected<bool> runTool(MLIRContext &context) {
   }
 
   if (!outputDirectory.empty())
-    if (llvm::Error error =
-            writeOutputs(outputDirectory, *results, *arguments))
+    if (llvm::Error error = writeBuffers(outputDirectory, "result", *results))
       return std::move(error);
 
   if (!reference)
