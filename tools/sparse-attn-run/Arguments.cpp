@@ -9,6 +9,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallBitVector.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
 #include <limits>
@@ -67,7 +68,7 @@ public:
   /// Standard normal (Box-Muller).
   double normal() {
     double radius = std::sqrt(-2.0 * std::log(1.0 - uniform()));
-    return radius * std::cos(2.0 * M_PI * uniform());
+    return radius * std::cos(2.0 * llvm::numbers::pi * uniform());
   }
 
   /// Fisher-Yates.
@@ -91,7 +92,6 @@ private:
 /// permutation (its first n1 entries count), the full list the permutation
 /// rotated by n1 (its first n2 entries count), n1 + n2 <= KB.
 struct BlockListPlan {
-  int64_t keyBlocks = 0;
   std::vector<int64_t> partialCounts, fullCounts;
   std::vector<int64_t> partialIndices, fullIndices;
 };
@@ -99,7 +99,6 @@ struct BlockListPlan {
 BlockListPlan makeBlockListPlan(Random &random, int64_t rows,
                                 int64_t keyBlocks, bool hasFullBlocks) {
   BlockListPlan plan;
-  plan.keyBlocks = keyBlocks;
   std::vector<int64_t> permutation(keyBlocks);
   for (int64_t row = 0; row < rows; ++row) {
     std::iota(permutation.begin(), permutation.end(), 0);
@@ -132,7 +131,7 @@ public:
   ArgumentPreparer(func::FuncOp entry, const ArgumentOptions &options)
       : entry(entry), options(options) {}
 
-  llvm::Expected<SmallVector<PreparedArgument>> prepare();
+  llvm::Expected<PreparedArguments> prepare();
 
 private:
   llvm::Error fail(unsigned argument, const Twine &message) {
@@ -158,7 +157,9 @@ private:
   func::FuncOp entry;
   const ArgumentOptions &options;
   llvm::DenseMap<unsigned, RoleUse> roles;
-  SmallVector<std::optional<PreparedArgument>> arguments;
+  /// Values in the making: set once an argument's shape is known.
+  SmallVector<std::optional<HostBuffer>> values;
+  SmallVector<std::string> origins;
   /// Tensor arguments whose value is still to be drawn.
   llvm::SmallBitVector toGenerate;
   llvm::DenseMap<Operation *, BlockListPlan> blockListPlans;
@@ -212,8 +213,8 @@ std::optional<int64_t> ArgumentPreparer::getExtent(Value value,
     return std::nullopt;
   auto argument = dyn_cast<BlockArgument>(value);
   if (argument && argument.getOwner()->getParentOp() == entry &&
-      arguments[argument.getArgNumber()])
-    return arguments[argument.getArgNumber()]->value.getShape()[dim];
+      values[argument.getArgNumber()])
+    return values[argument.getArgNumber()]->getShape()[dim];
   int64_t extent = cast<RankedTensorType>(value.getType()).getDimSize(dim);
   if (ShapedType::isDynamic(extent))
     return std::nullopt;
@@ -244,8 +245,8 @@ llvm::Error ArgumentPreparer::prepareScalar(unsigned index,
       return fail(index, "'" + valueText + "' is not a valid integer");
     buffer.setInt(0, value);
   }
-  arguments[index] = PreparedArgument{std::move(buffer),
-                                      ("scalar " + valueText).str()};
+  values[index] = std::move(buffer);
+  origins[index] = ("scalar " + valueText).str();
   return llvm::Error::success();
 }
 
@@ -269,8 +270,8 @@ llvm::Error ArgumentPreparer::resolveTensor(unsigned index,
     if (!converted)
       return fail(index, "'" + path->second +
                              "': " + llvm::toString(converted.takeError()));
-    arguments[index] =
-        PreparedArgument{std::move(*converted), "npy " + path->second};
+    values[index] = std::move(*converted);
+    origins[index] = "npy " + path->second;
     return llvm::Error::success();
   }
 
@@ -289,7 +290,7 @@ llvm::Error ArgumentPreparer::resolveTensor(unsigned index,
   if (!count)
     return fail(index, llvm::toString(count.takeError()));
   // The value is drawn once every shape is known (see generate).
-  arguments[index] = PreparedArgument{HostBuffer(type.elementKind, shape), ""};
+  values[index] = HostBuffer(type.elementKind, shape);
   toGenerate.set(index);
   return llvm::Error::success();
 }
@@ -344,8 +345,8 @@ llvm::Error ArgumentPreparer::generateBlockList(unsigned index,
 }
 
 llvm::Error ArgumentPreparer::generate(unsigned index, const BufferType &type) {
-  PreparedArgument &argument = *arguments[index];
-  HostBuffer &buffer = argument.value;
+  HostBuffer &buffer = *values[index];
+  std::string &origin = origins[index];
   Random random(options.seed, index);
   RoleUse use = roles.lookup(index);
   switch (use.role) {
@@ -353,11 +354,11 @@ llvm::Error ArgumentPreparer::generate(unsigned index, const BufferType &type) {
     if (isFloatKind(type.elementKind)) {
       for (int64_t i = 0; i < buffer.getNumElements(); ++i)
         buffer.setDouble(i, random.normal());
-      argument.origin = "random normal";
+      origin = "random normal";
     } else {
       for (int64_t i = 0; i < buffer.getNumElements(); ++i)
         buffer.setInt(i, random.uniformInt(-8, 8));
-      argument.origin = "random integers [-8, 8]";
+      origin = "random integers [-8, 8]";
     }
     return llvm::Error::success();
   case Role::QueryLengths:
@@ -372,18 +373,18 @@ llvm::Error ArgumentPreparer::generate(unsigned index, const BufferType &type) {
                              Twine(index) + "=FILE.npy");
     for (int64_t i = 0; i < buffer.getNumElements(); ++i)
       buffer.setInt(i, random.uniformInt(0, *length));
-    argument.origin = ("random lengths [0, " + Twine(*length) + "]").str();
+    origin = ("random lengths [0, " + Twine(*length) + "]").str();
     return llvm::Error::success();
   }
   case Role::ElasticTau:
     for (int64_t i = 0; i < buffer.getNumElements(); ++i)
       buffer.setDouble(i, random.uniform(-1.5, -0.5));
-    argument.origin = "random uniform [-1.5, -0.5]";
+    origin = "random uniform [-1.5, -0.5]";
     return llvm::Error::success();
   case Role::Bias:
     for (int64_t i = 0; i < buffer.getNumElements(); ++i)
       buffer.setDouble(i, 0.5 * random.normal());
-    argument.origin = "random normal * 0.5";
+    origin = "random normal * 0.5";
     return llvm::Error::success();
   case Role::BlockCounts:
   case Role::FullBlockCounts:
@@ -391,7 +392,7 @@ llvm::Error ArgumentPreparer::generate(unsigned index, const BufferType &type) {
   case Role::FullBlockIndices: {
     bool isCounts =
         use.role == Role::BlockCounts || use.role == Role::FullBlockCounts;
-    argument.origin = isCounts ? "random block counts" : "random block indices";
+    origin = isCounts ? "random block counts" : "random block indices";
     return generateBlockList(index, cast<MaskFromIndicesOp>(use.user),
                              use.role, buffer);
   }
@@ -399,12 +400,13 @@ llvm::Error ArgumentPreparer::generate(unsigned index, const BufferType &type) {
   llvm_unreachable("unknown role");
 }
 
-llvm::Expected<SmallVector<PreparedArgument>> ArgumentPreparer::prepare() {
+llvm::Expected<PreparedArguments> ArgumentPreparer::prepare() {
   if (llvm::Error error = checkOptionIndices())
     return std::move(error);
   findRoles();
   unsigned count = entry.getNumArguments();
-  arguments.resize(count);
+  values.resize(count);
+  origins.resize(count);
   toGenerate.resize(count);
   SmallVector<BufferType> types;
   for (unsigned index = 0; index < count; ++index) {
@@ -422,13 +424,14 @@ llvm::Expected<SmallVector<PreparedArgument>> ArgumentPreparer::prepare() {
     if (llvm::Error error = generate(index, types[index]))
       return std::move(error);
 
-  SmallVector<PreparedArgument> prepared;
-  for (std::optional<PreparedArgument> &argument : arguments)
-    prepared.push_back(std::move(*argument));
+  PreparedArguments prepared;
+  for (std::optional<HostBuffer> &value : values)
+    prepared.values.push_back(std::move(*value));
+  prepared.origins = std::move(origins);
   return prepared;
 }
 
-llvm::Expected<SmallVector<PreparedArgument>>
+llvm::Expected<PreparedArguments>
 run::prepareArguments(func::FuncOp entry, const ArgumentOptions &options) {
   return ArgumentPreparer(entry, options).prepare();
 }

@@ -27,17 +27,18 @@ struct ArgumentOptions {
   uint64_t seed = 0;
 };
 
-struct PreparedArgument {
-  HostBuffer value;
-  /// How the value was produced, e.g. "random normal" or "npy PATH".
-  std::string origin;
+struct PreparedArguments {
+  /// One per function argument; scalars as rank-0 buffers.
+  llvm::SmallVector<HostBuffer> values;
+  /// How each value was produced, e.g. "random normal" or "npy PATH".
+  llvm::SmallVector<std::string> origins;
 };
 
 /// Produces the values of all arguments of `entry`. Fails with a message on
 /// unsupported argument types, options that do not fit the argument (a shape
 /// for a scalar, a .npy file of the wrong shape or element kind), missing
 /// scalars and dynamic extents that nothing determines.
-llvm::Expected<llvm::SmallVector<PreparedArgument>>
+llvm::Expected<PreparedArguments>
 prepareArguments(func::FuncOp entry, const ArgumentOptions &options);
 
 } // namespace mlir::sparse_attn::run

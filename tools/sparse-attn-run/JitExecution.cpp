@@ -22,6 +22,7 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/TargetSelect.h"
 
@@ -153,6 +154,7 @@ run::compileAndRun(ModuleOp module, StringRef entryName,
   // Result storage first, then one pointer per argument.
   size_t resultSize = 0;
   SmallVector<ResultSlot> slots = layOutResults(resultTypes, resultSize);
+  // One spare word keeps the storage non-empty for functions without results.
   std::vector<uint64_t> resultStorage(llvm::divideCeil(resultSize, 8) + 1);
   void *resultPointer = resultStorage.data();
   bool returnsStruct =

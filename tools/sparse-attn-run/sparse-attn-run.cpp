@@ -108,16 +108,22 @@ static llvm::Expected<StringRef> lookUpPipeline(StringRef name) {
 // Command line values
 //===----------------------------------------------------------------------===//
 
-/// Splits `I=VALUE` of option `--name`.
-static llvm::Expected<std::pair<unsigned, StringRef>>
-splitIndexed(StringRef name, StringRef text) {
-  auto [indexText, value] = text.split('=');
-  unsigned index = 0;
-  if (indexText.getAsInteger(10, index) || !text.contains('='))
-    return llvm::createStringError("--" + name.str() + "=" + text.str() +
-                                   ": expected I=VALUE with an argument "
-                                   "number I");
-  return std::make_pair(index, value);
+/// Collects the `I=VALUE` values of option `--name` by argument number I.
+static llvm::Error collectIndexed(StringRef name, ArrayRef<std::string> values,
+                                  llvm::DenseMap<unsigned, std::string> &map) {
+  for (StringRef text : values) {
+    auto [indexText, value] = text.split('=');
+    unsigned index = 0;
+    if (!text.contains('=') || indexText.getAsInteger(10, index))
+      return llvm::createStringError("--" + name.str() + "=" + text.str() +
+                                     ": expected I=VALUE with an argument "
+                                     "number I");
+    if (!map.try_emplace(index, value.str()).second)
+      return llvm::createStringError("--" + name.str() +
+                                     " given twice for argument #" +
+                                     Twine(index).str());
+  }
+  return llvm::Error::success();
 }
 
 static llvm::Expected<SmallVector<int64_t, 4>> parseShape(StringRef text) {
@@ -139,45 +145,19 @@ static llvm::Expected<SmallVector<int64_t, 4>> parseShape(StringRef text) {
 static llvm::Expected<ArgumentOptions> collectArgumentOptions() {
   ArgumentOptions options;
   options.seed = seed;
-  // Each option value lands in its map; an argument named twice is an error.
-  auto collect = [](StringRef name, ArrayRef<std::string> values,
-                    auto &&add) -> llvm::Error {
-    for (StringRef text : values) {
-      llvm::Expected<std::pair<unsigned, StringRef>> indexed =
-          splitIndexed(name, text);
-      if (!indexed)
-        return indexed.takeError();
-      llvm::Expected<bool> isNew = add(indexed->first, indexed->second);
-      if (!isNew)
-        return isNew.takeError();
-      if (!*isNew)
-        return llvm::createStringError("--" + name.str() +
-                                       " given twice for argument #" +
-                                       Twine(indexed->first).str());
-    }
-    return llvm::Error::success();
-  };
-  if (llvm::Error error = collect(
-          "input", npyInputs,
-          [&](unsigned index, StringRef path) -> llvm::Expected<bool> {
-            return options.npyPaths.try_emplace(index, path.str()).second;
-          }))
+  llvm::DenseMap<unsigned, std::string> shapeTexts;
+  if (llvm::Error error = collectIndexed("input", npyInputs, options.npyPaths))
     return std::move(error);
-  if (llvm::Error error = collect(
-          "shape", shapes,
-          [&](unsigned index, StringRef text) -> llvm::Expected<bool> {
-            llvm::Expected<SmallVector<int64_t, 4>> shape = parseShape(text);
-            if (!shape)
-              return shape.takeError();
-            return options.shapes.try_emplace(index, *shape).second;
-          }))
+  if (llvm::Error error = collectIndexed("shape", shapes, shapeTexts))
     return std::move(error);
-  if (llvm::Error error = collect(
-          "scalar", scalars,
-          [&](unsigned index, StringRef value) -> llvm::Expected<bool> {
-            return options.scalars.try_emplace(index, value.str()).second;
-          }))
+  if (llvm::Error error = collectIndexed("scalar", scalars, options.scalars))
     return std::move(error);
+  for (auto &[index, text] : shapeTexts) {
+    llvm::Expected<SmallVector<int64_t, 4>> shape = parseShape(text);
+    if (!shape)
+      return shape.takeError();
+    options.shapes[index] = std::move(*shape);
+  }
   return options;
 }
 
@@ -385,17 +365,16 @@ static llvm::Expected<bool> runTool(MLIRContext &context) {
   llvm::raw_ostream &os = llvm::outs();
   os << "entry @" << entry->getSymName() << " (pipeline " << pipelineName
      << ")\n";
-  llvm::Expected<SmallVector<PreparedArgument>> arguments =
+  llvm::Expected<PreparedArguments> arguments =
       prepareArguments(*entry, *argumentOptions);
   if (!arguments)
     return arguments.takeError();
-  SmallVector<HostBuffer> argumentValues;
-  for (auto [index, argument] : llvm::enumerate(*arguments)) {
+  ArrayRef<HostBuffer> argumentValues = arguments->values;
+  for (auto [index, value, origin] :
+       llvm::enumerate(argumentValues, arguments->origins))
     os << "arg #" << index << ": "
-       << getRuntimeType(entry->getArgumentTypes()[index], argument.value)
-       << " " << argument.origin << "\n";
-    argumentValues.push_back(argument.value);
-  }
+       << getRuntimeType(entry->getArgumentTypes()[index], value) << " "
+       << origin << "\n";
   // Inputs are written before anything runs so that a failing run can be
   // reproduced from them.
   if (!outputDirectory.empty())
