@@ -413,8 +413,7 @@ llvm::Expected<PreparedArguments> ArgumentPreparer::prepare() {
     std::optional<BufferType> type =
         getBufferType(entry.getArgumentTypes()[index]);
     if (!type)
-      return fail(index, "unsupported type (expected a ranked tensor or a "
-                         "scalar of bf16, f16, f32, f64, i32, i64 or index)");
+      return fail(index, "unsupported type (expected " + kSupportedTypes + ")");
     types.push_back(*type);
     if (llvm::Error error = type->isTensor ? resolveTensor(index, *type)
                                            : prepareScalar(index, *type))

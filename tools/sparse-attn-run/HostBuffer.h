@@ -11,6 +11,7 @@
 
 #include "mlir/IR/Types.h"
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
@@ -37,6 +38,10 @@ struct BufferType {
   /// scalar.
   llvm::SmallVector<int64_t, 4> shape;
 };
+
+/// What getBufferType accepts, for error messages.
+inline constexpr llvm::StringLiteral kSupportedTypes =
+    "a ranked tensor or a scalar of bf16, f16, f32, f64, i32, i64 or index";
 
 /// The buffer type of `type`, or nullopt when the tool does not support it.
 std::optional<BufferType> getBufferType(Type type);

@@ -22,7 +22,6 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "llvm/ADT/DenseSet.h"
-#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/TargetSelect.h"
 
@@ -116,15 +115,8 @@ llvm::Expected<SmallVector<HostBuffer>>
 run::compileAndRun(ModuleOp module, StringRef entryName,
                    StringRef pipelineName, ArrayRef<HostBuffer> arguments) {
   auto sourceEntry = module.lookupSymbol<func::FuncOp>(entryName);
-  SmallVector<BufferType> resultTypes;
-  for (Type type : sourceEntry.getResultTypes()) {
-    std::optional<BufferType> resultType = getBufferType(type);
-    if (!resultType)
-      return llvm::createStringError(
-          "result type " + llvm::formatv("{0}", type).str() +
-          " of @" + entryName.str() + " is not supported");
-    resultTypes.push_back(*resultType);
-  }
+  SmallVector<BufferType> resultTypes = llvm::map_to_vector(
+      sourceEntry.getResultTypes(), [](Type type) { return *getBufferType(type); });
 
   OwningOpRef<ModuleOp> lowered = module.clone();
   lowered->lookupSymbol<func::FuncOp>(entryName)->setAttr(

@@ -15,7 +15,8 @@ namespace mlir::sparse_attn::run {
 /// interface on copies of `arguments` (one per function argument, scalars
 /// as rank-0 buffers; the copies keep the inputs intact if the code writes
 /// into its arguments). Returns the results as buffers; the result memory the
-/// code allocated is freed.
+/// code allocated is freed. Every argument and result type of the entry must
+/// have a buffer type (getBufferType).
 llvm::Expected<llvm::SmallVector<HostBuffer>>
 compileAndRun(ModuleOp module, llvm::StringRef entryName,
               llvm::StringRef pipelineName,

@@ -196,6 +196,13 @@ static llvm::Expected<func::FuncOp> findEntry(ModuleOp module) {
   if (entry.isDeclaration())
     return llvm::createStringError("@" + entry.getSymName().str() +
                                    " has no body");
+  for (auto [index, type] : llvm::enumerate(entry.getResultTypes()))
+    if (!getBufferType(type))
+      return llvm::createStringError(
+          llvm::formatv("result #{0} ({1}) of @{2}: unsupported type "
+                        "(expected {3})",
+                        index, type, entry.getSymName(), kSupportedTypes)
+              .str());
   return entry;
 }
 

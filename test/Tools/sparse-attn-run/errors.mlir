@@ -2,12 +2,12 @@
 
 // RUN: %python %S/Inputs/exit-code.py sparse-attn-run %s 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=SEVERAL
-// SEVERAL: sparse-attn-run: error: several functions in '{{.*}}errors.mlir' (@data, @scalar, @unsupported_type, @linalg, @not_lowered, @attention): pick one with --entry=NAME
+// SEVERAL: sparse-attn-run: error: several functions in '{{.*}}errors.mlir' (@data, @scalar, @unsupported_type, @mask_result, @linalg, @not_lowered, @attention): pick one with --entry=NAME
 // SEVERAL-NEXT: exit code: 2
 
 // RUN: %python %S/Inputs/exit-code.py sparse-attn-run %s --entry=nope 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=ENTRY
-// ENTRY: sparse-attn-run: error: no function @nope in '{{.*}}errors.mlir' (functions: @data, @scalar, @unsupported_type, @linalg, @not_lowered, @attention)
+// ENTRY: sparse-attn-run: error: no function @nope in '{{.*}}errors.mlir' (functions: @data, @scalar, @unsupported_type, @mask_result, @linalg, @not_lowered, @attention)
 // ENTRY-NEXT: exit code: 2
 
 // RUN: %python %S/Inputs/exit-code.py sparse-attn-run %s --entry=data --pipeline=gpu 2>&1 \
@@ -181,8 +181,17 @@ func.func @scalar(%n: index, %x: f32) -> index {
   return %n : index
 }
 
-func.func @unsupported_type(%x: tensor<4xi8>) -> tensor<4xi8> {
-  return %x : tensor<4xi8>
+func.func @unsupported_type(%x: tensor<4xi8>) {
+  return
+}
+
+// RUN: %python %S/Inputs/exit-code.py sparse-attn-run %s --entry=mask_result --check 2>&1 \
+// RUN:   | FileCheck %s --check-prefix=RESULT-TYPE
+// RESULT-TYPE: sparse-attn-run: error: result #0 (!sparse_attn.block_mask<1x1x8x8, block = 4x4>) of @mask_result: unsupported type (expected a ranked tensor or a scalar of bf16, f16, f32, f64, i32, i64 or index)
+// RESULT-TYPE-NEXT: exit code: 2
+func.func @mask_result() -> !sparse_attn.block_mask<1x1x8x8, block = 4x4> {
+  %mask = sparse_attn.causal_mask() : !sparse_attn.block_mask<1x1x8x8, block = 4x4>
+  return %mask : !sparse_attn.block_mask<1x1x8x8, block = 4x4>
 }
 
 // RUN: %python %S/Inputs/exit-code.py sparse-attn-run %s --entry=linalg --check 2>&1 \
