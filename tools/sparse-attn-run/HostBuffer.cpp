@@ -121,9 +121,11 @@ static double decodeFloat(uint64_t bits, ElementKind kind) {
 }
 
 llvm::Expected<int64_t> run::getNumElements(ArrayRef<int64_t> shape) {
+  // Bounded so that the size in bytes of any element kind fits in int64_t.
+  constexpr int64_t kMaxElements = std::numeric_limits<int64_t>::max() / 8;
   int64_t count = 1;
   for (int64_t extent : shape) {
-    if (extent < 0 || (extent != 0 && count > std::numeric_limits<int64_t>::max() / extent))
+    if (extent < 0 || (extent != 0 && count > kMaxElements / extent))
       return llvm::createStringError("invalid shape " + formatShape(shape));
     count *= extent;
   }

@@ -184,12 +184,13 @@ llvm::Expected<HostBuffer> run::readNpy(StringRef path) {
   if (!count)
     return fail(llvm::toString(count.takeError()));
 
+  // Sizes are compared before allocating: the header may claim anything.
   StringRef data = contents.drop_front(headerOffset + headerLength);
+  uint64_t expectedBytes = static_cast<uint64_t>(*count) * getByteWidth(*kind);
+  if (data.size() != expectedBytes)
+    return fail("expected " + Twine(expectedBytes) + " data bytes for shape (" +
+                formatShape(header->shape) + "), found " + Twine(data.size()));
   HostBuffer buffer(*kind, header->shape);
-  if (data.size() != buffer.getSizeInBytes())
-    return fail("expected " + Twine(buffer.getSizeInBytes()) +
-                " data bytes for shape (" + formatShape(header->shape) +
-                "), found " + Twine(data.size()));
   std::memcpy(buffer.getData(), data.data(), data.size());
   return buffer;
 }

@@ -125,6 +125,13 @@
 // NPY-TRUNCATED: sparse-attn-run: error: argument #0 (tensor<?x4xf32>): cannot read '{{.*}}truncated.npy': expected 48 data bytes for shape (3x4), found 46
 // NPY-TRUNCATED-NEXT: exit code: 2
 
+// A header that claims far more data than the file holds.
+// RUN: %python %S/Inputs/npy.py write %t.claim.npy '<f4' 100000000000x4 1,2,3,4
+// RUN: %python %S/Inputs/exit-code.py sparse-attn-run %s --entry=data --input=0=%t.claim.npy 2>&1 \
+// RUN:   | FileCheck %s --check-prefix=NPY-CLAIM
+// NPY-CLAIM: sparse-attn-run: error: argument #0 (tensor<?x4xf32>): cannot read '{{.*}}claim.npy': expected 1600000000000 data bytes for shape (100000000000x4), found 16
+// NPY-CLAIM-NEXT: exit code: 2
+
 // RUN: %python %S/Inputs/npy.py write %t.big-endian.npy '>f4' 1x4 1,2,3,4
 // RUN: %python %S/Inputs/exit-code.py sparse-attn-run %s --entry=data --input=0=%t.big-endian.npy 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=NPY-DTYPE
