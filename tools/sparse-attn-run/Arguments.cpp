@@ -96,15 +96,16 @@ struct BlockListPlan {
   std::vector<int64_t> partialIndices, fullIndices;
 };
 
-BlockListPlan makeBlockListPlan(Random &random, int64_t rows,
-                                int64_t keyBlocks, bool hasFullBlocks) {
+BlockListPlan makeBlockListPlan(Random &random, int64_t rows, int64_t keyBlocks,
+                                bool hasFullBlocks) {
   BlockListPlan plan;
   std::vector<int64_t> permutation(keyBlocks);
   for (int64_t row = 0; row < rows; ++row) {
     std::iota(permutation.begin(), permutation.end(), 0);
     random.shuffle(permutation);
     int64_t partial = random.uniformInt(0, keyBlocks);
-    int64_t full = hasFullBlocks ? random.uniformInt(0, keyBlocks - partial) : 0;
+    int64_t full =
+        hasFullBlocks ? random.uniformInt(0, keyBlocks - partial) : 0;
     plan.partialCounts.push_back(partial);
     plan.fullCounts.push_back(full);
     plan.partialIndices.insert(plan.partialIndices.end(), permutation.begin(),
@@ -207,8 +208,7 @@ void ArgumentPreparer::findRoles() {
   });
 }
 
-std::optional<int64_t> ArgumentPreparer::getExtent(Value value,
-                                                   unsigned dim) {
+std::optional<int64_t> ArgumentPreparer::getExtent(Value value, unsigned dim) {
   if (!value)
     return std::nullopt;
   auto argument = dyn_cast<BlockArgument>(value);
@@ -227,8 +227,8 @@ llvm::Error ArgumentPreparer::prepareScalar(unsigned index,
     return fail(index, "a scalar takes --scalar, not --input or --shape");
   auto text = options.scalars.find(index);
   if (text == options.scalars.end())
-    return fail(index, "needs a value: pass --scalar=" + Twine(index) +
-                           "=VALUE");
+    return fail(index,
+                "needs a value: pass --scalar=" + Twine(index) + "=VALUE");
   HostBuffer buffer(type.elementKind, {});
   StringRef valueText = text->second;
   if (isFloatKind(type.elementKind)) {
@@ -283,8 +283,7 @@ llvm::Error ArgumentPreparer::resolveTensor(unsigned index,
     shape = shapeOption->second;
   } else if (llvm::any_of(shape, ShapedType::isDynamic)) {
     return fail(index, "dynamic extents need --shape=" + Twine(index) +
-                           "=AxBx... or --input=" + Twine(index) +
-                           "=FILE.npy");
+                           "=AxBx... or --input=" + Twine(index) + "=FILE.npy");
   }
   llvm::Expected<int64_t> count = getNumElements(shape);
   if (!count)
@@ -297,8 +296,7 @@ llvm::Error ArgumentPreparer::resolveTensor(unsigned index,
 
 llvm::Error ArgumentPreparer::generateBlockList(unsigned index,
                                                 MaskFromIndicesOp user,
-                                                Role role,
-                                                HostBuffer &buffer) {
+                                                Role role, HostBuffer &buffer) {
   Value counts = user.getKvNumBlocks(), indices = user.getKvIndices();
   Value fullCounts = user.getFullKvNumBlocks();
   Value fullIndices = user.getFullKvIndices();
@@ -328,11 +326,11 @@ llvm::Error ArgumentPreparer::generateBlockList(unsigned index,
     // Seeded by the first argument of the group, so every member agrees.
     Random random(options.seed, index);
     int64_t rows = indicesShape[0] * indicesShape[1] * indicesShape[2];
-    plan = blockListPlans
-               .try_emplace(user, makeBlockListPlan(random, rows,
-                                                    indicesShape[3],
-                                                    fullCounts != nullptr))
-               .first;
+    plan =
+        blockListPlans
+            .try_emplace(user, makeBlockListPlan(random, rows, indicesShape[3],
+                                                 fullCounts != nullptr))
+            .first;
   }
   const std::vector<int64_t> &source =
       role == Role::BlockCounts       ? plan->second.partialCounts
@@ -393,8 +391,8 @@ llvm::Error ArgumentPreparer::generate(unsigned index, const BufferType &type) {
     bool isCounts =
         use.role == Role::BlockCounts || use.role == Role::FullBlockCounts;
     origin = isCounts ? "random block counts" : "random block indices";
-    return generateBlockList(index, cast<MaskFromIndicesOp>(use.user),
-                             use.role, buffer);
+    return generateBlockList(index, cast<MaskFromIndicesOp>(use.user), use.role,
+                             buffer);
   }
   }
   llvm_unreachable("unknown role");

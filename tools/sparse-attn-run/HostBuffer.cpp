@@ -133,11 +133,10 @@ llvm::Expected<int64_t> run::getNumElements(ArrayRef<int64_t> shape) {
 }
 
 std::string run::formatShape(ArrayRef<int64_t> shape) {
-  return llvm::join(llvm::map_range(shape,
-                                    [](int64_t extent) {
-                                      return std::to_string(extent);
-                                    }),
-                    "x");
+  return llvm::join(
+      llvm::map_range(shape,
+                      [](int64_t extent) { return std::to_string(extent); }),
+      "x");
 }
 
 HostBuffer::HostBuffer(ElementKind kind, ArrayRef<int64_t> shape)
@@ -206,9 +205,9 @@ void HostBuffer::setInt(int64_t index, int64_t value) {
 
 llvm::Expected<HostBuffer> HostBuffer::convertTo(ElementKind target) const {
   if (isFloatKind(kind) != isFloatKind(target))
-    return llvm::createStringError(
-        isFloatKind(target) ? "expected float data, got integers"
-                            : "expected integer data, got floats");
+    return llvm::createStringError(isFloatKind(target)
+                                       ? "expected float data, got integers"
+                                       : "expected integer data, got floats");
   HostBuffer result(target, shape);
   if (isFloatKind(target)) {
     for (int64_t i = 0; i < numElements; ++i)

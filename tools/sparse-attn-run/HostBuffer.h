@@ -1,4 +1,4 @@
-//===- HostBuffer.h - dense host buffers of arguments and results -*- C++ -*-===//
+//===- HostBuffer.h - host buffers of arguments and results -----*- C++ -*-===//
 //
 // The value of one argument or result of the function sparse-attn-run
 // executes: a dense row-major array of one of the element types the tool

@@ -75,8 +75,8 @@ static SmallVector<ResultSlot> layOutResults(ArrayRef<BufferType> types,
 
 /// Copies the (possibly strided) memref described at `descriptorBytes` into
 /// a dense buffer.
-static HostBuffer readMemRef(const uint8_t *descriptorBytes,
-                             ElementKind kind, size_t rank) {
+static HostBuffer readMemRef(const uint8_t *descriptorBytes, ElementKind kind,
+                             size_t rank) {
   SmallVector<int64_t> words(getDescriptorWords(rank));
   std::memcpy(words.data(), descriptorBytes, words.size() * 8);
   const auto *aligned = reinterpret_cast<const uint8_t *>(words[1]);
@@ -92,8 +92,7 @@ static HostBuffer readMemRef(const uint8_t *descriptorBytes,
       element += (rest % sizes[d]) * strides[d];
       rest /= sizes[d];
     }
-    std::memcpy(destination + linear * width, aligned + element * width,
-                width);
+    std::memcpy(destination + linear * width, aligned + element * width, width);
   }
   return buffer;
 }
@@ -112,11 +111,12 @@ static llvm::Error lowerToLLVM(ModuleOp module, StringRef pipelineName) {
 }
 
 llvm::Expected<SmallVector<HostBuffer>>
-run::compileAndRun(ModuleOp module, StringRef entryName,
-                   StringRef pipelineName, ArrayRef<HostBuffer> arguments) {
+run::compileAndRun(ModuleOp module, StringRef entryName, StringRef pipelineName,
+                   ArrayRef<HostBuffer> arguments) {
   auto sourceEntry = module.lookupSymbol<func::FuncOp>(entryName);
-  SmallVector<BufferType> resultTypes = llvm::map_to_vector(
-      sourceEntry.getResultTypes(), [](Type type) { return *getBufferType(type); });
+  SmallVector<BufferType> resultTypes =
+      llvm::map_to_vector(sourceEntry.getResultTypes(),
+                          [](Type type) { return *getBufferType(type); });
 
   OwningOpRef<ModuleOp> lowered = module.clone();
   lowered->lookupSymbol<func::FuncOp>(entryName)->setAttr(
@@ -149,8 +149,8 @@ run::compileAndRun(ModuleOp module, StringRef entryName,
   // One spare word keeps the storage non-empty for functions without results.
   std::vector<uint64_t> resultStorage(llvm::divideCeil(resultSize, 8) + 1);
   void *resultPointer = resultStorage.data();
-  bool returnsStruct =
-      resultTypes.size() > 1 || (resultTypes.size() == 1 && resultTypes[0].isTensor);
+  bool returnsStruct = resultTypes.size() > 1 ||
+                       (resultTypes.size() == 1 && resultTypes[0].isTensor);
   SmallVector<void *> packedArguments;
   if (returnsStruct)
     packedArguments.push_back(&resultPointer);

@@ -221,14 +221,15 @@ llvm::Error run::writeNpy(StringRef path, const HostBuffer &buffer) {
   ArrayRef<int64_t> shape = buffer.getShape();
   std::string shapeText =
       "(" +
-      llvm::join(llvm::map_range(
-                     shape, [](int64_t extent) { return std::to_string(extent); }),
-                 ", ") +
+      llvm::join(
+          llvm::map_range(
+              shape, [](int64_t extent) { return std::to_string(extent); }),
+          ", ") +
       (shape.size() == 1 ? ",)" : ")");
-  std::string header = ("{'descr': '" + descr +
-                        "', 'fortran_order': False, 'shape': " + shapeText +
-                        ", }")
-                           .str();
+  std::string header =
+      ("{'descr': '" + descr +
+       "', 'fortran_order': False, 'shape': " + shapeText + ", }")
+          .str();
   // Pad with spaces and a final newline so the data is 64-byte aligned.
   size_t prefixSize = kMagic.size() + 4;
   size_t total = llvm::alignTo(prefixSize + header.size() + 1, 64);

@@ -142,8 +142,7 @@ double entmax(ArrayRef<double> x, double alpha, std::vector<double> &weights) {
     return sum - 1.0;
   };
   double low = maximum - 1.0;
-  double high =
-      maximum - std::pow(static_cast<double>(x.size()), 1.0 - alpha);
+  double high = maximum - std::pow(static_cast<double>(x.size()), 1.0 - alpha);
   for (;;) {
     double middle = low + (high - low) / 2.0;
     if (middle <= low || middle >= high)
@@ -197,9 +196,9 @@ private:
                    ValueRange dynamicSizes) const;
 
   /// Binds the result of a mask producer.
-  void setMask(Value result, ArrayRef<int64_t> shape, BlockMaskType type,
-               std::function<bool(int64_t, int64_t, int64_t, int64_t)>
-                   isVisible) {
+  void
+  setMask(Value result, ArrayRef<int64_t> shape, BlockMaskType type,
+          std::function<bool(int64_t, int64_t, int64_t, int64_t)> isVisible) {
     values[result] = ReferenceMask{shape[0],
                                    shape[1],
                                    shape[2],
@@ -366,10 +365,10 @@ llvm::Error Evaluator::evaluate(AttentionOp op) {
   int64_t groupSize = heads / kvHeads;
 
   const ReferenceMask *mask = op.getMask() ? &getMask(op.getMask()) : nullptr;
-  if (mask && (mask->queryLength != queryLength ||
-               mask->keyLength != keyLength ||
-               (mask->batch != 1 && mask->batch != batch) ||
-               (mask->heads != 1 && mask->heads != heads)))
+  if (mask &&
+      (mask->queryLength != queryLength || mask->keyLength != keyLength ||
+       (mask->batch != 1 && mask->batch != batch) ||
+       (mask->heads != 1 && mask->heads != heads)))
     return fail(op, "mask extents " +
                         formatShape({mask->batch, mask->heads,
                                      mask->queryLength, mask->keyLength}) +
@@ -378,7 +377,8 @@ llvm::Error Evaluator::evaluate(AttentionOp op) {
   for (Value lengths : {op.getQueryLengths(), op.getKeyLengths()})
     if (lengths && getTensor(lengths).shape[0] != batch)
       return fail(op, "sequence lengths need one entry per batch");
-  const ReferenceTensor *bias = op.getBias() ? &getTensor(op.getBias()) : nullptr;
+  const ReferenceTensor *bias =
+      op.getBias() ? &getTensor(op.getBias()) : nullptr;
   if (bias && bias->shape[0] != heads)
     return fail(op, "bias needs one row per query head");
   const ReferenceTensor *tau = op.getTau() ? &getTensor(op.getTau()) : nullptr;
@@ -558,8 +558,7 @@ llvm::Error Evaluator::evaluate(MaskFromIndicesOp op) {
   // Per (b, h, I) a row of KB flags: is key block J listed.
   auto listed = std::make_shared<std::vector<uint8_t>>(
       shape[0] * shape[1] * queryBlocks * keyBlocks, 0);
-  auto addBlocks = [&](Value countsValue,
-                       Value indicesValue) -> llvm::Error {
+  auto addBlocks = [&](Value countsValue, Value indicesValue) -> llvm::Error {
     const ReferenceTensor &blockCounts = getTensor(countsValue);
     const ReferenceTensor &blockIndices = getTensor(indicesValue);
     if (ArrayRef<int64_t>(blockCounts.shape) != ArrayRef(countsShape) ||

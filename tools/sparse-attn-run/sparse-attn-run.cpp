@@ -43,40 +43,46 @@ using namespace mlir::sparse_attn;
 using namespace mlir::sparse_attn::run;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory toolCategory("sparse-attn-run options");
+
 static cl::opt<std::string> inputFilename(cl::Positional,
                                           cl::desc("<input .mlir file>"),
-                                          cl::init("-"));
+                                          cl::init("-"), cl::cat(toolCategory));
 static cl::opt<std::string>
     entryName("entry",
               cl::desc("Function to run (default: the only func.func)"),
-              cl::value_desc("name"));
+              cl::value_desc("name"), cl::cat(toolCategory));
 static cl::opt<std::string>
     pipelineName("pipeline", cl::desc("Pipeline to compile with: reference"),
-                 cl::value_desc("name"), cl::init("reference"));
-static cl::opt<uint64_t> seed("seed",
-                              cl::desc("Seed of the generated inputs"),
-                              cl::init(0));
-static cl::list<std::string>
-    npyInputs("input", cl::desc("Argument I from a .npy file"),
-              cl::value_desc("I=PATH.npy"));
+                 cl::value_desc("name"), cl::init("reference"),
+                 cl::cat(toolCategory));
+static cl::opt<uint64_t> seed("seed", cl::desc("Seed of the generated inputs"),
+                              cl::init(0), cl::cat(toolCategory));
+static cl::list<std::string> npyInputs("input",
+                                       cl::desc("Argument I from a .npy file"),
+                                       cl::value_desc("I=PATH.npy"),
+                                       cl::cat(toolCategory));
 static cl::list<std::string>
     shapes("shape", cl::desc("Extents of argument I when they are dynamic"),
-           cl::value_desc("I=AxBx..."));
-static cl::list<std::string>
-    scalars("scalar", cl::desc("Value of scalar argument I"),
-            cl::value_desc("I=VALUE"));
+           cl::value_desc("I=AxBx..."), cl::cat(toolCategory));
+static cl::list<std::string> scalars("scalar",
+                                     cl::desc("Value of scalar argument I"),
+                                     cl::value_desc("I=VALUE"),
+                                     cl::cat(toolCategory));
 static cl::opt<bool>
     check("check",
-          cl::desc("Compare the results with the float64 reference evaluator"));
+          cl::desc("Compare the results with the float64 reference evaluator"),
+          cl::cat(toolCategory));
 static cl::opt<double> tolerance(
     "tolerance",
     cl::desc("Relative tolerance of --check (default: 1e-5 for f32/f64, "
-             "1e-2 for bf16/f16)"));
+             "1e-2 for bf16/f16)"),
+    cl::cat(toolCategory));
 static cl::opt<std::string> outputDirectory(
     "write-outputs",
     cl::desc("Write results and arguments as DIR/result<i>.npy and "
              "DIR/arg<i>.npy"),
-    cl::value_desc("DIR"));
+    cl::value_desc("DIR"), cl::cat(toolCategory));
 
 namespace {
 /// A name on the command line and the registered pass pipeline it runs.
@@ -170,7 +176,8 @@ static llvm::Expected<func::FuncOp> findEntry(ModuleOp module) {
   auto listNames = [&] {
     return llvm::join(llvm::map_range(functions,
                                       [](func::FuncOp function) {
-                                        return "@" + function.getSymName().str();
+                                        return "@" +
+                                               function.getSymName().str();
                                       }),
                       ", ");
   };
@@ -429,6 +436,8 @@ static llvm::Expected<bool> runTool(MLIRContext &context) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
+  // --help lists this tool's options, not every option LLVM registers.
+  cl::HideUnrelatedOptions(toolCategory);
   if (!cl::ParseCommandLineOptions(
           argc, argv,
           "sparse_attn compile-and-run driver: compiles a function through a "
