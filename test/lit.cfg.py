@@ -19,6 +19,8 @@ config.environment["FILECHECK_OPTS"] = (
     "-enable-var-scope --allow-unused-prefixes=false"
 )
 llvm_config.with_system_environment(["HOME", "TMP", "TEMP", "PATH"])
+# RUN lines call LLVM's `not` (and the like) by name.
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.use_default_substitutions()
 
 # Python tests import the shared helpers in test/lib.
