@@ -10,8 +10,12 @@ from lit.llvm.subst import ToolSubst
 
 config.name = "SPARSE_ATTN"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir", ".py"]
-config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "gpu", "__pycache__"]
+config.suffixes = [".mlir", ".py", ".test"]
+# test/lib holds the Python test helpers; its lit.local.cfg keeps only its
+# self-test.
+config.excludes = [
+    "lit.cfg.py", "lit.site.cfg.py", "Inputs", "gpu", "consumer", "__pycache__"
+]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.sparse_attn_obj_root, "test")
 
@@ -19,6 +23,8 @@ config.environment["FILECHECK_OPTS"] = (
     "-enable-var-scope --allow-unused-prefixes=false"
 )
 llvm_config.with_system_environment(["HOME", "TMP", "TEMP", "PATH"])
+# RUN lines call LLVM's `not` (and the like) by name.
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.use_default_substitutions()
 
 # Python tests import the shared helpers in test/lib.
@@ -36,11 +42,20 @@ python = config.python_executable or shutil.which("python3")
 config.substitutions = [s for s in config.substitutions if s[0] != "%python"]
 config.substitutions.append(("%python", python))
 config.substitutions.append(("%src_root", config.sparse_attn_src_root))
+config.substitutions.append(("%obj_root", config.sparse_attn_obj_root))
+
+# Host execution of lowered programs (test/Integration) with MLIR's runtime
+# support libraries (printMemrefF32, ...).
+for lib in ["mlir_runner_utils", "mlir_c_runner_utils"]:
+    config.substitutions.append(
+        ("%" + lib, os.path.join(config.llvm_lib_dir, "lib" + lib + ".so"))
+    )
 
 tool_dirs = [config.sparse_attn_tools_dir, config.llvm_tools_dir]
 tools = [
     ToolSubst("sparse-attn-opt", unresolved="ignore"),
     ToolSubst("sparse-attn-run", unresolved="ignore"),
+    ToolSubst("mlir-runner", unresolved="ignore"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 

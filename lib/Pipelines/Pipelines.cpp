@@ -2,6 +2,8 @@
 
 #include "sparse_attn/Pipelines/Pipelines.h"
 
+#include "sparse_attn/Conversion/Passes.h"
+
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -25,6 +27,8 @@ void sparse_attn::buildHostLoweringPipeline(OpPassManager &pm) {
   pm.addPass(bufferization::createOneShotBufferizePass(bufferizeOptions));
   bufferization::BufferDeallocationPipelineOptions deallocOptions;
   bufferization::buildBufferDeallocationPipeline(pm, deallocOptions);
+  // Deallocation clones buffers it does not own (e.g. a returned argument).
+  pm.addPass(createConvertBufferizationToMemRefPass());
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
@@ -45,6 +49,7 @@ void sparse_attn::buildHostLoweringPipeline(OpPassManager &pm) {
 }
 
 void sparse_attn::buildReferencePipeline(OpPassManager &pm) {
+  pm.addPass(createConvertSparseAttnToLinalgPass());
   buildHostLoweringPipeline(pm);
 }
 

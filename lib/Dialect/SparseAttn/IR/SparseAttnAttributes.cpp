@@ -43,28 +43,26 @@ EntmaxAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (!std::isfinite(alpha) || alpha <= 1.0)
     return emitError() << "entmax alpha must be a finite number greater than "
                           "1 (alpha = 1 is softmax), got "
-                       << alpha;
+                       << formatFloat(alpha);
   if (iterations && *iterations < 1)
     return emitError() << "entmax solver iterations must be positive, got "
                        << *iterations;
   return success();
 }
 
-/// Prints a float in the shortest decimal form that reads back to the same
-/// double, with a decimal point so that the MLIR lexer sees a float literal.
-static void printShortestFloat(AsmPrinter &printer, const APFloat &value) {
-  double number = value.convertToDouble();
+std::string sparse_attn::formatFloat(double value) {
   std::string text;
   for (int precision = 1; precision <= 17; ++precision) {
-    text = llvm::formatv("{0}", llvm::format("%.*g", precision, number)).str();
-    if (std::strtod(text.c_str(), nullptr) == number)
+    text = llvm::formatv("{0}", llvm::format("%.*g", precision, value)).str();
+    if (std::strtod(text.c_str(), nullptr) == value)
       break;
   }
-  if (text.find('.') == std::string::npos) {
+  // The MLIR lexer reads a float literal only with a decimal point.
+  if (text.find_first_of(".ni") == std::string::npos) {
     size_t exponent = text.find_first_of("eE");
     text.insert(exponent == std::string::npos ? text.size() : exponent, ".0");
   }
-  printer << text;
+  return text;
 }
 
 Attribute EntmaxAttr::parse(AsmParser &parser, Type) {
@@ -88,8 +86,7 @@ Attribute EntmaxAttr::parse(AsmParser &parser, Type) {
 }
 
 void EntmaxAttr::print(AsmPrinter &printer) const {
-  printer << "<alpha = ";
-  printShortestFloat(printer, getAlpha());
+  printer << "<alpha = " << formatFloat(getAlphaValue());
   if (std::optional<int64_t> iterations = getIterations())
     printer << ", iterations = " << *iterations;
   printer << ">";

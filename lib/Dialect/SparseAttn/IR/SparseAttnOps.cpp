@@ -218,7 +218,8 @@ LogicalResult AttentionOp::verify() {
   if (std::optional<APFloat> scale = getScale()) {
     double value = scale->convertToDouble();
     if (!std::isfinite(value) || value <= 0.0)
-      return emitOpError("scale must be finite and positive, got ") << value;
+      return emitOpError("scale must be finite and positive, got ")
+             << formatFloat(value);
   }
   return success();
 }

@@ -16,6 +16,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include <optional>
+#include <string>
 
 namespace mlir::sparse_attn {
 /// The per-row statistic of a normalizer that the backward pass needs.
@@ -25,6 +26,11 @@ enum class RowStatistic {
   /// The entmax threshold tau_i; +inf for an empty row.
   Threshold,
 };
+
+/// The shortest decimal form of `value` that reads back to the same double,
+/// always with a decimal point ("1.5", "2.0", "1.0e-07"), as the dialect
+/// prints floats in attributes and diagnostics.
+std::string formatFloat(double value);
 } // namespace mlir::sparse_attn
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnDialect.h.inc"

@@ -24,8 +24,9 @@ def SparseAttn_AttentionOp : SparseAttn_Op<"attention",
   let summary = "scaled dot-product attention with a choice of normalizer";
   let description = [{
     Computes `o_i = sum_j w_ij v_j` where `w` is the normalizer applied to the
-    scores `s_ij = scale * q_i . k_j (+ bias_h[i - j] for 0 <= i - j < W)`
-    over the keys visible to query `i`:
+    scores `s_ij = scale * q_i . k_j (+ bias_h[p_i - j] for 0 <= p_i - j < W)`
+    over the keys visible to query `i`, `p_i = i + Lk - Lq` being the
+    query's absolute position (docs/design/semantics.md has every detail):
 
     - `query` is `[B, H, Nq, D]`; `key` and `value` are `[B, Hkv, Nk, D]`
       and `[B, Hkv, Nk, Dv]` with `Hkv` dividing `H`: query head `h` reads
@@ -36,9 +37,10 @@ def SparseAttn_AttentionOp : SparseAttn_Op<"attention",
       batch and head extents are 1 (shared) or equal to `B` and `H`.
     - `query_lengths` / `key_lengths`: per-sequence valid lengths `[B]` of
       right-padded inputs (varlen). Padded query rows produce zeros.
-    - `bias` `[H, W]` is added to `s_ij` for `0 <= i - j < W` (Lazy
+    - `bias` `[H, W]` is added to `s_ij` for `0 <= p_i - j < W` (Lazy
       Attention's positional bias; `W + 1` columns give the older
-      `0 <= i - j <= W` convention); `tau` `[H]` is the elastic-softmax shift.
+      `0 <= p_i - j <= W` convention); `tau` `[H]` is the elastic-softmax
+      shift.
     - `scale` defaults to `1 / sqrt(D)`.
 
     Rows that see no key produce zeros. The optional second result holds the

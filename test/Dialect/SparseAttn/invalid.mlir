@@ -1,0 +1,391 @@
+// RUN: sparse-attn-opt %s -split-input-file -verify-diagnostics
+
+// expected-error @+1 {{block mask needs 4 extents (batch, heads, query length, key length), got 3}}
+func.func private @mask_rank(!sparse_attn.block_mask<1x128x128, block = 128x128>)
+
+// -----
+
+// expected-error @+1 {{block mask extents must be positive or dynamic}}
+func.func private @mask_zero_extent(!sparse_attn.block_mask<1x0x128x128, block = 128x128>)
+
+// -----
+
+// expected-error @+1 {{block sizes must be positive powers of two, got 100x128}}
+func.func private @mask_block_not_power_of_two(!sparse_attn.block_mask<1x1x128x128, block = 100x128>)
+
+// -----
+
+// expected-error @+1 {{block sizes must be positive powers of two, got 0x128}}
+func.func private @mask_block_zero(!sparse_attn.block_mask<1x1x128x128, block = 0x128>)
+
+// -----
+
+// expected-error @+1 {{expected two block sizes (query x key)}}
+func.func private @mask_one_block_size(!sparse_attn.block_mask<1x1x128x128, block = 128>)
+
+// -----
+
+// expected-error @+1 {{entmax alpha must be a finite number greater than 1 (alpha = 1 is softmax), got 1.0}}
+func.func private @entmax_alpha_one() attributes {n = #sparse_attn.entmax<alpha = 1.0>}
+
+// -----
+
+// expected-error @+1 {{entmax alpha must be a finite number greater than 1 (alpha = 1 is softmax), got 0.5}}
+func.func private @entmax_alpha_below_one() attributes {n = #sparse_attn.entmax<alpha = 0.5>}
+
+// -----
+
+// expected-error @+1 {{entmax solver iterations must be positive, got 0}}
+func.func private @entmax_zero_iterations() attributes {n = #sparse_attn.entmax<alpha = 1.5, iterations = 0>}
+
+// -----
+
+func.func @unknown_normalizer(%q: tensor<1x1x8x16xf32>) -> tensor<1x1x8x16xf32> {
+  // expected-error @+1 {{expected a normalizer (softmax, entmax<alpha = ...> or elastic_softmax), got 'relu'}}
+  %o = sparse_attn.attention relu %q, %q, %q : tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32> -> tensor<1x1x8x16xf32>
+  return %o : tensor<1x1x8x16xf32>
+}
+
+// -----
+
+func.func @query_rank(%q: tensor<1x8x16xf32>, %k: tensor<1x1x8x16xf32>) -> tensor<1x1x8x16xf32> {
+  // expected-error @+1 {{operand #0 must be 4D tensor of bfloat16 type or 16-bit float or 32-bit float values, but got 'tensor<1x8x16xf32>'}}
+  %o = sparse_attn.attention softmax %q, %k, %k : tensor<1x8x16xf32>, tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32> -> tensor<1x1x8x16xf32>
+  return %o : tensor<1x1x8x16xf32>
+}
+
+// -----
+
+func.func @integer_query(%q: tensor<1x1x8x16xi32>) -> tensor<1x1x8x16xi32> {
+  // expected-error @+1 {{operand #0 must be 4D tensor of bfloat16 type or 16-bit float or 32-bit float values, but got 'tensor<1x1x8x16xi32>'}}
+  %o = sparse_attn.attention softmax %q, %q, %q : tensor<1x1x8x16xi32>, tensor<1x1x8x16xi32>, tensor<1x1x8x16xi32> -> tensor<1x1x8x16xi32>
+  return %o : tensor<1x1x8x16xi32>
+}
+
+// -----
+
+func.func @element_type_mismatch(%q: tensor<1x1x8x16xf32>, %k: tensor<1x1x8x16xbf16>) -> tensor<1x1x8x16xf32> {
+  // expected-error @+1 {{key and value must have the element type of the query ('f32')}}
+  %o = sparse_attn.attention softmax %q, %k, %k : tensor<1x1x8x16xf32>, tensor<1x1x8x16xbf16>, tensor<1x1x8x16xbf16> -> tensor<1x1x8x16xf32>
+  return %o : tensor<1x1x8x16xf32>
+}
+
+// -----
+
+func.func @dynamic_head_dim(%q: tensor<1x1x8x?xf32>) -> tensor<1x1x8x?xf32> {
+  // expected-error @+1 {{head dimensions must be static and positive}}
+  %o = sparse_attn.attention softmax %q, %q, %q : tensor<1x1x8x?xf32>, tensor<1x1x8x?xf32>, tensor<1x1x8x?xf32> -> tensor<1x1x8x?xf32>
+  return %o : tensor<1x1x8x?xf32>
+}
+
+// -----
+
+func.func @head_dim_mismatch(%q: tensor<1x1x8x16xf32>, %k: tensor<1x1x8x32xf32>) -> tensor<1x1x8x32xf32> {
+  // expected-error @+1 {{query head dimension (16) does not match the key head dimension (32)}}
+  %o = sparse_attn.attention softmax %q, %k, %k : tensor<1x1x8x16xf32>, tensor<1x1x8x32xf32>, tensor<1x1x8x32xf32> -> tensor<1x1x8x32xf32>
+  return %o : tensor<1x1x8x32xf32>
+}
+
+// -----
+
+func.func @batch_mismatch(%q: tensor<2x1x8x16xf32>, %k: tensor<3x1x8x16xf32>) -> tensor<2x1x8x16xf32> {
+  // expected-error @+1 {{batch sizes of query, key and value differ (2x3x3)}}
+  %o = sparse_attn.attention softmax %q, %k, %k : tensor<2x1x8x16xf32>, tensor<3x1x8x16xf32>, tensor<3x1x8x16xf32> -> tensor<2x1x8x16xf32>
+  return %o : tensor<2x1x8x16xf32>
+}
+
+// -----
+
+func.func @key_value_length_mismatch(%q: tensor<1x1x8x16xf32>, %k: tensor<1x1x8x16xf32>, %v: tensor<1x1x9x16xf32>) -> tensor<1x1x8x16xf32> {
+  // expected-error @+1 {{key (1x1x8x16) and value (1x1x9x16) must have the same heads and sequence length}}
+  %o = sparse_attn.attention softmax %q, %k, %v : tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32>, tensor<1x1x9x16xf32> -> tensor<1x1x8x16xf32>
+  return %o : tensor<1x1x8x16xf32>
+}
+
+// -----
+
+func.func @heads_not_divisible(%q: tensor<1x8x8x16xf32>, %k: tensor<1x3x8x16xf32>) -> tensor<1x8x8x16xf32> {
+  // expected-error @+1 {{query heads (8) must be a multiple of key/value heads (3)}}
+  %o = sparse_attn.attention softmax %q, %k, %k : tensor<1x8x8x16xf32>, tensor<1x3x8x16xf32>, tensor<1x3x8x16xf32> -> tensor<1x8x8x16xf32>
+  return %o : tensor<1x8x8x16xf32>
+}
+
+// -----
+
+func.func @output_shape(%q: tensor<1x2x8x16xf32>, %k: tensor<1x1x8x16xf32>, %v: tensor<1x1x8x32xf32>) -> tensor<1x2x8x16xf32> {
+  // expected-error @+1 {{output type 'tensor<1x2x8x16xf32>' does not match the expected shape 1x2x8x32 and element type 'f32'}}
+  %o = sparse_attn.attention softmax %q, %k, %v : tensor<1x2x8x16xf32>, tensor<1x1x8x16xf32>, tensor<1x1x8x32xf32> -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+func.func @output_element_type(%q: tensor<1x1x8x16xbf16>) -> tensor<1x1x8x16xf32> {
+  // expected-error @+1 {{output type 'tensor<1x1x8x16xf32>' does not match the expected shape 1x1x8x16 and element type 'bf16'}}
+  %o = sparse_attn.attention softmax %q, %q, %q : tensor<1x1x8x16xbf16>, tensor<1x1x8x16xbf16>, tensor<1x1x8x16xbf16> -> tensor<1x1x8x16xf32>
+  return %o : tensor<1x1x8x16xf32>
+}
+
+// -----
+
+func.func @statistics_shape(%q: tensor<1x2x8x16xf32>) -> tensor<1x2x9xf32> {
+  // expected-error @+1 {{statistics type 'tensor<1x2x9xf32>' does not match the expected shape 1x2x8}}
+  %o, %s = sparse_attn.attention softmax %q, %q, %q : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>, tensor<1x2x9xf32>
+  return %s : tensor<1x2x9xf32>
+}
+
+// -----
+
+func.func @statistics_element_type(%q: tensor<1x2x8x16xf32>) -> tensor<1x2x8xf16> {
+  // expected-error @+1 {{result #1 must be 3D tensor of 32-bit float values, but got 'tensor<1x2x8xf16>'}}
+  %o, %s = sparse_attn.attention softmax %q, %q, %q : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>, tensor<1x2x8xf16>
+  return %s : tensor<1x2x8xf16>
+}
+
+// -----
+
+func.func @mask_geometry(%q: tensor<1x2x8x16xf32>, %m: !sparse_attn.block_mask<1x1x8x9, block = 64x64>) -> tensor<1x2x8x16xf32> {
+  // expected-error @+1 {{mask shape 1x1x8x9 does not match the attention shape 1x2x8x8 (batch and head extents may be 1)}}
+  %o = sparse_attn.attention softmax %q, %q, %q mask(%m : !sparse_attn.block_mask<1x1x8x9, block = 64x64>) : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+func.func @mask_heads(%q: tensor<1x2x8x16xf32>, %m: !sparse_attn.block_mask<1x4x8x8, block = 64x64>) -> tensor<1x2x8x16xf32> {
+  // expected-error @+1 {{mask shape 1x4x8x8 does not match the attention shape 1x2x8x8 (batch and head extents may be 1)}}
+  %o = sparse_attn.attention softmax %q, %q, %q mask(%m : !sparse_attn.block_mask<1x4x8x8, block = 64x64>) : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+func.func @lengths_size(%q: tensor<2x1x8x16xf32>, %l: tensor<3xi32>) -> tensor<2x1x8x16xf32> {
+  // expected-error @+1 {{sequence lengths must have one entry per batch (2), got 3}}
+  %o = sparse_attn.attention softmax %q, %q, %q key_lengths(%l : tensor<3xi32>) : tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32> -> tensor<2x1x8x16xf32>
+  return %o : tensor<2x1x8x16xf32>
+}
+
+// -----
+
+func.func @lengths_rank(%q: tensor<2x1x8x16xf32>, %l: tensor<2x1xi32>) -> tensor<2x1x8x16xf32> {
+  // expected-error @+1 {{operand #3 must be 1D tensor of 32-bit signless integer values, but got 'tensor<2x1xi32>'}}
+  %o = sparse_attn.attention softmax %q, %q, %q query_lengths(%l : tensor<2x1xi32>) : tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32> -> tensor<2x1x8x16xf32>
+  return %o : tensor<2x1x8x16xf32>
+}
+
+// -----
+
+func.func @lengths_element_type(%q: tensor<2x1x8x16xf32>, %l: tensor<2xi64>) -> tensor<2x1x8x16xf32> {
+  // expected-error @+1 {{operand #3 must be 1D tensor of 32-bit signless integer values, but got 'tensor<2xi64>'}}
+  %o = sparse_attn.attention softmax %q, %q, %q key_lengths(%l : tensor<2xi64>) : tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32> -> tensor<2x1x8x16xf32>
+  return %o : tensor<2x1x8x16xf32>
+}
+
+// -----
+
+func.func @bias_heads(%q: tensor<1x2x8x16xf32>, %b: tensor<3x4xf32>) -> tensor<1x2x8x16xf32> {
+  // expected-error @+1 {{bias must have one row per query head (2), got 3}}
+  %o = sparse_attn.attention softmax %q, %q, %q bias(%b : tensor<3x4xf32>) : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+func.func @bias_empty_window(%q: tensor<1x2x8x16xf32>, %b: tensor<2x0xf32>) -> tensor<1x2x8x16xf32> {
+  // expected-error @+1 {{bias window must have at least one position}}
+  %o = sparse_attn.attention softmax %q, %q, %q bias(%b : tensor<2x0xf32>) : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+func.func @tau_without_elastic(%q: tensor<1x2x8x16xf32>, %t: tensor<2xf32>) -> tensor<1x2x8x16xf32> {
+  // expected-error @+1 {{tau is only meaningful with elastic_softmax}}
+  %o = sparse_attn.attention softmax causal %q, %q, %q tau(%t : tensor<2xf32>) : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+func.func @tau_size(%q: tensor<1x2x8x16xf32>, %t: tensor<4xf32>) -> tensor<1x2x8x16xf32> {
+  // expected-error @+1 {{tau must have one entry per query head (2), got 4}}
+  %o = sparse_attn.attention elastic_softmax causal %q, %q, %q tau(%t : tensor<4xf32>) : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+func.func @elastic_without_tau(%q: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
+  // expected-error @+1 {{elastic_softmax needs the tau operand}}
+  %o = sparse_attn.attention elastic_softmax causal %q, %q, %q : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+func.func @elastic_not_causal(%q: tensor<1x2x8x16xf32>, %t: tensor<2xf32>) -> tensor<1x2x8x16xf32> {
+  // expected-error @+1 {{elastic_softmax is defined for causal attention only}}
+  %o = sparse_attn.attention elastic_softmax %q, %q, %q tau(%t : tensor<2xf32>) : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+func.func @scale_not_positive(%q: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
+  // expected-error @+1 {{scale must be finite and positive, got -0.5}}
+  %o = sparse_attn.attention softmax %q, %q, %q scale(-0.5) : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
+  return %o : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+func.func @entmax_rank0(%x: tensor<f32>) -> tensor<f32> {
+  // expected-error @+1 {{input must have rank >= 1 (rows along the last dimension)}}
+  %p = sparse_attn.entmax %x <alpha = 1.5> : tensor<f32>
+  return %p : tensor<f32>
+}
+
+// -----
+
+func.func @entmax_result_type(%x: tensor<4x8xf32>) -> tensor<4x8xbf16> {
+  // expected-error @+1 {{all of {input, output} have same type}}
+  %p = "sparse_attn.entmax"(%x) <{config = #sparse_attn.entmax<alpha = 1.5>}> : (tensor<4x8xf32>) -> tensor<4x8xbf16>
+  return %p : tensor<4x8xbf16>
+}
+
+// -----
+
+func.func @dense_mask_sizes(%n: index) {
+  // expected-error @+1 {{expected 2 size operand(s) for the dynamic extents of '!sparse_attn.block_mask<1x1x?x?, block = 128x128>', got 1}}
+  %m = sparse_attn.dense_mask(%n) : !sparse_attn.block_mask<1x1x?x?, block = 128x128>
+  return
+}
+
+// -----
+
+func.func @causal_mask_sizes(%n: index) {
+  // expected-error @+1 {{expected 0 size operand(s) for the dynamic extents of '!sparse_attn.block_mask<1x1x256x256, block = 128x128>', got 1}}
+  %m = sparse_attn.causal_mask(%n) : !sparse_attn.block_mask<1x1x256x256, block = 128x128>
+  return
+}
+
+// -----
+
+func.func @streaming_mask_sizes() {
+  // expected-error @+1 {{expected 1 size operand(s) for the dynamic extents of '!sparse_attn.block_mask<?x1x256x256, block = 128x128>', got 0}}
+  %m = sparse_attn.streaming_mask() sink(4) window(64) : !sparse_attn.block_mask<?x1x256x256, block = 128x128>
+  return
+}
+
+// -----
+
+func.func @streaming_negative_sink() {
+  // expected-error @+1 {{sink must be non-negative, got -1}}
+  %m = sparse_attn.streaming_mask() sink(-1) window(64) : !sparse_attn.block_mask<1x1x256x256, block = 128x128>
+  return
+}
+
+// -----
+
+func.func @streaming_empty_window() {
+  // expected-error @+1 {{window must be positive, got 0}}
+  %m = sparse_attn.streaming_mask() sink(4) window(0) : !sparse_attn.block_mask<1x1x256x256, block = 128x128>
+  return
+}
+
+// -----
+
+func.func @from_indices_ranks(%n: tensor<1x2xi32>, %i: tensor<1x2x2xi32>) {
+  // expected-error @+1 {{expected kv_num_blocks of rank 3 [batch, heads, query blocks] and kv_indices of rank 4 [batch, heads, query blocks, key blocks]}}
+  %m = sparse_attn.mask_from_indices %n, %i () : tensor<1x2xi32>, tensor<1x2x2xi32> -> !sparse_attn.block_mask<1x1x256x256, block = 128x128>
+  return
+}
+
+// -----
+
+func.func @from_indices_counts_shape(%n: tensor<1x1x3xi32>, %i: tensor<1x1x2x2xi32>) {
+  // expected-error @+1 {{kv_num_blocks 1x1x3 does not match the leading extents of kv_indices 1x1x2x2}}
+  %m = sparse_attn.mask_from_indices %n, %i () : tensor<1x1x3xi32>, tensor<1x1x2x2xi32> -> !sparse_attn.block_mask<1x1x256x256, block = 128x128>
+  return
+}
+
+// -----
+
+func.func @from_indices_full_shape(%n: tensor<1x1x2xi32>, %i: tensor<1x1x2x2xi32>, %fn: tensor<1x2x2xi32>, %fi: tensor<1x2x2x2xi32>) {
+  // expected-error @+1 {{full-block tensors must have the shapes of the partial-block tensors}}
+  %m = sparse_attn.mask_from_indices %n, %i full(%fn, %fi) () : tensor<1x1x2xi32>, tensor<1x1x2x2xi32>, tensor<1x2x2xi32>, tensor<1x2x2x2xi32> -> !sparse_attn.block_mask<1x1x256x256, block = 128x128>
+  return
+}
+
+// -----
+
+func.func @from_indices_geometry(%n: tensor<1x1x2xi32>, %i: tensor<1x1x2x2xi32>) {
+  // expected-error @+1 {{kv_indices 1x1x2x2 does not fit the mask '!sparse_attn.block_mask<1x1x256x512, block = 128x128>' (expected 1x1x2x4)}}
+  %m = sparse_attn.mask_from_indices %n, %i () : tensor<1x1x2xi32>, tensor<1x1x2x2xi32> -> !sparse_attn.block_mask<1x1x256x512, block = 128x128>
+  return
+}
+
+// -----
+
+func.func @from_indices_sizes(%n: tensor<1x1x?xi32>, %i: tensor<1x1x?x?xi32>, %len: index) {
+  // expected-error @+1 {{expected 2 size operand(s) for the dynamic sequence lengths of '!sparse_attn.block_mask<1x1x?x?, block = 128x128>', got 1}}
+  %m = sparse_attn.mask_from_indices %n, %i (%len) : tensor<1x1x?xi32>, tensor<1x1x?x?xi32> -> !sparse_attn.block_mask<1x1x?x?, block = 128x128>
+  return
+}
+
+// -----
+
+func.func @from_indices_element_type(%n: tensor<1x1x2xi64>, %i: tensor<1x1x2x2xi32>) {
+  // expected-error @+1 {{operand #0 must be tensor of 32-bit signless integer values, but got 'tensor<1x1x2xi64>'}}
+  %m = sparse_attn.mask_from_indices %n, %i () : tensor<1x1x2xi64>, tensor<1x1x2x2xi32> -> !sparse_attn.block_mask<1x1x256x256, block = 128x128>
+  return
+}
+
+// -----
+
+func.func @to_indices_shape(%m: !sparse_attn.block_mask<1x1x256x256, block = 128x128>) {
+  // expected-error @+1 {{result #1 must have shape 1x1x2x2, got 'tensor<1x1x2x3xi32>'}}
+  %n, %i, %fn, %fi = sparse_attn.mask_to_indices %m : !sparse_attn.block_mask<1x1x256x256, block = 128x128> -> tensor<1x1x2xi32>, tensor<1x1x2x3xi32>, tensor<1x1x2xi32>, tensor<1x1x2x2xi32>
+  return
+}
+
+// -----
+
+func.func @to_indices_rank(%m: !sparse_attn.block_mask<1x1x256x256, block = 128x128>) {
+  // expected-error @+1 {{result #2 must have shape 1x1x2, got 'tensor<2xi32>'}}
+  %n, %i, %fn, %fi = sparse_attn.mask_to_indices %m : !sparse_attn.block_mask<1x1x256x256, block = 128x128> -> tensor<1x1x2xi32>, tensor<1x1x2x2xi32>, tensor<2xi32>, tensor<1x1x2x2xi32>
+  return
+}
+
+// -----
+
+func.func @union_block_sizes(%a: !sparse_attn.block_mask<1x1x256x256, block = 128x128>, %b: !sparse_attn.block_mask<1x1x256x256, block = 64x64>) {
+  // expected-error @+1 {{operands and result must have the same block sizes}}
+  %u = sparse_attn.mask_union %a, %b : !sparse_attn.block_mask<1x1x256x256, block = 128x128>, !sparse_attn.block_mask<1x1x256x256, block = 64x64> -> !sparse_attn.block_mask<1x1x256x256, block = 128x128>
+  return
+}
+
+// -----
+
+func.func @union_lengths(%a: !sparse_attn.block_mask<1x1x256x256, block = 128x128>, %b: !sparse_attn.block_mask<1x1x256x512, block = 128x128>) {
+  // expected-error @+1 {{operands must have the same sequence lengths, got 1x1x256x256 and 1x1x256x512}}
+  %u = sparse_attn.mask_union %a, %b : !sparse_attn.block_mask<1x1x256x256, block = 128x128>, !sparse_attn.block_mask<1x1x256x512, block = 128x128> -> !sparse_attn.block_mask<1x1x256x256, block = 128x128>
+  return
+}
+
+// -----
+
+func.func @intersect_broadcast(%a: !sparse_attn.block_mask<2x1x256x256, block = 128x128>, %b: !sparse_attn.block_mask<3x1x256x256, block = 128x128>) {
+  // expected-error @+1 {{batch and head extents must match or be 1, got 2x1x256x256 and 3x1x256x256}}
+  %u = sparse_attn.mask_intersect %a, %b : !sparse_attn.block_mask<2x1x256x256, block = 128x128>, !sparse_attn.block_mask<3x1x256x256, block = 128x128> -> !sparse_attn.block_mask<2x1x256x256, block = 128x128>
+  return
+}
+
+// -----
+
+func.func @intersect_result(%a: !sparse_attn.block_mask<1x1x256x256, block = 128x128>, %b: !sparse_attn.block_mask<1x8x256x256, block = 128x128>) {
+  // expected-error @+1 {{result shape 1x1x256x256 does not match 1x8x256x256}}
+  %u = sparse_attn.mask_intersect %a, %b : !sparse_attn.block_mask<1x1x256x256, block = 128x128>, !sparse_attn.block_mask<1x8x256x256, block = 128x128> -> !sparse_attn.block_mask<1x1x256x256, block = 128x128>
+  return
+}

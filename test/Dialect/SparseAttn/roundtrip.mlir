@@ -1,0 +1,116 @@
+// RUN: sparse-attn-opt %s -split-input-file | sparse-attn-opt -split-input-file | FileCheck %s
+// RUN: sparse-attn-opt %s -split-input-file -mlir-print-op-generic | sparse-attn-opt -split-input-file | FileCheck %s
+
+// CHECK-LABEL: func.func @softmax_plain
+// CHECK: sparse_attn.attention softmax %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32> -> tensor<1x8x128x64xf32>
+func.func @softmax_plain(%q: tensor<1x8x128x64xf32>) -> tensor<1x8x128x64xf32> {
+  %o = sparse_attn.attention softmax %q, %q, %q : tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32> -> tensor<1x8x128x64xf32>
+  return %o : tensor<1x8x128x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @softmax_everything
+// CHECK: %{{.*}}, %{{.*}} = sparse_attn.attention softmax causal %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : !sparse_attn.block_mask<1x1x?x?, block = 128x128>) query_lengths(%{{.*}} : tensor<2xi32>) key_lengths(%{{.*}} : tensor<2xi32>) bias(%{{.*}} : tensor<32x64xbf16>) scale(1.250000e-01) : tensor<2x32x?x128xbf16>, tensor<2x8x?x128xbf16>, tensor<2x8x?x128xbf16> -> tensor<2x32x?x128xbf16>, tensor<2x32x?xf32>
+func.func @softmax_everything(%q: tensor<2x32x?x128xbf16>, %k: tensor<2x8x?x128xbf16>, %v: tensor<2x8x?x128xbf16>,
+                              %m: !sparse_attn.block_mask<1x1x?x?, block = 128x128>, %ql: tensor<2xi32>, %kl: tensor<2xi32>,
+                              %b: tensor<32x64xbf16>) -> (tensor<2x32x?x128xbf16>, tensor<2x32x?xf32>) {
+  %o, %lse = sparse_attn.attention softmax causal %q, %k, %v mask(%m : !sparse_attn.block_mask<1x1x?x?, block = 128x128>)
+      query_lengths(%ql : tensor<2xi32>) key_lengths(%kl : tensor<2xi32>) bias(%b : tensor<32x64xbf16>) scale(0.125)
+      : tensor<2x32x?x128xbf16>, tensor<2x8x?x128xbf16>, tensor<2x8x?x128xbf16> -> tensor<2x32x?x128xbf16>, tensor<2x32x?xf32>
+  return %o, %lse : tensor<2x32x?x128xbf16>, tensor<2x32x?xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @entmax_forms
+// CHECK: sparse_attn.attention entmax<alpha = 1.5> causal
+// CHECK: sparse_attn.attention entmax<alpha = 2.0>
+// CHECK: sparse_attn.attention entmax<alpha = 1.25, iterations = 8>
+func.func @entmax_forms(%q: tensor<?x?x?x64xf16>, %k: tensor<?x?x?x64xf16>, %v: tensor<?x?x?x32xf16>)
+    -> (tensor<?x?x?x32xf16>, tensor<?x?x?xf32>, tensor<?x?x?x32xf16>, tensor<?x?x?x32xf16>) {
+  %o, %tau = sparse_attn.attention entmax<alpha = 1.5> causal %q, %k, %v : tensor<?x?x?x64xf16>, tensor<?x?x?x64xf16>, tensor<?x?x?x32xf16> -> tensor<?x?x?x32xf16>, tensor<?x?x?xf32>
+  %s = sparse_attn.attention entmax<alpha = 2.0> %q, %k, %v : tensor<?x?x?x64xf16>, tensor<?x?x?x64xf16>, tensor<?x?x?x32xf16> -> tensor<?x?x?x32xf16>
+  %g = sparse_attn.attention entmax<alpha = 1.25, iterations = 8> %q, %k, %v : tensor<?x?x?x64xf16>, tensor<?x?x?x64xf16>, tensor<?x?x?x32xf16> -> tensor<?x?x?x32xf16>
+  return %o, %tau, %s, %g : tensor<?x?x?x32xf16>, tensor<?x?x?xf32>, tensor<?x?x?x32xf16>, tensor<?x?x?x32xf16>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @elastic
+// CHECK: sparse_attn.attention elastic_softmax causal %{{.*}}, %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<8x65xf32>) tau(%{{.*}} : tensor<8xf32>) : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x8x256x64xf32>, tensor<1x8x256xf32>
+func.func @elastic(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>, %b: tensor<8x65xf32>, %t: tensor<8xf32>)
+    -> (tensor<1x8x256x64xf32>, tensor<1x8x256xf32>) {
+  %o, %lse = sparse_attn.attention elastic_softmax causal %q, %k, %k bias(%b : tensor<8x65xf32>) tau(%t : tensor<8xf32>)
+      : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x8x256x64xf32>, tensor<1x8x256xf32>
+  return %o, %lse : tensor<1x8x256x64xf32>, tensor<1x8x256xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @row_entmax
+// CHECK: sparse_attn.entmax %{{.*}} <alpha = 1.5> : tensor<4x16x1000xf32>
+// CHECK: sparse_attn.entmax %{{.*}} <alpha = 3.0, iterations = 2> : tensor<?xbf16>
+func.func @row_entmax(%x: tensor<4x16x1000xf32>, %y: tensor<?xbf16>) -> (tensor<4x16x1000xf32>, tensor<?xbf16>) {
+  %p = sparse_attn.entmax %x <alpha = 1.5> : tensor<4x16x1000xf32>
+  %r = sparse_attn.entmax %y <alpha = 3.0, iterations = 2> : tensor<?xbf16>
+  return %p, %r : tensor<4x16x1000xf32>, tensor<?xbf16>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @mask_producers
+// CHECK: sparse_attn.dense_mask() : !sparse_attn.block_mask<1x1x512x512, block = 128x128>
+// CHECK: sparse_attn.causal_mask(%{{.*}}, %{{.*}}) : !sparse_attn.block_mask<1x1x?x?, block = 64x64>
+// CHECK: sparse_attn.streaming_mask(%{{.*}}) sink(128) window(3968) : !sparse_attn.block_mask<1x1x?x8192, block = 128x128>
+func.func @mask_producers(%n: index) {
+  %d = sparse_attn.dense_mask() : !sparse_attn.block_mask<1x1x512x512, block = 128x128>
+  %c = sparse_attn.causal_mask(%n, %n) : !sparse_attn.block_mask<1x1x?x?, block = 64x64>
+  %s = sparse_attn.streaming_mask(%n) sink(128) window(3968) : !sparse_attn.block_mask<1x1x?x8192, block = 128x128>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @from_and_to_indices
+// CHECK: sparse_attn.mask_from_indices %{{.*}}, %{{.*}} () : tensor<1x8x4xi32>, tensor<1x8x4x4xi32> -> !sparse_attn.block_mask<1x8x512x512, block = 128x128>
+// CHECK: sparse_attn.mask_from_indices %{{.*}}, %{{.*}} full(%{{.*}}, %{{.*}}) (%{{.*}}, %{{.*}}) : tensor<2x4x?xi32>, tensor<2x4x?x?xi32>, tensor<2x4x?xi32>, tensor<2x4x?x?xi32> -> !sparse_attn.block_mask<2x4x?x?, block = 64x64>
+// CHECK: sparse_attn.mask_to_indices %{{.*}} : !sparse_attn.block_mask<1x8x512x512, block = 128x128> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>, tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+func.func @from_and_to_indices(%n: tensor<1x8x4xi32>, %i: tensor<1x8x4x4xi32>,
+                               %dn: tensor<2x4x?xi32>, %di: tensor<2x4x?x?xi32>, %len: index)
+    -> (tensor<1x8x4xi32>, tensor<1x8x4x4xi32>, tensor<1x8x4xi32>, tensor<1x8x4x4xi32>) {
+  %m = sparse_attn.mask_from_indices %n, %i () : tensor<1x8x4xi32>, tensor<1x8x4x4xi32> -> !sparse_attn.block_mask<1x8x512x512, block = 128x128>
+  %f = sparse_attn.mask_from_indices %dn, %di full(%dn, %di) (%len, %len) : tensor<2x4x?xi32>, tensor<2x4x?x?xi32>, tensor<2x4x?xi32>, tensor<2x4x?x?xi32> -> !sparse_attn.block_mask<2x4x?x?, block = 64x64>
+  %a, %b, %c, %d = sparse_attn.mask_to_indices %m : !sparse_attn.block_mask<1x8x512x512, block = 128x128> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>, tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+  return %a, %b, %c, %d : tensor<1x8x4xi32>, tensor<1x8x4x4xi32>, tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @mask_algebra
+// CHECK: sparse_attn.mask_union %{{.*}}, %{{.*}} : !sparse_attn.block_mask<1x1x?x?, block = 128x128>, !sparse_attn.block_mask<2x8x?x?, block = 128x128> -> !sparse_attn.block_mask<2x8x?x?, block = 128x128>
+// CHECK: sparse_attn.mask_intersect %{{.*}}, %{{.*}} : !sparse_attn.block_mask<2x8x?x?, block = 128x128>, !sparse_attn.block_mask<1x1x?x?, block = 128x128> -> !sparse_attn.block_mask<2x8x?x?, block = 128x128>
+func.func @mask_algebra(%a: !sparse_attn.block_mask<1x1x?x?, block = 128x128>, %b: !sparse_attn.block_mask<2x8x?x?, block = 128x128>)
+    -> !sparse_attn.block_mask<2x8x?x?, block = 128x128> {
+  %u = sparse_attn.mask_union %a, %b : !sparse_attn.block_mask<1x1x?x?, block = 128x128>, !sparse_attn.block_mask<2x8x?x?, block = 128x128> -> !sparse_attn.block_mask<2x8x?x?, block = 128x128>
+  %i = sparse_attn.mask_intersect %u, %a : !sparse_attn.block_mask<2x8x?x?, block = 128x128>, !sparse_attn.block_mask<1x1x?x?, block = 128x128> -> !sparse_attn.block_mask<2x8x?x?, block = 128x128>
+  return %i : !sparse_attn.block_mask<2x8x?x?, block = 128x128>
+}
+
+// -----
+
+// The generic form of every attribute reads back.
+// CHECK-LABEL: func.func @generic_syntax
+// CHECK: sparse_attn.streaming_mask() sink(4) window(16)
+// CHECK: sparse_attn.attention entmax<alpha = 1.5, iterations = 3> causal %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : !sparse_attn.block_mask<1x1x64x64, block = 64x64>) scale(5.000000e-01)
+func.func @generic_syntax(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
+  %m = "sparse_attn.streaming_mask"() <{sink = 4 : i64, window = 16 : i64}> : () -> !sparse_attn.block_mask<1x1x64x64, block = 64x64>
+  %o = "sparse_attn.attention"(%q, %q, %q, %m) <{causal, normalizer = #sparse_attn.entmax<alpha = 1.5, iterations = 3>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0, 0, 0>, scale = 5.000000e-01 : f32}> : (tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, !sparse_attn.block_mask<1x1x64x64, block = 64x64>) -> tensor<1x1x64x16xf32>
+  return %o : tensor<1x1x64x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func private @attribute_forms
+// CHECK-SAME: normalizers = [#sparse_attn.softmax, #sparse_attn.entmax<alpha = 1.5>, #sparse_attn.entmax<alpha = 1.0000001>, #sparse_attn.elastic_softmax]
+func.func private @attribute_forms() attributes {normalizers = [#sparse_attn.softmax, #sparse_attn.entmax<alpha = 1.5>, #sparse_attn.entmax<alpha = 1.0000001>, #sparse_attn.elastic_softmax]}
