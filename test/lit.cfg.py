@@ -62,16 +62,15 @@ llvm_config.add_tool_substitutions(tools, tool_dirs)
 # Python tests find the tools through the environment. The numeric tests run
 # the pipeline named by `lit -Dpipeline=NAME` (default: the reference
 # lowering), so that the tiled pipelines can run the same tests.
-sparse_attn_run = os.path.join(config.sparse_attn_tools_dir, "sparse-attn-run")
-config.environment["SPARSE_ATTN_RUN"] = sparse_attn_run
+config.environment["SPARSE_ATTN_RUN"] = os.path.join(
+    config.sparse_attn_tools_dir, "sparse-attn-run"
+)
 config.environment["SPARSE_ATTN_OPT"] = os.path.join(
     config.sparse_attn_tools_dir, "sparse-attn-opt"
 )
 pipeline = lit_config.params.get("pipeline", "reference")
 config.environment["SPARSE_ATTN_PIPELINE"] = pipeline
 config.substitutions.append(("%pipeline", pipeline))
-if os.path.exists(sparse_attn_run):
-    config.available_features.add("sparse-attn-run")
 for name in ["SPARSE_ATTN_TEST_SEED", "SPARSE_ATTN_FUZZ_MUTANTS", "SPARSE_ATTN_FUZZ_JOBS"]:
     if name in os.environ:
         config.environment[name] = os.environ[name]

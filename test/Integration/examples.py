@@ -2,7 +2,6 @@
 # `sparse-attn-run --check` (generated inputs, result compared with the
 # float64 oracle) on the pipeline under test: exit 0 and `check: PASS`.
 #
-# REQUIRES: sparse-attn-run
 # RUN: %python %s
 
 import concurrent.futures

@@ -123,6 +123,8 @@ def make_mutant(rng, chunk):
     """One or two mutations (names and text); None when none applies."""
     applied = []
     for _ in range(rng.choice([1, 1, 2])):
+        if not chunk.strip():  # truncated to nothing: nothing left to mutate
+            break
         name, mutation = rng.choice(MUTATIONS)
         mutated = mutation(rng, chunk)
         if mutated is not None and mutated != chunk:

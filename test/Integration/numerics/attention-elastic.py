@@ -4,7 +4,6 @@
 # bottom-right aligned: tau is divided by pos_i + 1), varlen with an empty
 # sequence, block masks, log-sum-exp statistics, f32 and bf16.
 #
-# REQUIRES: sparse-attn-run
 # RUN: %python %s %t
 
 import functools

@@ -5,7 +5,6 @@
 # output the weight matrix itself: its rows must sum to one and be exactly
 # zero outside the reference support.
 #
-# REQUIRES: sparse-attn-run
 # RUN: %python %s %t
 
 import functools

@@ -4,7 +4,6 @@
 # every block-mask producer, log-sum-exp statistics (-inf for empty rows),
 # f32, bf16 and f16.
 #
-# REQUIRES: sparse-attn-run
 # RUN: %python %s %t
 
 import functools

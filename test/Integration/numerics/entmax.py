@@ -4,7 +4,6 @@
 # the values: every row sums to one, entries clearly below the threshold are
 # exactly zero and entries of the reference support are positive.
 #
-# REQUIRES: sparse-attn-run
 # RUN: %python %s %t
 
 import sys

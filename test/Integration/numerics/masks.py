@@ -12,7 +12,6 @@
 # One function per mask: the JIT's compile time grows faster than linearly
 # with the function size.
 #
-# REQUIRES: sparse-attn-run
 # RUN: %python %s %t
 
 import sys
