@@ -507,6 +507,10 @@ def random_attention_operands(rng, batch, heads, kv_heads, nq, nk, head_dim,
             rng.standard_normal((batch, kv_heads, nk, value_dim)))
 
 
+# ---------------------------------------------------------------------------
+# Conditioning, checks, drawing and grouping cases
+# ---------------------------------------------------------------------------
+
 # Entmax weights p = gap^(1/(alpha-1)) (gap = x - tau) have an unbounded
 # slope at gap -> 0 when alpha > 2: there the f32 rounding of one score alone
 # moves p by more than 1e-5. Tests of alpha > 2 redraw the rows that have a
