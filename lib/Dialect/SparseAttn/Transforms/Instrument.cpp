@@ -119,7 +119,7 @@ struct SparseAttnInstrumentPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (headCapacity < 1) {
-      module.emitError("head-capacity must be positive, got ") << headCapacity;
+      module.emitError("head-capacity must be positive, got ") << headCapacity.getValue();
       return signalPassFailure();
     }
     SmallVector<scf::ForallOp> grids;

@@ -636,12 +636,12 @@ struct SparseAttnTilePass
     if (!isTileSize(queryTile) || !isTileSize(keyTile)) {
       getOperation().emitError("tile sizes must be positive powers of two, "
                                "got ")
-          << queryTile << "x" << keyTile;
+          << queryTile.getValue() << "x" << keyTile.getValue();
       return signalPassFailure();
     }
     if (histogramBins < 1) {
       getOperation().emitError("histogram-bins must be positive, got ")
-          << histogramBins;
+          << histogramBins.getValue();
       return signalPassFailure();
     }
 
