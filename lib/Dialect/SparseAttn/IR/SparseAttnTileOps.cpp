@@ -123,8 +123,7 @@ LogicalResult ScoreTileOp::verify() {
     return emitOpError("result must be a ")
            << shapeToString(expected) << " tile (query rows x key rows), got "
            << shapeToString(getResult().getType().getShape());
-  if (failed(verifyPositiveScale(*this, getScale().convertToDouble(),
-                                 "scale")))
+  if (failed(verifyPositiveScale(*this, getScale().convertToDouble(), "scale")))
     return failure();
 
   bool hasBias = static_cast<bool>(getBias());
@@ -169,8 +168,8 @@ LogicalResult IndexRowContainsOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult OnlineSoftmaxOp::verify() {
-  if (failed(verifyRowVector(*this, getMax(), "running max",
-                             rowsOf(getScores()))))
+  if (failed(
+          verifyRowVector(*this, getMax(), "running max", rowsOf(getScores()))))
     return failure();
   return verifyValueProduct(*this, getScores(), getValue(), getAcc());
 }

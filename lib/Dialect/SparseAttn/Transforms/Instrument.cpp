@@ -49,13 +49,13 @@ constexpr llvm::StringLiteral kCountersName = "sparse_attn_counters";
 constexpr llvm::StringLiteral kLayoutName = "sparse_attn_counters_layout";
 
 struct Counters {
-  Value global;    // memref<records x slots x i64>
-  Value record;    // index of the grid's record
-  Value headSlot;  // first of the two slots of the grid point's head
+  Value global;   // memref<records x slots x i64>
+  Value record;   // index of the grid's record
+  Value headSlot; // first of the two slots of the grid point's head
 };
 
-void increment(OpBuilder &b, Location loc, const Counters &counters,
-               Value slot, Value amount = {}) {
+void increment(OpBuilder &b, Location loc, const Counters &counters, Value slot,
+               Value amount = {}) {
   if (!amount)
     amount = arith::ConstantIntOp::create(b, loc, b.getI64Type(), 1);
   memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, amount,
@@ -119,7 +119,8 @@ struct SparseAttnInstrumentPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (headCapacity < 1) {
-      module.emitError("head-capacity must be positive, got ") << headCapacity.getValue();
+      module.emitError("head-capacity must be positive, got ")
+          << headCapacity.getValue();
       return signalPassFailure();
     }
     SmallVector<scf::ForallOp> grids;
@@ -139,8 +140,7 @@ struct SparseAttnInstrumentPass
     int64_t records = grids.size();
     OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
     Location loc = module.getLoc();
-    auto countersType =
-        MemRefType::get({records, slots}, b.getI64Type());
+    auto countersType = MemRefType::get({records, slots}, b.getI64Type());
     memref::GlobalOp::create(
         b, loc, kCountersName, b.getStringAttr("public"), countersType,
         DenseElementsAttr::get(
@@ -175,8 +175,8 @@ struct SparseAttnInstrumentPass
     // Attention grids run over (batch, head, query tile); heads past the
     // capacity share the last pair of slots.
     ValueRange ivs = grid.getInductionVars();
-    Value head = ivs.size() == 3 ? ivs[1]
-                                 : arith::ConstantIndexOp::create(b, loc, 0);
+    Value head =
+        ivs.size() == 3 ? ivs[1] : arith::ConstantIndexOp::create(b, loc, 0);
     Value capped = arith::MinUIOp::create(
         b, loc, head, arith::ConstantIndexOp::create(b, loc, headCapacity - 1));
     counters.headSlot = arith::AddIOp::create(
