@@ -1,4 +1,4 @@
-// RUN: sparse-attn-opt %s -split-input-file -sparse-attn-tile -sparse-attn-skip-blocks -sparse-attn-fuse -sparse-attn-instrument="head-capacity=4" -canonicalize -cse | FileCheck %s
+// RUN: sparse-attn-opt %s -split-input-file -sparse-attn-tile -sparse-attn-skip-blocks -sparse-attn-fuse -sparse-attn-instrument="head-capacity=4" -canonicalize -cse -verify-diagnostics | FileCheck %s
 
 // One record per grid in module order (here causal softmax attention, kind
 // 0, then row-wise entmax, kind 3), 8 + 2 x 4 slots each; the layout global
@@ -7,8 +7,8 @@
 // pass over K, every score tile a visit (the output pass also per head, and
 // its full tiles), every solver step an iteration.
 
-// CHECK:       memref.global "public" @sparse_attn_counters : memref<2x16xi64> = dense<0>
-// CHECK:       memref.global "public" constant @sparse_attn_counters_layout : memref<6xi64> = dense<[1, 2, 16, 4, 0, 3]>
+// CHECK-DAG:   memref.global "public" @sparse_attn_counters : memref<2x16xi64> = dense<0>
+// CHECK-DAG:   memref.global "public" constant @sparse_attn_counters_layout : memref<6xi64> = dense<[1, 2, 16, 4, 0, 3]>
 // CHECK-LABEL: func.func @two_ops
 // CHECK:         scf.forall (%[[H:.*]], %[[QT:.*]]) in (2, 2)
 // CHECK:           %[[COUNTERS:.*]] = memref.get_global @sparse_attn_counters : memref<2x16xi64>
@@ -55,4 +55,30 @@ func.func @two_ops(%q: tensor<1x2x100x16xf32>, %x: tensor<8x100xf32>) -> (tensor
 // CHECK-LABEL: func.func @nothing_tiled
 func.func @nothing_tiled(%x: tensor<4xf32>) -> tensor<4xf32> {
   return %x : tensor<4xf32>
+}
+
+// -----
+
+// A declaration of the counters (a driver that prints them) is defined in
+// place; one of another type is an error.
+
+// CHECK: memref.global "public" @sparse_attn_counters : memref<1x16xi64> = dense<0>
+// CHECK-LABEL: func.func @declared
+module {
+  memref.global "public" @sparse_attn_counters : memref<1x16xi64>
+  func.func @declared(%x: tensor<8x100xf32>) -> tensor<8x100xf32> {
+    %p = sparse_attn.entmax %x <alpha = 1.5> : tensor<8x100xf32>
+    return %p : tensor<8x100xf32>
+  }
+}
+
+// -----
+
+module {
+  // expected-error @+1 {{@sparse_attn_counters exists; the instrumentation defines it as an uninitialised 'memref<1x16xi64>' declaration or creates it}}
+  memref.global "public" @sparse_attn_counters : memref<1x8xi64>
+  func.func @declared_wrong(%x: tensor<8x100xf32>) -> tensor<8x100xf32> {
+    %p = sparse_attn.entmax %x <alpha = 1.5> : tensor<8x100xf32>
+    return %p : tensor<8x100xf32>
+  }
 }

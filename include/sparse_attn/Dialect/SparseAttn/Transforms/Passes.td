@@ -289,7 +289,10 @@ def SparseAttnInstrumentPass : Pass<"sparse-attn-instrument", "ModuleOp"> {
     | 8 + 2h | tiles of the output pass for head h |
     | 9 + 2h | dense key tiles for head h |
 
-    Heads at or past `head-capacity` share the last pair. Run after
+    Heads at or past `head-capacity` share the last pair. A module that
+    reads the counters itself (a test driver) declares both globals
+    uninitialised with these types; the pass then gives them their values.
+    Run after
     sparse-attn-fuse so that the counts are those of the final schedule
     (a fused pass is not counted). Visited-against-total for the output is
     slot 4 / slot 1; passes over K per query tile slot 2 / slot 0.
