@@ -18,9 +18,11 @@ def SparseAttnTilePass : Pass<"sparse-attn-tile", "ModuleOp"> {
       (`sparse_attn.online_softmax`, scores in base-2 units: log2(e) is
       folded into the scale so the CPU and the GPU use exp2);
     - entmax: a max pass, for alpha in {1.5, 2} a histogram pass, the
-      solver iterations (one moments pass each, the hybrid Halley/closed
-      form/bisection step of ALGORITHMS.md section 1 in between), then the
-      output pass with the final threshold and no running max;
+      solver iterations in an `scf.while` (one moments pass each, then the
+      closed-form or Halley step with bisection safeguards; it stops when no
+      threshold of the tile moves, or after `iterations` passes when the
+      attribute fixes them), then the output pass with the final threshold
+      and no running max;
     - elastic softmax: a log-sum-exp pass, then the output pass.
 
     Every key loop is tagged `sparse_attn.key_pass = "<kind>"`. Each key
