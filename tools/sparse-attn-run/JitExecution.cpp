@@ -110,7 +110,36 @@ static llvm::Error lowerToLLVM(ModuleOp module, StringRef pipelineName) {
   return llvm::Error::success();
 }
 
-llvm::Expected<SmallVector<HostBuffer>>
+/// The counters of sparse-attn-instrument, when the code defines them.
+static llvm::Expected<SmallVector<TileCounters>>
+readCounters(ExecutionEngine &engine) {
+  llvm::Expected<void *> layoutAddress =
+      engine.lookup("sparse_attn_counters_layout");
+  llvm::Expected<void *> countersAddress =
+      engine.lookup("sparse_attn_counters");
+  if (!layoutAddress || !countersAddress) {
+    llvm::consumeError(layoutAddress.takeError());
+    llvm::consumeError(countersAddress.takeError());
+    return SmallVector<TileCounters>();
+  }
+  const auto *layout = static_cast<const int64_t *>(*layoutAddress);
+  constexpr int64_t kLayoutVersion = 1;
+  if (layout[0] != kLayoutVersion)
+    return llvm::createStringError("unknown counter layout version " +
+                                   Twine(layout[0]));
+  int64_t records = layout[1];
+  int64_t slotsPerRecord = layout[2];
+  const auto *counters = static_cast<const int64_t *>(*countersAddress);
+  SmallVector<TileCounters> result;
+  for (int64_t record = 0; record < records; ++record) {
+    const int64_t *first = counters + record * slotsPerRecord;
+    result.push_back({layout[4 + record],
+                      SmallVector<int64_t>(first, first + slotsPerRecord)});
+  }
+  return result;
+}
+
+llvm::Expected<RunOutput>
 run::compileAndRun(ModuleOp module, StringRef entryName, StringRef pipelineName,
                    ArrayRef<HostBuffer> arguments) {
   auto sourceEntry = module.lookupSymbol<func::FuncOp>(entryName);
@@ -180,7 +209,8 @@ run::compileAndRun(ModuleOp module, StringRef entryName, StringRef pipelineName,
     return llvm::createStringError("cannot call @" + entryName.str() + ": " +
                                    llvm::toString(std::move(error)));
 
-  SmallVector<HostBuffer> results;
+  RunOutput output;
+  SmallVector<HostBuffer> &results = output.results;
   llvm::DenseSet<void *> freed;
   const auto *resultBytes = reinterpret_cast<const uint8_t *>(resultPointer);
   for (const ResultSlot &slot : slots) {
@@ -200,5 +230,9 @@ run::compileAndRun(ModuleOp module, StringRef entryName, StringRef pipelineName,
     if (!inputAllocations.contains(allocated) && freed.insert(allocated).second)
       std::free(allocated);
   }
-  return results;
+  llvm::Expected<SmallVector<TileCounters>> counters = readCounters(**engine);
+  if (!counters)
+    return counters.takeError();
+  output.counters = std::move(*counters);
+  return output;
 }

@@ -10,14 +10,31 @@
 
 namespace mlir::sparse_attn::run {
 
+/// What instrumented tiled code counted (sparse-attn-instrument;
+/// docs/design/tiling.md, "Instrumentation"): one record per query-tile
+/// grid, in module order.
+struct TileCounters {
+  /// 0 softmax, 1 entmax attention, 2 elastic softmax, 3 row-wise entmax.
+  int64_t kind;
+  /// The record's slots: 8 fixed ones, then two per head.
+  llvm::SmallVector<int64_t> slots;
+};
+
+struct RunOutput {
+  llvm::SmallVector<HostBuffer> results;
+  /// Empty unless the pipeline instrumented the code.
+  llvm::SmallVector<TileCounters> counters;
+};
+
 /// Lowers a clone of `module` with the registered pass pipeline
 /// `pipelineName`, JIT-compiles it and calls `entryName` through its C
 /// interface on copies of `arguments` (one per function argument, scalars
 /// as rank-0 buffers; the copies keep the inputs intact if the code writes
 /// into its arguments). Returns the results as buffers; the result memory the
 /// code allocated is freed. Every argument and result type of the entry must
-/// have a buffer type (getBufferType).
-llvm::Expected<llvm::SmallVector<HostBuffer>>
+/// have a buffer type (getBufferType). The counters of instrumented code are
+/// read after the call.
+llvm::Expected<RunOutput>
 compileAndRun(ModuleOp module, llvm::StringRef entryName,
               llvm::StringRef pipelineName,
               llvm::ArrayRef<HostBuffer> arguments);

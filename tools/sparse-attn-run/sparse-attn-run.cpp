@@ -95,8 +95,9 @@ struct NamedPipeline {
 } // namespace
 
 static constexpr NamedPipeline kPipelines[] = {
-    {"cpu", "sparse-attn-to-cpu"},
-    {"cpu-tile128", "sparse-attn-to-cpu{query-tile=128 key-tile=128}"},
+    {"cpu", "sparse-attn-to-cpu{instrument=true}"},
+    {"cpu-tile128",
+     "sparse-attn-to-cpu{query-tile=128 key-tile=128 instrument=true}"},
     {"reference", "sparse-attn-reference"},
 };
 
@@ -333,6 +334,56 @@ static void printMaskDensity(llvm::raw_ostream &os, AsmState &asmState,
   os << "\n";
 }
 
+/// Prints what instrumented tiled code counted: per query-tile grid the key
+/// tiles whose scores the output pass computed against all key tiles (overall
+/// and per head), the passes over K and the solver iterations per query tile.
+/// Grids that did not run (those of other functions) are left out.
+static void printTileCounters(llvm::raw_ostream &os,
+                              ArrayRef<TileCounters> counters) {
+  // Slots of a record, as sparse-attn-instrument lays them out.
+  enum : size_t {
+    kGridPoints = 0,
+    kKeyTilesTotal = 1,
+    kKeyPasses = 2,
+    kOutputTiles = 4,
+    kOutputTilesFull = 5,
+    kSolverIterations = 6,
+    kFirstHeadSlot = 8,
+  };
+  static constexpr llvm::StringLiteral kKindNames[] = {
+      "softmax attention", "entmax attention", "elastic softmax attention",
+      "row-wise entmax"};
+  int64_t index = 0;
+  for (const TileCounters &record : counters) {
+    ArrayRef<int64_t> slots = record.slots;
+    if (slots[kGridPoints] == 0)
+      continue;
+    StringRef kind = record.kind >= 0 && record.kind < 4
+                         ? StringRef(kKindNames[record.kind])
+                         : StringRef("unknown");
+    int64_t gridPoints = slots[kGridPoints];
+    int64_t total = slots[kKeyTilesTotal];
+    os << "tiles #" << index << " (" << kind << "): visited "
+       << slots[kOutputTiles] << " of " << total << " key tiles ("
+       << formatNumber(total ? 100.0 * slots[kOutputTiles] / total : 0.0,
+                       "%.1f")
+       << "%), " << slots[kOutputTilesFull]
+       << " without elementwise mask; passes over K per query tile "
+       << formatNumber(double(slots[kKeyPasses]) / gridPoints, "%.2f")
+       << "; solver iterations per query tile "
+       << formatNumber(double(slots[kSolverIterations]) / gridPoints, "%.2f")
+       << "\n";
+    // Heads past the instrumentation's capacity share its last entry.
+    os << "tiles #" << index << " per head:";
+    for (size_t slot = kFirstHeadSlot; slot + 1 < slots.size(); slot += 2)
+      if (slots[slot + 1] != 0)
+        os << " h" << (slot - kFirstHeadSlot) / 2 << " " << slots[slot] << "/"
+           << slots[slot + 1];
+    os << "\n";
+    ++index;
+  }
+}
+
 /// Writes `buffers` as DIR/<stem><i>.npy, creating DIR if needed.
 static llvm::Error writeBuffers(StringRef directory, StringRef stem,
                                 ArrayRef<HostBuffer> buffers) {
@@ -411,25 +462,27 @@ static llvm::Expected<bool> runTool(MLIRContext &context) {
     reference = std::move(*evaluation);
   }
 
-  llvm::Expected<SmallVector<HostBuffer>> results =
+  llvm::Expected<RunOutput> run =
       compileAndRun(*module, entry->getSymName(), *pipeline, argumentValues);
-  if (!results)
-    return results.takeError();
-  for (auto [index, result] : llvm::enumerate(*results)) {
+  if (!run)
+    return run.takeError();
+  ArrayRef<HostBuffer> results = run->results;
+  for (auto [index, result] : llvm::enumerate(results)) {
     os << "result #" << index << ": "
        << getRuntimeType(entry->getResultTypes()[index], result);
     printSummary(os, result);
     os << "\n";
   }
+  printTileCounters(os, run->counters);
 
   if (!outputDirectory.empty())
-    if (llvm::Error error = writeBuffers(outputDirectory, "result", *results))
+    if (llvm::Error error = writeBuffers(outputDirectory, "result", results))
       return std::move(error);
 
   if (!reference)
     return true;
   bool passed = true;
-  for (auto [index, result] : llvm::enumerate(*results))
+  for (auto [index, result] : llvm::enumerate(results))
     passed &= checkResult(os, index, result, reference->results[index]);
   AsmState asmState(*entry);
   for (const MaskDensity &density : reference->masks)

@@ -215,7 +215,7 @@ func.func @linalg(%x: tensor<4xf32>) -> tensor<4xf32> {
 // RUN: %python %S/Inputs/exit-code.py sparse-attn-run %s --entry=not_lowered 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=LOWERING
 // LOWERING: error: op was not bufferized
-// LOWERING: sparse-attn-run: error: pass pipeline 'sparse-attn-to-cpu' failed
+// LOWERING: sparse-attn-run: error: pass pipeline 'sparse-attn-to-cpu{instrument=true}' failed
 // LOWERING-NEXT: exit code: 2
 func.func @not_lowered(%x: tensor<4xf32>) -> tensor<4xf32> {
   %abs = tosa.abs %x : (tensor<4xf32>) -> tensor<4xf32>
