@@ -15,6 +15,8 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "sparse_attn/Dialect/SparseAttn/Transforms/Instrumentation.h"
+
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Pass/PassManager.h"
@@ -114,17 +116,16 @@ static llvm::Error lowerToLLVM(ModuleOp module, StringRef pipelineName) {
 static llvm::Expected<SmallVector<TileCounters>>
 readCounters(ExecutionEngine &engine) {
   llvm::Expected<void *> layoutAddress =
-      engine.lookup("sparse_attn_counters_layout");
+      engine.lookup(instrumentation::kLayoutName);
   llvm::Expected<void *> countersAddress =
-      engine.lookup("sparse_attn_counters");
+      engine.lookup(instrumentation::kCountersName);
   if (!layoutAddress || !countersAddress) {
     llvm::consumeError(layoutAddress.takeError());
     llvm::consumeError(countersAddress.takeError());
     return SmallVector<TileCounters>();
   }
   const auto *layout = static_cast<const int64_t *>(*layoutAddress);
-  constexpr int64_t kLayoutVersion = 1;
-  if (layout[0] != kLayoutVersion)
+  if (layout[0] != instrumentation::kLayoutVersion)
     return llvm::createStringError("unknown counter layout version " +
                                    Twine(layout[0]));
   int64_t records = layout[1];

@@ -15,6 +15,7 @@
 #include "ReferenceEvaluator.h"
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
+#include "sparse_attn/Dialect/SparseAttn/Transforms/Instrumentation.h"
 #include "sparse_attn/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -340,16 +341,7 @@ static void printMaskDensity(llvm::raw_ostream &os, AsmState &asmState,
 /// Grids that did not run (those of other functions) are left out.
 static void printTileCounters(llvm::raw_ostream &os,
                               ArrayRef<TileCounters> counters) {
-  // Slots of a record, as sparse-attn-instrument lays them out.
-  enum : size_t {
-    kGridPoints = 0,
-    kKeyTilesTotal = 1,
-    kKeyPasses = 2,
-    kOutputTiles = 4,
-    kOutputTilesFull = 5,
-    kSolverIterations = 6,
-    kFirstHeadSlot = 8,
-  };
+  using namespace instrumentation;
   static constexpr llvm::StringLiteral kKindNames[] = {
       "softmax attention", "entmax attention", "elastic softmax attention",
       "row-wise entmax"};
@@ -358,14 +350,14 @@ static void printTileCounters(llvm::raw_ostream &os,
     ArrayRef<int64_t> slots = record.slots;
     if (slots[kGridPoints] == 0)
       continue;
-    StringRef kind = record.kind >= 0 && record.kind < 4
+    StringRef kind = record.kind >= kSoftmaxGrid && record.kind <= kRowEntmaxGrid
                          ? StringRef(kKindNames[record.kind])
                          : StringRef("unknown");
     int64_t gridPoints = slots[kGridPoints];
     int64_t total = slots[kKeyTilesTotal];
     os << "tiles #" << index << " (" << kind << "): visited "
-       << slots[kOutputTiles] << " of " << total << " key tiles ("
-       << formatNumber(total ? 100.0 * slots[kOutputTiles] / total : 0.0,
+       << slots[kOutputTilesVisited] << " of " << total << " key tiles ("
+       << formatNumber(total ? 100.0 * slots[kOutputTilesVisited] / total : 0.0,
                        "%.1f")
        << "%), " << slots[kOutputTilesFull]
        << " without elementwise mask; passes over K per query tile "

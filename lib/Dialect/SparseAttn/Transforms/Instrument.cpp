@@ -8,6 +8,7 @@
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
 #include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h"
+#include "sparse_attn/Dialect/SparseAttn/Transforms/Instrumentation.h"
 
 #include "TiledForm.h"
 
@@ -20,33 +21,10 @@ namespace mlir::sparse_attn {
 
 using namespace mlir;
 using namespace mlir::sparse_attn;
+using namespace mlir::sparse_attn::instrumentation;
 
 namespace {
 
-/// Layout of one record of `@sparse_attn_counters` (docs/design/tiling.md,
-/// "Instrumentation"): fixed slots, then two per head.
-enum Slot : int64_t {
-  kGridPoints = 0,
-  kKeyTilesTotal = 1,
-  kKeyPasses = 2,
-  kTilesVisited = 3,
-  kOutputTilesVisited = 4,
-  kOutputTilesFull = 5,
-  kSolverIterations = 6,
-  kReserved = 7,
-  kFirstHeadSlot = 8,
-};
-
-/// Kind codes of the layout global.
-enum GridKind : int64_t {
-  kSoftmaxGrid = 0,
-  kEntmaxGrid = 1,
-  kElasticGrid = 2,
-  kRowEntmaxGrid = 3,
-};
-
-constexpr llvm::StringLiteral kCountersName = "sparse_attn_counters";
-constexpr llvm::StringLiteral kLayoutName = "sparse_attn_counters_layout";
 
 struct Counters {
   Value global;   // memref<records x slots x i64>
@@ -135,7 +113,8 @@ struct SparseAttnInstrumentPass
     MLIRContext *context = module.getContext();
     Type i64 = IntegerType::get(context, 64);
     auto countersType = MemRefType::get({records, slots}, i64);
-    SmallVector<int64_t> layout = {1, records, slots, headCapacity};
+    SmallVector<int64_t> layout = {kLayoutVersion, records, slots,
+                                   headCapacity};
     for (scf::ForallOp grid : grids)
       layout.push_back(kindOf(grid));
     auto layoutType =
