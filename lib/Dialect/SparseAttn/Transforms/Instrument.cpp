@@ -7,8 +7,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
-#include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h"
 #include "sparse_attn/Dialect/SparseAttn/Transforms/Instrumentation.h"
+#include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h"
 
 #include "TiledForm.h"
 
