@@ -120,6 +120,17 @@ TEST(Manifest, TheSpecificationsExampleIsValid) {
   EXPECT_EQ(manifest.kernels.size(), 2u);
 }
 
+TEST(Manifest, TheGpuTestBundleIsValid) {
+  // Built by test/gpu/kernels/build-test-bundle.py, run by test/gpu/run.py.
+  Manifest manifest;
+  Status status = loadManifest(SPARSE_ATTN_GPU_TEST_BUNDLE, manifest);
+  ASSERT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(manifest.name, "runtime-test");
+  EXPECT_FALSE(manifest.modules[0].cubin.empty());
+  ASSERT_EQ(manifest.kernels.size(), 2u);
+  EXPECT_EQ(manifest.kernels[1].tensorMaps.size(), 1u);
+}
+
 struct EditCase {
   const char *from;
   const char *to;
