@@ -75,7 +75,7 @@ Status checkTensor(const TensorSpec &spec, const sa_tensor &tensor) {
     return violation(name + " has more elements than fit in 64 bits");
   if (elements == 0)
     return Status::success();
-  uint64_t first, last;
+  uint64_t first = 0, last = 0;
   if (!tensorByteRange(tensor, first, last))
     return violation(name + " spans more bytes than fit in 64 bits");
   if (tensor.data == 0)
@@ -93,12 +93,12 @@ Status checkTensor(const TensorSpec &spec, const sa_tensor &tensor) {
 // Two tensors overlap if their byte ranges intersect (a conservative test:
 // interleaved views that share no element are rejected too).
 bool rangesOverlap(const sa_tensor &a, const sa_tensor &b) {
-  int64_t countA, countB;
+  int64_t countA = 0, countB = 0;
   tensorElementCount(a, countA);
   tensorElementCount(b, countB);
   if (countA == 0 || countB == 0)
     return false;
-  uint64_t firstA, lastA, firstB, lastB;
+  uint64_t firstA = 0, lastA = 0, firstB = 0, lastB = 0;
   tensorByteRange(a, firstA, lastA);
   tensorByteRange(b, firstB, lastB);
   return firstA <= lastB && firstB <= lastA;

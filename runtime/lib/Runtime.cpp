@@ -244,7 +244,7 @@ Status Runtime::checkPointers(const cu::DriverApi &api, const ContextState &stat
                            name + " data pointer " + hex(tensor.data) + " belongs to device " +
                                std::to_string(ordinal) + ", but the tensor says device " +
                                std::to_string(tensor.device));
-    uint64_t first, last;
+    uint64_t first = 0, last = 0;
     tensorByteRange(tensor, first, last);
     if (last - rangeStart < rangeSize)
       continue;
