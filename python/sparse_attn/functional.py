@@ -14,8 +14,11 @@ from . import ops
 from .runtime import default_runtime
 
 
-def _stream(device_index):
-    return torch.cuda.current_stream(device_index).cuda_stream
+def _launch(kernel, tensors, scalars, device_index):
+    # Selecting the device makes its context current on this thread (the
+    # runtime launches into the current context) and picks its stream.
+    with torch.cuda.device(device_index):
+        kernel.launch(tensors, scalars, torch.cuda.current_stream().cuda_stream)
 
 
 def _empty_attention_outputs(problem, q):
@@ -63,7 +66,7 @@ def _attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, normalizer:
         query_lengths=query_lengths, key_lengths=key_lengths, kv_num_blocks=kv_num_blocks,
         kv_indices=kv_indices, full_kv_num_blocks=full_kv_num_blocks,
         full_kv_indices=full_kv_indices, bias=bias, elastic_tau=elastic_tau)
-    kernel.launch(tensors, scalars, _stream(problem.device))
+    _launch(kernel, tensors, scalars, problem.device)
     return out, stats
 
 
@@ -84,7 +87,7 @@ def _entmax_op(x: torch.Tensor, alpha: float, niter: int) -> torch.Tensor:
     kernel = ops.find_kernel(default_runtime(), problem)
     y = torch.empty_like(x, memory_format=torch.contiguous_format)
     tensors, scalars = ops.entmax_arguments(problem, kernel, x=x, y=y)
-    kernel.launch(tensors, scalars, _stream(problem.device))
+    _launch(kernel, tensors, scalars, problem.device)
     return y
 
 
