@@ -7,12 +7,6 @@ namespace sparse_attn::runtime {
 
 namespace {
 
-std::string hex(uint64_t value) {
-  char buffer[24];
-  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
-
 std::string shapeText(const int64_t *values, int rank) {
   std::string text = "[";
   for (int d = 0; d < rank; ++d)
@@ -33,11 +27,17 @@ Status violation(const std::string &message) {
 bool hasInternalOverlap(const sa_tensor &tensor) {
   std::array<int, SA_MAX_RANK> order{};
   int count = 0;
-  for (int d = 0; d < tensor.rank; ++d)
-    if (tensor.sizes[d] > 1)
-      order[count++] = d;
-  std::sort(order.begin(), order.begin() + count,
-            [&](int a, int b) { return tensor.strides[a] < tensor.strides[b]; });
+  for (int d = 0; d < tensor.rank; ++d) {
+    if (tensor.sizes[d] <= 1)
+      continue;
+    // Insertion by stride: at most SA_MAX_RANK entries.
+    int position = count++;
+    while (position > 0 && tensor.strides[order[position - 1]] > tensor.strides[d]) {
+      order[position] = order[position - 1];
+      --position;
+    }
+    order[position] = d;
+  }
   int64_t span = 1; // elements covered by the dimensions so far
   for (int i = 0; i < count; ++i) {
     int d = order[i];
@@ -81,7 +81,7 @@ Status checkTensor(const TensorSpec &spec, const sa_tensor &tensor) {
   if (tensor.data == 0)
     return violation(name + " has a null data pointer");
   if (tensor.data % static_cast<uint64_t>(spec.alignment) != 0)
-    return violation(name + " data pointer " + hex(tensor.data) + " is not aligned to " +
+    return violation(name + " data pointer " + hexAddress(tensor.data) + " is not aligned to " +
                      std::to_string(spec.alignment) + " bytes");
   if (spec.access != SA_ACCESS_READ && hasInternalOverlap(tensor))
     return violation(name + " is written by the kernel, but its strides " +
@@ -134,6 +134,12 @@ ExpressionInputs inputsOf(const BoundArguments &bound) {
 }
 
 } // namespace
+
+std::string hexAddress(uint64_t value) {
+  char buffer[24];
+  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
+  return buffer;
+}
 
 bool tensorByteRange(const sa_tensor &tensor, uint64_t &first, uint64_t &last) {
   int64_t furthest = 0; // element offset of the last element
@@ -290,7 +296,7 @@ Status encodeTensorMapArguments(const KernelSpec &kernel, const TensorMapSpec &m
   encoding.address = reinterpret_cast<void *>(static_cast<uintptr_t>(tensor.data));
   const uint64_t addressAlignment = map.interleave == 2 ? 32 : 16;
   if (tensor.data % addressAlignment != 0)
-    return violation(name + ": the data pointer " + hex(tensor.data) + " is not " +
+    return violation(name + ": the data pointer " + hexAddress(tensor.data) + " is not " +
                      std::to_string(addressAlignment) + "-byte aligned");
   if (tensor.strides[rank - 1] != 1)
     return violation(name + ": the innermost dimension must have stride 1, but strides are " +

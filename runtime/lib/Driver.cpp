@@ -25,7 +25,6 @@ struct EntryPoint {
 
 const EntryPoint kEntryPoints[] = {
     SA_ENTRY(init, "cuInit", 12000, false),
-    SA_ENTRY(driverGetVersion, "cuDriverGetVersion", 12000, false),
     SA_ENTRY(getErrorName, "cuGetErrorName", 12000, false),
     SA_ENTRY(getErrorString, "cuGetErrorString", 12000, false),
     SA_ENTRY(deviceGetAttribute, "cuDeviceGetAttribute", 12000, false),

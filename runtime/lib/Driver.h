@@ -25,7 +25,6 @@ using Stream = struct CUstream_st *;
 constexpr Result kSuccess = 0;
 constexpr Result kErrorInvalidValue = 1;
 constexpr Result kErrorOutOfMemory = 2;
-constexpr Result kErrorNotFound = 500;
 
 // CUdevice_attribute
 constexpr int kDeviceAttributeComputeCapabilityMajor = 75;
@@ -41,15 +40,12 @@ constexpr int kPointerAttributeRangeSize = 12;
 // CUmemorytype
 constexpr unsigned kMemoryTypeHost = 1;
 constexpr unsigned kMemoryTypeDevice = 2;
-constexpr unsigned kMemoryTypeArray = 3;
 constexpr unsigned kMemoryTypeUnified = 4;
 
 // CUfunction_attribute
 constexpr int kFunctionAttributeMaxDynamicSharedSizeBytes = 8;
 
 // CUjit_option
-constexpr int kJitInfoLogBuffer = 3;
-constexpr int kJitInfoLogBufferSizeBytes = 4;
 constexpr int kJitErrorLogBuffer = 5;
 constexpr int kJitErrorLogBufferSizeBytes = 6;
 
@@ -108,7 +104,6 @@ struct alignas(128) TensorMap {
 // (the version passed to cuGetProcAddress, which pins the ABI).
 struct DriverApi {
   Result (*init)(unsigned flags);                                         // cuInit 12.0
-  Result (*driverGetVersion)(int *version);                               // 12.0
   Result (*getErrorName)(Result error, const char **name);                // 12.0
   Result (*getErrorString)(Result error, const char **text);              // 12.0
   Result (*deviceGetAttribute)(int *value, int attribute, Device device); // 12.0

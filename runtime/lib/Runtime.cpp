@@ -22,12 +22,6 @@ uint64_t hashBytes(const unsigned char *bytes, size_t size) {
   return hash;
 }
 
-std::string hex(uint64_t value) {
-  char buffer[24];
-  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
-
 Status driverError(const cu::DriverApi &driver, const char *call, cu::Result result) {
   return Status::error(result == cu::kErrorOutOfMemory ? SA_ERROR_OUT_OF_MEMORY : SA_ERROR_DRIVER,
                        cu::describeResult(driver, call, result));
@@ -235,13 +229,13 @@ Status Runtime::checkPointers(const cu::DriverApi &api, const ContextState &stat
       return driverError(api, "cuPointerGetAttributes", result);
     if (memoryType != cu::kMemoryTypeDevice && memoryType != cu::kMemoryTypeUnified)
       return Status::error(SA_ERROR_VALIDATION,
-                           name + " data pointer " + hex(tensor.data) +
+                           name + " data pointer " + hexAddress(tensor.data) +
                                (memoryType == cu::kMemoryTypeHost
                                     ? " is host memory; the kernel needs device memory"
                                     : " is not memory allocated through CUDA"));
     if (ordinal != state.device)
       return Status::error(SA_ERROR_VALIDATION,
-                           name + " data pointer " + hex(tensor.data) + " belongs to device " +
+                           name + " data pointer " + hexAddress(tensor.data) + " belongs to device " +
                                std::to_string(ordinal) + ", but the tensor says device " +
                                std::to_string(tensor.device));
     uint64_t first = 0, last = 0;
@@ -261,9 +255,9 @@ Status Runtime::checkPointers(const cu::DriverApi &api, const ContextState &stat
     if ((lastType != cu::kMemoryTypeDevice && lastType != cu::kMemoryTypeUnified) ||
         lastOrdinal != state.device)
       return Status::error(SA_ERROR_VALIDATION,
-                           name + " reaches byte " + hex(last) +
-                               ", past the end of its allocation [" + hex(rangeStart) + ", " +
-                               hex(rangeStart + rangeSize) + "); check its sizes and strides");
+                           name + " reaches byte " + hexAddress(last) +
+                               ", past the end of its allocation [" + hexAddress(rangeStart) + ", " +
+                               hexAddress(rangeStart + rangeSize) + "); check its sizes and strides");
   }
   return Status::success();
 }
@@ -286,12 +280,9 @@ Status Runtime::loadModule(const cu::DriverApi &api, ContextState &state,
                    cu::describeResult(api, "cuModuleLoadDataEx", result);
   }
   std::string errorLog(kJitLogBytes, '\0');
-  std::string infoLog(kJitLogBytes, '\0');
-  int options[] = {cu::kJitErrorLogBuffer, cu::kJitErrorLogBufferSizeBytes, cu::kJitInfoLogBuffer,
-                   cu::kJitInfoLogBufferSizeBytes};
-  void *values[] = {errorLog.data(), reinterpret_cast<void *>(kJitLogBytes), infoLog.data(),
-                    reinterpret_cast<void *>(kJitLogBytes)};
-  cu::Result result = api.moduleLoadDataEx(&loaded, module.ptx.c_str(), 4, options, values);
+  int options[] = {cu::kJitErrorLogBuffer, cu::kJitErrorLogBufferSizeBytes};
+  void *values[] = {errorLog.data(), reinterpret_cast<void *>(kJitLogBytes)};
+  cu::Result result = api.moduleLoadDataEx(&loaded, module.ptx.c_str(), 2, options, values);
   if (result != cu::kSuccess) {
     std::string log(errorLog.c_str());
     return Status::error(

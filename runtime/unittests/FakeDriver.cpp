@@ -11,10 +11,6 @@ FakeDriver *active = nullptr;
 uint64_t nextAddress = 0x7f0000000000ull;
 
 cu::Result init(unsigned) { return cu::kSuccess; }
-cu::Result driverGetVersion(int *version) {
-  *version = 13000;
-  return cu::kSuccess;
-}
 cu::Result getErrorName(cu::Result error, const char **name) {
   switch (error) {
   case 1:
@@ -208,7 +204,6 @@ cu::Result tensorMapEncodeTiled(cu::TensorMap *map, int dataType, unsigned rank,
 FakeDriver::FakeDriver() {
   active = this;
   api.init = init;
-  api.driverGetVersion = driverGetVersion;
   api.getErrorName = getErrorName;
   api.getErrorString = getErrorString;
   api.deviceGetAttribute = deviceGetAttribute;

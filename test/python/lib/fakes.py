@@ -4,10 +4,6 @@ import collections
 
 Device = collections.namedtuple("Device", "type index")
 
-_ELEMENT_SIZES = {"torch.float16": 2, "torch.bfloat16": 2, "torch.float32": 4,
-                  "torch.float64": 8, "torch.int32": 4, "torch.int64": 8, "torch.int8": 1,
-                  "torch.uint8": 1, "torch.bool": 1, "torch.int16": 2}
-
 _next_address = [0x7f0000000000]
 
 
@@ -36,12 +32,6 @@ class FakeTensor:
 
     def data_ptr(self):
         return self._data
-
-    def dim(self):
-        return len(self.shape)
-
-    def element_size(self):
-        return _ELEMENT_SIZES[self.dtype]
 
     def transpose12(self):
         """The [B, N, H, D] view of a [B, H, N, D] tensor, like .transpose(1, 2)."""
