@@ -207,14 +207,14 @@ Status Runtime::checkPointers(const cu::DriverApi &api, const ContextState &stat
                               const KernelSpec &kernel, const sa_tensor *const *tensors) {
   for (size_t i = 0; i < kernel.tensors.size(); ++i) {
     const sa_tensor &tensor = *tensors[i];
-    const std::string name = "tensor '" + kernel.tensors[i].name + "'";
+    auto name = [&] { return "tensor '" + kernel.tensors[i].name + "'"; };
     int64_t elements;
     tensorElementCount(tensor, elements);
     if (elements == 0)
       continue;
     if (tensor.device != state.device)
       return Status::error(SA_ERROR_VALIDATION,
-                           name + " is on device " + std::to_string(tensor.device) +
+                           name() + " is on device " + std::to_string(tensor.device) +
                                ", but the current CUDA context is on device " +
                                std::to_string(state.device));
     unsigned memoryType = 0;
@@ -229,13 +229,13 @@ Status Runtime::checkPointers(const cu::DriverApi &api, const ContextState &stat
       return driverError(api, "cuPointerGetAttributes", result);
     if (memoryType != cu::kMemoryTypeDevice && memoryType != cu::kMemoryTypeUnified)
       return Status::error(SA_ERROR_VALIDATION,
-                           name + " data pointer " + hexAddress(tensor.data) +
+                           name() + " data pointer " + hexAddress(tensor.data) +
                                (memoryType == cu::kMemoryTypeHost
                                     ? " is host memory; the kernel needs device memory"
                                     : " is not memory allocated through CUDA"));
     if (ordinal != state.device)
       return Status::error(SA_ERROR_VALIDATION,
-                           name + " data pointer " + hexAddress(tensor.data) + " belongs to device " +
+                           name() + " data pointer " + hexAddress(tensor.data) + " belongs to device " +
                                std::to_string(ordinal) + ", but the tensor says device " +
                                std::to_string(tensor.device));
     uint64_t first = 0, last = 0;
@@ -255,7 +255,7 @@ Status Runtime::checkPointers(const cu::DriverApi &api, const ContextState &stat
     if ((lastType != cu::kMemoryTypeDevice && lastType != cu::kMemoryTypeUnified) ||
         lastOrdinal != state.device)
       return Status::error(SA_ERROR_VALIDATION,
-                           name + " reaches byte " + hexAddress(last) +
+                           name() + " reaches byte " + hexAddress(last) +
                                ", past the end of its allocation [" + hexAddress(rangeStart) + ", " +
                                hexAddress(rangeStart + rangeSize) + "); check its sizes and strides");
   }

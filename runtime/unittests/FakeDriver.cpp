@@ -1,5 +1,7 @@
 #include "FakeDriver.h"
 
+#include "AllocationCounter.h"
+
 #include <cstdlib>
 #include <cstring>
 
@@ -75,6 +77,7 @@ cu::Result streamIsCapturing(cu::Stream, int *status) {
 }
 cu::Result moduleLoadDataEx(cu::Module *module, const void *image, unsigned count, int *options,
                             void **values) {
+  PauseCounting pause; // the fake's records are not the runtime's allocations
   const char *text = static_cast<const char *>(image);
   bool isPtx = std::strncmp(text, "\x7f" "ELF", 4) != 0;
   cu::Result result = isPtx ? active->moduleLoadResult : active->cubinLoadResult;
@@ -106,6 +109,7 @@ cu::Result funcGetParamInfo(cu::Function, size_t index, size_t *offset, size_t *
   return cu::kSuccess;
 }
 cu::Result launchKernelEx(const cu::LaunchConfig *config, cu::Function, void **params, void **) {
+  PauseCounting pause; // the fake's records are not the runtime's allocations
   if (active->launchResult != cu::kSuccess)
     return active->launchResult;
   FakeDriver::Launch launch;
@@ -169,6 +173,7 @@ cu::Result memFreeHost(void *pointer) {
 }
 cu::Result memcpyHtoDAsync(cu::DevicePtr destination, const void *source, size_t bytes,
                            cu::Stream stream) {
+  PauseCounting pause; // the fake's records are not the runtime's allocations
   const unsigned char *begin = static_cast<const unsigned char *>(source);
   std::lock_guard<std::mutex> lock(active->mutex);
   active->copies.push_back({destination, std::vector<unsigned char>(begin, begin + bytes), stream});
@@ -179,6 +184,7 @@ cu::Result tensorMapEncodeTiled(cu::TensorMap *map, int dataType, unsigned rank,
                                 const unsigned long long *strides, const unsigned *box,
                                 const unsigned *elementStrides, int interleave, int swizzle,
                                 int l2Promotion, int oobFill) {
+  PauseCounting pause;
   FakeDriver::Encoding encoding{dataType,
                                 rank,
                                 reinterpret_cast<uint64_t>(address),

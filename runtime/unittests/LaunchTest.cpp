@@ -1,6 +1,7 @@
 // Launches through Runtime with the fake driver: context and module caching,
 // cubin/PTX selection, pointer checks, parameter checks, shared memory,
 // clusters and TMA descriptors.
+#include "AllocationCounter.h"
 #include "FakeDriver.h"
 #include "Runtime.h"
 #include "TestBundle.h"
@@ -335,6 +336,23 @@ TEST_F(LaunchTest, EmptyTensorsGetNullDescriptors) {
   std::memcpy(&destination, fake.launches[0].params[2].data(), 8);
   EXPECT_NE(source, 0u);
   EXPECT_EQ(destination, 0u);
+}
+
+TEST_F(LaunchTest, LaunchesAfterTheFirstAllocateNothing) {
+  {
+    CountAllocations count; // the counter itself works
+    std::vector<int> probe(100);
+    EXPECT_EQ(countedAllocations(), 1u);
+  }
+  ASSERT_TRUE(launchAdd().ok());
+  ASSERT_TRUE(launchCopy().ok());
+  {
+    CountAllocations count;
+    ASSERT_TRUE(launchAdd().ok());
+    ASSERT_TRUE(launchCopy().ok()); // TMA descriptors: encoded, found, copied
+    EXPECT_EQ(countedAllocations(), 0u);
+  }
+  EXPECT_EQ(fake.launches.size(), 4u);
 }
 
 TEST_F(LaunchTest, ZeroGridLaunchesNothing) {
