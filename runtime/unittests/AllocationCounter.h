@@ -7,6 +7,9 @@
 
 namespace sparse_attn::runtime::testing {
 
+// False where the allocation functions cannot be replaced (sanitizers).
+bool allocationCountingAvailable();
+
 // Allocations on this thread since counting began (see CountAllocations).
 size_t countedAllocations();
 
