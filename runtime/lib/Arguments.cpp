@@ -17,9 +17,7 @@ std::string shapeText(const int64_t *values, int rank) {
 Status invalid(const std::string &message) {
   return Status::error(SA_ERROR_INVALID_ARGUMENT, message);
 }
-Status violation(const std::string &message) {
-  return Status::error(SA_ERROR_VALIDATION, message);
-}
+Status violation(const std::string &message) { return Status::error(SA_ERROR_VALIDATION, message); }
 
 // A written tensor must not reach one element through two index tuples:
 // with the dimensions sorted by stride, each stride must step over

@@ -14,8 +14,8 @@
 
 namespace sparse_attn::runtime::cu {
 
-using Result = int; // CUresult
-using Device = int; // CUdevice
+using Result = int;                   // CUresult
+using Device = int;                   // CUdevice
 using DevicePtr = unsigned long long; // CUdeviceptr
 using Context = struct CUctx_st *;
 using Module = struct CUmod_st *;
@@ -112,9 +112,9 @@ struct DriverApi {
   Result (*ctxGetId)(Context context, unsigned long long *id);            // 12.0
   Result (*streamGetCtx)(Stream stream, Context *context);                // 12.0
   Result (*streamIsCapturing)(Stream stream, int *status);                // 12.0
-  Result (*moduleLoadDataEx)(Module *module, const void *image, unsigned count,
-                             int *options, void **values); // 12.0
-  Result (*moduleUnload)(Module module);                   // 12.0
+  Result (*moduleLoadDataEx)(Module *module, const void *image, unsigned count, int *options,
+                             void **values);                                        // 12.0
+  Result (*moduleUnload)(Module module);                                            // 12.0
   Result (*moduleGetFunction)(Function *function, Module module, const char *name); // 12.0
   Result (*funcSetAttribute)(Function function, int attribute, int value);          // 12.0
   // Optional (null when the driver predates 12.4): lets the runtime check the
@@ -124,18 +124,17 @@ struct DriverApi {
   Result (*launchKernelEx)(const LaunchConfig *config, Function function, void **params,
                            void **extra); // 12.0
   Result (*pointerGetAttributes)(unsigned count, int *attributes, void **data,
-                                 DevicePtr pointer); // 12.0
-  Result (*memAlloc)(DevicePtr *pointer, size_t bytes);  // cuMemAlloc_v2, 12.0
-  Result (*memFree)(DevicePtr pointer);                  // cuMemFree_v2, 12.0
-  Result (*memAllocHost)(void **pointer, size_t bytes);  // cuMemAllocHost_v2, 12.0
-  Result (*memFreeHost)(void *pointer);                  // 12.0
+                                 DevicePtr pointer);    // 12.0
+  Result (*memAlloc)(DevicePtr *pointer, size_t bytes); // cuMemAlloc_v2, 12.0
+  Result (*memFree)(DevicePtr pointer);                 // cuMemFree_v2, 12.0
+  Result (*memAllocHost)(void **pointer, size_t bytes); // cuMemAllocHost_v2, 12.0
+  Result (*memFreeHost)(void *pointer);                 // 12.0
   Result (*memcpyHtoDAsync)(DevicePtr destination, const void *source, size_t bytes,
                             Stream stream); // cuMemcpyHtoDAsync_v2, 12.0
   Result (*tensorMapEncodeTiled)(TensorMap *map, int dataType, unsigned rank, void *address,
-                                 const unsigned long long *dims,
-                                 const unsigned long long *strides, const unsigned *box,
-                                 const unsigned *elementStrides, int interleave, int swizzle,
-                                 int l2Promotion, int oobFill); // 12.0
+                                 const unsigned long long *dims, const unsigned long long *strides,
+                                 const unsigned *box, const unsigned *elementStrides,
+                                 int interleave, int swizzle, int l2Promotion, int oobFill); // 12.0
 };
 
 // Loads the driver library at `path` (dlopen), resolves every entry point and

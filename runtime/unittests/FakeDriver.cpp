@@ -79,7 +79,10 @@ cu::Result moduleLoadDataEx(cu::Module *module, const void *image, unsigned coun
                             void **values) {
   PauseCounting pause; // the fake's records are not the runtime's allocations
   const char *text = static_cast<const char *>(image);
-  bool isPtx = std::strncmp(text, "\x7f" "ELF", 4) != 0;
+  bool isPtx = std::strncmp(text,
+                            "\x7f"
+                            "ELF",
+                            4) != 0;
   cu::Result result = isPtx ? active->moduleLoadResult : active->cubinLoadResult;
   std::lock_guard<std::mutex> lock(active->mutex);
   active->moduleLoads.push_back({isPtx, isPtx ? std::string(text) : std::string(text, 4)});
@@ -114,8 +117,8 @@ cu::Result launchKernelEx(const cu::LaunchConfig *config, cu::Function, void **p
     return active->launchResult;
   FakeDriver::Launch launch;
   launch.config = *config;
-  launch.hasCluster = config->numAttrs == 1 &&
-                      config->attrs[0].id == cu::kLaunchAttributeClusterDimension;
+  launch.hasCluster =
+      config->numAttrs == 1 && config->attrs[0].id == cu::kLaunchAttributeClusterDimension;
   if (launch.hasCluster) {
     launch.cluster[0] = config->attrs[0].value.clusterDim.x;
     launch.cluster[1] = config->attrs[0].value.clusterDim.y;
@@ -180,10 +183,9 @@ cu::Result memcpyHtoDAsync(cu::DevicePtr destination, const void *source, size_t
   return cu::kSuccess;
 }
 cu::Result tensorMapEncodeTiled(cu::TensorMap *map, int dataType, unsigned rank, void *address,
-                                const unsigned long long *dims,
-                                const unsigned long long *strides, const unsigned *box,
-                                const unsigned *elementStrides, int interleave, int swizzle,
-                                int l2Promotion, int oobFill) {
+                                const unsigned long long *dims, const unsigned long long *strides,
+                                const unsigned *box, const unsigned *elementStrides, int interleave,
+                                int swizzle, int l2Promotion, int oobFill) {
   PauseCounting pause;
   FakeDriver::Encoding encoding{dataType,
                                 rank,

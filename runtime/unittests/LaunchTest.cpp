@@ -174,13 +174,12 @@ TEST_F(LaunchTest, TensorsMustBeOnTheContextsDevice) {
 TEST_F(LaunchTest, PointerMustBeDeviceMemoryOfThatDevice) {
   uint64_t host = fake.allocate(1 << 20, 0, cu::kMemoryTypeHost);
   addTensors[0].tensor.data = host;
-  EXPECT_EQ(addError(), "kernel \"scaled_add\": tensor 'x' data pointer 0x" +
-                            ([&] {
-                              char buffer[24];
-                              std::snprintf(buffer, sizeof buffer, "%llx",
-                                            static_cast<unsigned long long>(host));
-                              return std::string(buffer);
-                            })() +
+  EXPECT_EQ(addError(), "kernel \"scaled_add\": tensor 'x' data pointer 0x" + ([&] {
+                          char buffer[24];
+                          std::snprintf(buffer, sizeof buffer, "%llx",
+                                        static_cast<unsigned long long>(host));
+                          return std::string(buffer);
+                        })() +
                             " is host memory; the kernel needs device memory");
   addTensors[0].tensor.data = 0x1000; // unknown to CUDA
   EXPECT_EQ(addError(), "kernel \"scaled_add\": tensor 'x' data pointer 0x1000 is not memory "
@@ -374,7 +373,8 @@ TEST_F(LaunchTest, DriverErrorsAreReported) {
 
 TEST_F(LaunchTest, ValidationComesBeforeTheDriver) {
   addTensors[0].tensor.dtype = SA_DTYPE_F16;
-  EXPECT_EQ(addError(), "kernel \"scaled_add\": tensor 'x' has dtype f16, but the kernel needs f32");
+  EXPECT_EQ(addError(),
+            "kernel \"scaled_add\": tensor 'x' has dtype f16, but the kernel needs f32");
   EXPECT_TRUE(fake.moduleLoads.empty());
 }
 
