@@ -74,12 +74,16 @@ class Results:
         print(f"\n{'kernel / check'.ljust(width)}  passed  failed  skipped")
         totals = {"passed": 0, "failed": 0, "skipped": 0}
         for name, counts in self.counts.items():
-            print(f"{name.ljust(width)}  {counts['passed']:6d}  {counts['failed']:6d}  "
-                  f"{counts['skipped']:7d}")
+            print(
+                f"{name.ljust(width)}  {counts['passed']:6d}  {counts['failed']:6d}  "
+                f"{counts['skipped']:7d}"
+            )
             for outcome in totals:
                 totals[outcome] += counts[outcome]
-        print(f"{'TOTAL'.ljust(width)}  {totals['passed']:6d}  {totals['failed']:6d}  "
-              f"{totals['skipped']:7d}")
+        print(
+            f"{'TOTAL'.ljust(width)}  {totals['passed']:6d}  {totals['failed']:6d}  "
+            f"{totals['skipped']:7d}"
+        )
         return totals["failed"] > 0
 
 
@@ -98,11 +102,13 @@ def expect_close(name, actual, expected, tolerance):
     match exactly, NaN never passes."""
     actual = actual.double()
     if torch.isnan(actual).any():
-        raise AssertionError(f"{name}: {int(torch.isnan(actual).sum())} elements are NaN "
-                             "(unwritten or invalid)")
+        raise AssertionError(
+            f"{name}: {int(torch.isnan(actual).sum())} elements are NaN " "(unwritten or invalid)"
+        )
     infinite = torch.isinf(expected)
     if not torch.equal(torch.isinf(actual), infinite) or not torch.equal(
-            actual[infinite], expected[infinite]):
+        actual[infinite], expected[infinite]
+    ):
         raise AssertionError(f"{name}: infinities differ from the reference")
     finite_actual, finite_expected = actual[~infinite], expected[~infinite]
     scale = torch.linalg.vector_norm(finite_expected).item()
@@ -158,13 +164,18 @@ def check_scaled_add(kernel, group):
                     raise AssertionError("the kernel wrote between z's columns")
     with group.case("empty tensors launch nothing"):
         empty = torch.empty(0, 5, device="cuda")
-        kernel.launch({"x": empty, "y": empty, "z": torch.empty(0, 5, device="cuda")}, {"a": 1.0},
-                      stream())
+        kernel.launch(
+            {"x": empty, "y": empty, "z": torch.empty(0, 5, device="cuda")}, {"a": 1.0}, stream()
+        )
     with group.case("dtype mismatch is refused"):
         x = torch.randn(4, 4, device="cuda")
-        expect_error(ValidationError, "tensor 'y' has dtype f16, but the kernel needs f32",
-                     lambda: kernel.launch({"x": x, "y": x.half(), "z": torch.empty_like(x)},
-                                           {"a": 1.0}, stream()))
+        expect_error(
+            ValidationError,
+            "tensor 'y' has dtype f16, but the kernel needs f32",
+            lambda: kernel.launch(
+                {"x": x, "y": x.half(), "z": torch.empty_like(x)}, {"a": 1.0}, stream()
+            ),
+        )
 
 
 # --- test.tile_copy: out = source through a TMA tensor map ----------------
@@ -183,7 +194,9 @@ def check_tile_copy(kernel, group):
         for layout in ("row-major", "column-major"):
             with group.case(f"{rows}x{cols} into {layout}"):
                 source = padded_source(rows, cols)
-                out = poisoned((rows, cols)) if layout == "row-major" else poisoned((cols, rows)).t()
+                out = (
+                    poisoned((rows, cols)) if layout == "row-major" else poisoned((cols, rows)).t()
+                )
                 kernel.launch({"source": source, "out": out}, None, stream())
                 torch.cuda.synchronize()
                 if not torch.equal(out, source):
@@ -191,22 +204,35 @@ def check_tile_copy(kernel, group):
                     raise AssertionError(f"{wrong} of {out.numel()} elements differ")
     with group.case("row stride not a multiple of 16 bytes is refused"):
         source = torch.randn(8, 37, device="cuda")[:, :33]
-        expect_error(ValidationError, "tensor maps need multiples of 16 bytes",
-                     lambda: kernel.launch({"source": source, "out": torch.empty(8, 33, device="cuda")},
-                                           None, stream()))
+        expect_error(
+            ValidationError,
+            "tensor maps need multiples of 16 bytes",
+            lambda: kernel.launch(
+                {"source": source, "out": torch.empty(8, 33, device="cuda")}, None, stream()
+            ),
+        )
     with group.case("misaligned source is refused"):
         source = torch.randn(8, 40, device="cuda")[:, 1:33]
-        expect_error(ValidationError, "is not aligned to 16 bytes",
-                     lambda: kernel.launch({"source": source, "out": torch.empty(8, 32, device="cuda")},
-                                           None, stream()))
+        expect_error(
+            ValidationError,
+            "is not aligned to 16 bytes",
+            lambda: kernel.launch(
+                {"source": source, "out": torch.empty(8, 32, device="cuda")}, None, stream()
+            ),
+        )
 
 
 # --- attention ------------------------------------------------------------
 
 # (B, H, Hkv, Nq, Nk): single element, square, GQA with ragged tiles, fewer
 # queries than keys, more queries than keys (causal: leading rows empty).
-ATTENTION_SHAPES = [(1, 1, 1, 1, 1), (2, 4, 4, 128, 128), (2, 8, 2, 300, 300),
-                    (1, 4, 1, 77, 211), (1, 2, 2, 256, 64)]
+ATTENTION_SHAPES = [
+    (1, 1, 1, 1, 1),
+    (2, 4, 4, 128, 128),
+    (2, 8, 2, 300, 300),
+    (1, 4, 1, 77, 211),
+    (1, 2, 2, 256, 64),
+]
 
 
 def random_block_mask(batch, heads, query_len, key_len, block_q, block_k, full_blocks):
@@ -221,15 +247,15 @@ def random_block_mask(batch, heads, query_len, key_len, block_q, block_k, full_b
     for h in range(heads):
         for row in range(query_blocks):
             order = torch.randperm(key_blocks)
-            chosen = order[:torch.randint(0, key_blocks + 1, ()).item()]
+            chosen = order[: torch.randint(0, key_blocks + 1, ()).item()]
             if full_blocks:
                 split = torch.randint(0, len(chosen) + 1, ()).item()
                 full, chosen = chosen[:split].sort().values, chosen[split:]
                 full_counts[0, h, row] = len(full)
-                full_indices[0, h, row, :len(full)] = full
+                full_indices[0, h, row, : len(full)] = full
             chosen = chosen.sort().values
             counts[0, h, row] = len(chosen)
-            indices[0, h, row, :len(chosen)] = chosen
+            indices[0, h, row, : len(chosen)] = chosen
     tensors = [counts.cuda(), indices.cuda()]
     tensors += [full_counts.cuda(), full_indices.cuda()] if full_blocks else [None, None]
     return tensors
@@ -244,8 +270,9 @@ def attention_calls(spec):
     for batch, heads, kv_heads, query_len, key_len in ATTENTION_SHAPES:
         for layout in ("bhnd", "bnhd"):
             for alpha in alphas:
-                yield dict(shape=(batch, heads, kv_heads, query_len, key_len), layout=layout,
-                           alpha=alpha)
+                yield dict(
+                    shape=(batch, heads, kv_heads, query_len, key_len), layout=layout, alpha=alpha
+                )
 
 
 def attention_inputs(spec, shape, layout, alpha):
@@ -257,22 +284,36 @@ def attention_inputs(spec, shape, layout, alpha):
         data = torch.randn(batch, heads_, length, dim, device="cuda", dtype=dtype)
         return data if layout == "bhnd" else data.transpose(1, 2).contiguous()
 
-    arguments = dict(normalizer=spec["normalizer"], alpha=alpha or 1.5,
-                     causal=spec["causal"] == "true", layout=layout,
-                     return_stats=spec["statistics"] == "true")
-    inputs = dict(q=tensor(heads, query_len, head_dim), k=tensor(kv_heads, key_len, head_dim),
-                  v=tensor(kv_heads, key_len, value_dim))
+    arguments = dict(
+        normalizer=spec["normalizer"],
+        alpha=alpha or 1.5,
+        causal=spec["causal"] == "true",
+        layout=layout,
+        return_stats=spec["statistics"] == "true",
+    )
+    inputs = dict(
+        q=tensor(heads, query_len, head_dim),
+        k=tensor(kv_heads, key_len, head_dim),
+        v=tensor(kv_heads, key_len, value_dim),
+    )
     if spec["varlen"] == "true":
-        inputs["query_lengths"] = torch.randint(0, query_len + 1, (batch,), dtype=torch.int32,
-                                                device="cuda")
-        inputs["key_lengths"] = torch.randint(0, key_len + 1, (batch,), dtype=torch.int32,
-                                              device="cuda")
+        inputs["query_lengths"] = torch.randint(
+            0, query_len + 1, (batch,), dtype=torch.int32, device="cuda"
+        )
+        inputs["key_lengths"] = torch.randint(
+            0, key_len + 1, (batch,), dtype=torch.int32, device="cuda"
+        )
     if spec["mask"] == "block":
         block_q, block_k = int(spec["mask_block_q"]), int(spec["mask_block_k"])
         counts, indices, full_counts, full_indices = random_block_mask(
-            batch, heads, query_len, key_len, block_q, block_k, spec["full_blocks"] == "true")
-        inputs.update(kv_num_blocks=counts, kv_indices=indices, full_kv_num_blocks=full_counts,
-                      full_kv_indices=full_indices)
+            batch, heads, query_len, key_len, block_q, block_k, spec["full_blocks"] == "true"
+        )
+        inputs.update(
+            kv_num_blocks=counts,
+            kv_indices=indices,
+            full_kv_num_blocks=full_counts,
+            full_kv_indices=full_indices,
+        )
         arguments.update(mask_block_q=block_q, mask_block_k=block_k)
     if spec["normalizer"] == "elastic_softmax":
         inputs["elastic_tau"] = -1.0 + 0.2 * torch.rand(heads, device="cuda")
@@ -296,30 +337,61 @@ def check_attention(kernel, group):
         name = f"{'x'.join(map(str, shape))} {layout}" + (f" alpha={alpha}" if alpha else "")
         with group.case(name):
             inputs, arguments = attention_inputs(spec, shape, layout, alpha)
-            optional = {key: inputs.get(key) for key in (
-                "query_lengths", "key_lengths", "kv_num_blocks", "kv_indices",
-                "full_kv_num_blocks", "full_kv_indices", "bias", "elastic_tau")}
+            optional = {
+                key: inputs.get(key)
+                for key in (
+                    "query_lengths",
+                    "key_lengths",
+                    "kv_num_blocks",
+                    "kv_indices",
+                    "full_kv_num_blocks",
+                    "full_kv_indices",
+                    "bias",
+                    "elastic_tau",
+                )
+            }
             problem = ops.check_attention(
-                inputs["q"], inputs["k"], inputs["v"], normalizer=arguments["normalizer"],
-                alpha=arguments["alpha"], causal=arguments["causal"],
+                inputs["q"],
+                inputs["k"],
+                inputs["v"],
+                normalizer=arguments["normalizer"],
+                alpha=arguments["alpha"],
+                causal=arguments["causal"],
                 mask_block_q=arguments.get("mask_block_q", 0),
                 mask_block_k=arguments.get("mask_block_k", 0),
-                return_stats=arguments["return_stats"], niter=ops.DEFAULT_NITER, layout=layout,
-                **optional)
+                return_stats=arguments["return_stats"],
+                niter=ops.DEFAULT_NITER,
+                layout=layout,
+                **optional,
+            )
             out = poisoned(problem.output_shape(), inputs["q"].dtype)
             stats = poisoned(problem.stats_shape())
             scale = ops.default_scale(problem.head_dim)
-            tensors, scalars = ops.attention_arguments(problem, kernel, out=out, stats=stats,
-                                                       scale=scale, q=inputs["q"], k=inputs["k"],
-                                                       v=inputs["v"], **optional)
+            tensors, scalars = ops.attention_arguments(
+                problem,
+                kernel,
+                out=out,
+                stats=stats,
+                scale=scale,
+                q=inputs["q"],
+                k=inputs["k"],
+                v=inputs["v"],
+                **optional,
+            )
             kernel.launch(tensors, scalars, stream())
             torch.cuda.synchronize()
             expected_out, expected_stats = reference.attention(
-                logical(inputs["q"], layout), logical(inputs["k"], layout),
-                logical(inputs["v"], layout), normalizer=arguments["normalizer"],
-                alpha=arguments["alpha"], causal=arguments["causal"], scale=scale,
+                logical(inputs["q"], layout),
+                logical(inputs["k"], layout),
+                logical(inputs["v"], layout),
+                normalizer=arguments["normalizer"],
+                alpha=arguments["alpha"],
+                causal=arguments["causal"],
+                scale=scale,
                 block_q=arguments.get("mask_block_q", 128),
-                block_k=arguments.get("mask_block_k", 128), **optional)
+                block_k=arguments.get("mask_block_k", 128),
+                **optional,
+            )
             expect_close("out", logical(out, layout), expected_out, tolerance)
             if problem.statistics:
                 expect_close("stats", stats, expected_stats, 1e-3)
@@ -332,22 +404,36 @@ def check_attention(kernel, group):
                 if optional["kv_num_blocks"] is not None:
                     block_mask = BlockMask(optional, arguments)
                 result = sparse_attn.attention(
-                    inputs["q"], inputs["k"], inputs["v"], normalizer=arguments["normalizer"],
-                    alpha=arguments["alpha"], causal=arguments["causal"],
-                    query_lengths=optional["query_lengths"], key_lengths=optional["key_lengths"],
-                    block_mask=block_mask, bias=optional["bias"],
-                    elastic_tau=optional["elastic_tau"], return_stats=arguments["return_stats"],
-                    layout=layout)
+                    inputs["q"],
+                    inputs["k"],
+                    inputs["v"],
+                    normalizer=arguments["normalizer"],
+                    alpha=arguments["alpha"],
+                    causal=arguments["causal"],
+                    query_lengths=optional["query_lengths"],
+                    key_lengths=optional["key_lengths"],
+                    block_mask=block_mask,
+                    bias=optional["bias"],
+                    elastic_tau=optional["elastic_tau"],
+                    return_stats=arguments["return_stats"],
+                    layout=layout,
+                )
                 result = result[0] if arguments["return_stats"] else result
-                expect_close("out through sparse_attn.attention", logical(result, layout),
-                             expected_out, tolerance)
-
+                expect_close(
+                    "out through sparse_attn.attention",
+                    logical(result, layout),
+                    expected_out,
+                    tolerance,
+                )
 
     if not op_path_checked:
-        group.results.record(group.name, "skipped",
-                             "through sparse_attn.attention: the operation's lookup does not "
-                             "reach this kernel (an earlier bundle has its specialization, or the "
-                             "specialization has keys the operation does not ask for)")
+        group.results.record(
+            group.name,
+            "skipped",
+            "through sparse_attn.attention: the operation's lookup does not "
+            "reach this kernel (an earlier bundle has its specialization, or the "
+            "specialization has keys the operation does not ask for)",
+        )
 
 
 def chosen_by_the_operation(runtime, problem, kernel):
@@ -399,6 +485,7 @@ CHECKERS = {
 
 # --- the runtime on a real device -----------------------------------------
 
+
 def check_runtime_behaviour(runtime, group):
     """Streams, graphs, threads, JIT and pointer checks, with the test
     bundle's kernels (skipped without them)."""
@@ -421,8 +508,11 @@ def check_runtime_behaviour(runtime, group):
         expect_close("z", z, 3.0 * x.double() + y.double(), 1e-6)
 
     with group.case("CUDA graph capture and replay (pointers and TMA descriptors)"):
-        x, y, z = (torch.randn(100, 96, device="cuda"), torch.randn(100, 96, device="cuda"),
-                   poisoned((100, 96)))
+        x, y, z = (
+            torch.randn(100, 96, device="cuda"),
+            torch.randn(100, 96, device="cuda"),
+            poisoned((100, 96)),
+        )
         source, out = padded_source(100, 96), poisoned((100, 96))
         second_source, second_out = padded_source(50, 40), poisoned((50, 40))
         # Warm up outside capture: module load and descriptor memory.
@@ -455,7 +545,9 @@ def check_runtime_behaviour(runtime, group):
                 side = torch.cuda.Stream()
                 with torch.cuda.stream(side):
                     for _ in range(20):
-                        x, y = torch.randn(37, 53, device="cuda"), torch.randn(37, 53, device="cuda")
+                        x, y = torch.randn(37, 53, device="cuda"), torch.randn(
+                            37, 53, device="cuda"
+                        )
                         z = poisoned((37, 53))
                         add.launch({"x": x, "y": y, "z": z}, {"a": -2.0}, side.cuda_stream)
                         side.synchronize()
@@ -485,7 +577,11 @@ def check_runtime_behaviour(runtime, group):
             with open(manifest_path, "w") as stream_:
                 json.dump(manifest, stream_)
             jit_add = runtime.load_bundle(jit_path).kernel("scaled_add_f32")
-        x, y, z = torch.randn(20, 30, device="cuda"), torch.randn(20, 30, device="cuda"), poisoned((20, 30))
+        x, y, z = (
+            torch.randn(20, 30, device="cuda"),
+            torch.randn(20, 30, device="cuda"),
+            poisoned((20, 30)),
+        )
         jit_add.launch({"x": x, "y": y, "z": z}, {"a": 1.5}, stream())
         torch.cuda.synchronize()
         expect_close("z", z, 1.5 * x.double() + y.double(), 1e-6)
@@ -494,23 +590,43 @@ def check_runtime_behaviour(runtime, group):
         pinned = torch.randn(8, 8, pin_memory=True)
         device_tensor = torch.randn(8, 8, device="cuda")
         host_view = TensorView(pinned.data_ptr(), "f32", (8, 8), (8, 1), 0)
-        expect_error(ValidationError, "is host memory",
-                     lambda: add.launch({"x": host_view, "y": device_tensor,
-                                         "z": torch.empty(8, 8, device="cuda")}, {"a": 1.0}, stream()))
+        expect_error(
+            ValidationError,
+            "is host memory",
+            lambda: add.launch(
+                {"x": host_view, "y": device_tensor, "z": torch.empty(8, 8, device="cuda")},
+                {"a": 1.0},
+                stream(),
+            ),
+        )
         pageable = torch.randn(8, 8)
         pageable_view = TensorView(pageable.data_ptr(), "f32", (8, 8), (8, 1), 0)
-        expect_error(ValidationError, "is not memory allocated through CUDA",
-                     lambda: add.launch({"x": pageable_view, "y": device_tensor,
-                                         "z": torch.empty(8, 8, device="cuda")}, {"a": 1.0}, stream()))
+        expect_error(
+            ValidationError,
+            "is not memory allocated through CUDA",
+            lambda: add.launch(
+                {"x": pageable_view, "y": device_tensor, "z": torch.empty(8, 8, device="cuda")},
+                {"a": 1.0},
+                stream(),
+            ),
+        )
 
     with group.case("a view beyond its allocation is refused"):
-        buffers = sorted((torch.randn(2, 64, device="cuda") for _ in range(3)),
-                         key=lambda tensor: tensor.data_ptr())
+        buffers = sorted(
+            (torch.randn(2, 64, device="cuda") for _ in range(3)),
+            key=lambda tensor: tensor.data_ptr(),
+        )
         z, y, x = buffers  # x has the highest address, so its huge view overlaps nothing written
         huge = TensorView(x.data_ptr(), "f32", (2, 64), (1 << 36, 1), 0)  # row 1 is 256 GiB on
-        expect_error(ValidationError, "past the end of its allocation",
-                     lambda: add.launch({"x": huge, "y": y, "z": z}, {"a": 1.0}, stream()))
+        expect_error(
+            ValidationError,
+            "past the end of its allocation",
+            lambda: add.launch({"x": huge, "y": y, "z": z}, {"a": 1.0}, stream()),
+        )
 
     with group.case("a missing specialization is a clear error"):
-        expect_error(KernelNotFoundError, "kernels for this op:\n  {dtype=f32}",
-                     lambda: runtime.find_kernel("test.scaled_add", {"dtype": "bf16"}))
+        expect_error(
+            KernelNotFoundError,
+            "kernels for this op:\n  {dtype=f32}",
+            lambda: runtime.find_kernel("test.scaled_add", {"dtype": "bf16"}),
+        )

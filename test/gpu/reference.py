@@ -21,8 +21,9 @@ def block_mask_visibility(kv_num_blocks, kv_indices, query_len, key_len, block_q
     listed = slots.view(1, 1, 1, -1) < counts.unsqueeze(-1)
     indices = kv_indices.long()
     valid = listed & (indices >= 0) & (indices < key_blocks)
-    blocks = torch.zeros(*kv_indices.shape[:3], key_blocks + 1, dtype=torch.bool,
-                         device=kv_indices.device)
+    blocks = torch.zeros(
+        *kv_indices.shape[:3], key_blocks + 1, dtype=torch.bool, device=kv_indices.device
+    )
     # Invalid entries go to the extra column, which is dropped.
     blocks.scatter_(3, torch.where(valid, indices, key_blocks), True)
     blocks = blocks[..., :key_blocks]
@@ -57,10 +58,26 @@ def entmax(x, alpha):
     return torch.clamp(x - tau, min=0) ** (1.0 / (alpha - 1.0))
 
 
-def attention(q, k, v, *, normalizer="softmax", alpha=1.5, causal=False, scale=None,
-              query_lengths=None, key_lengths=None, kv_num_blocks=None, kv_indices=None,
-              full_kv_num_blocks=None, full_kv_indices=None, block_q=128, block_k=128,
-              bias=None, elastic_tau=None):
+def attention(
+    q,
+    k,
+    v,
+    *,
+    normalizer="softmax",
+    alpha=1.5,
+    causal=False,
+    scale=None,
+    query_lengths=None,
+    key_lengths=None,
+    kv_num_blocks=None,
+    kv_indices=None,
+    full_kv_num_blocks=None,
+    full_kv_indices=None,
+    block_q=128,
+    block_k=128,
+    bias=None,
+    elastic_tau=None,
+):
     """(out [B, H, Nq, Dv], stats [B, H, Nq]) in float64 for [B, H, N, D]
     inputs: stats are the log-sum-exp (softmax, elastic softmax) or tau in
     units of x (entmax); empty rows give zeros and -inf / +inf."""
@@ -88,11 +105,13 @@ def attention(q, k, v, *, normalizer="softmax", alpha=1.5, causal=False, scale=N
     if causal:
         visible = visible & (j <= position)
     if kv_num_blocks is not None:
-        mask = block_mask_visibility(kv_num_blocks, kv_indices, query_len, key_len, block_q,
-                                     block_k)
+        mask = block_mask_visibility(
+            kv_num_blocks, kv_indices, query_len, key_len, block_q, block_k
+        )
         if full_kv_num_blocks is not None:
-            mask = mask | block_mask_visibility(full_kv_num_blocks, full_kv_indices, query_len,
-                                                key_len, block_q, block_k)
+            mask = mask | block_mask_visibility(
+                full_kv_num_blocks, full_kv_indices, query_len, key_len, block_q, block_k
+            )
         visible = visible & mask  # the mask's batch and head extents of 1 broadcast
 
     scores = scale * torch.einsum("bhid,bhjd->bhij", q, k)
@@ -123,23 +142,35 @@ def attention(q, k, v, *, normalizer="softmax", alpha=1.5, causal=False, scale=N
     return torch.einsum("bhij,bhjd->bhid", weights, v), stats
 
 
-def _loop_attention(q, k, v, normalizer, alpha, causal, scale, query_lengths, key_lengths, mask,
-                    bias, elastic_tau):
+def _loop_attention(
+    q, k, v, normalizer, alpha, causal, scale, query_lengths, key_lengths, mask, bias, elastic_tau
+):
     """semantics.md spelt out one row at a time, for the self-test."""
     batch, heads, query_len, _ = q.shape
     key_len, group = k.shape[2], heads // k.shape[1]
     out = torch.zeros(batch, heads, query_len, v.shape[3], dtype=torch.float64)
     stats = torch.zeros(batch, heads, query_len, dtype=torch.float64)
     for b in range(batch):
-        lq = min(max(int(query_lengths[b]), 0), query_len) if query_lengths is not None else query_len
+        lq = (
+            min(max(int(query_lengths[b]), 0), query_len)
+            if query_lengths is not None
+            else query_len
+        )
         lk = min(max(int(key_lengths[b]), 0), key_len) if key_lengths is not None else key_len
         for h in range(heads):
             for i in range(query_len):
                 position = i + lk - lq
-                keys = [j for j in range(key_len)
-                        if i < lq and j < lk and (not causal or j <= position)
-                        and (mask is None or mask[min(b, mask.shape[0] - 1),
-                                                  min(h, mask.shape[1] - 1), i, j])]
+                keys = [
+                    j
+                    for j in range(key_len)
+                    if i < lq
+                    and j < lk
+                    and (not causal or j <= position)
+                    and (
+                        mask is None
+                        or mask[min(b, mask.shape[0] - 1), min(h, mask.shape[1] - 1), i, j]
+                    )
+                ]
                 if not keys:
                     stats[b, h, i] = math.inf if normalizer == "entmax" else -math.inf
                     continue
@@ -164,7 +195,9 @@ def _loop_attention(q, k, v, normalizer, alpha, causal, scale, query_lengths, ke
                     w = {j: math.exp(s[j] - m) / total for j in keys}
                     stats[b, h, i] = m + math.log(total)
                     if normalizer == "elastic_softmax":
-                        w = {j: max(0.0, w[j] + float(elastic_tau[h]) / (position + 1)) for j in keys}
+                        w = {
+                            j: max(0.0, w[j] + float(elastic_tau[h]) / (position + 1)) for j in keys
+                        }
                 for j in keys:
                     out[b, h, i] += w[j] * v[b, h // group, j].double()
     return out, stats
@@ -178,7 +211,7 @@ def _loop_block_mask(counts, indices, query_len, key_len, block_q, block_k):
         for h in range(counts.shape[1]):
             for i in range(query_len):
                 row = i // block_q
-                listed = indices[b, h, row, :min(max(int(counts[b, h, row]), 0), key_blocks)]
+                listed = indices[b, h, row, : min(max(int(counts[b, h, row]), 0), key_blocks)]
                 for j in range(key_len):
                     mask[b, h, i, j] = (j // block_k) in [int(x) for x in listed]
     return mask
@@ -191,12 +224,16 @@ def _self_test():
         return torch.randn(*shape, generator=generator, dtype=torch.float64)
 
     batch, heads, kv_heads, query_len, key_len, dim = 2, 4, 2, 7, 11, 5
-    q, k, v = randn(batch, heads, query_len, dim), randn(batch, kv_heads, key_len, dim), randn(
-        batch, kv_heads, key_len, 3)
+    q, k, v = (
+        randn(batch, heads, query_len, dim),
+        randn(batch, kv_heads, key_len, dim),
+        randn(batch, kv_heads, key_len, 3),
+    )
     lengths_q, lengths_k = torch.tensor([5, 7]), torch.tensor([11, 0])
     counts = torch.tensor([[[1, 2, 0, 3]]], dtype=torch.int32)  # blocks of 2 x 3
-    indices = torch.tensor([[[[3, 0, 0, 0], [0, 2, 0, 0], [1, 1, 1, 1], [2, 1, 9, 0]]]],
-                           dtype=torch.int32)
+    indices = torch.tensor(
+        [[[[3, 0, 0, 0], [0, 2, 0, 0], [1, 1, 1, 1], [2, 1, 9, 0]]]], dtype=torch.int32
+    )
     mask = _loop_block_mask(counts, indices, query_len, key_len, 2, 3)
     assert torch.equal(block_mask_visibility(counts, indices, query_len, key_len, 2, 3), mask)
     bias, tau = randn(heads, 4), -torch.rand(heads, generator=generator, dtype=torch.float64)
@@ -211,15 +248,25 @@ def _self_test():
     ]
     for case in cases:
         block = case.pop("block", False)
-        arguments = dict(normalizer="softmax", alpha=1.5, causal=False, query_lengths=None,
-                         key_lengths=None, bias=None, elastic_tau=None)
+        arguments = dict(
+            normalizer="softmax",
+            alpha=1.5,
+            causal=False,
+            query_lengths=None,
+            key_lengths=None,
+            bias=None,
+            elastic_tau=None,
+        )
         arguments.update(case)
         expected = _loop_attention(q, k, v, scale=0.7, mask=mask if block else None, **arguments)
-        masks = dict(kv_num_blocks=counts, kv_indices=indices, block_q=2, block_k=3) if block else {}
+        masks = (
+            dict(kv_num_blocks=counts, kv_indices=indices, block_q=2, block_k=3) if block else {}
+        )
         actual = attention(q, k, v, scale=0.7, **arguments, **masks)
         for name, a, e in zip(("out", "stats"), actual, expected):
             same_infinities = torch.equal(torch.isinf(a), torch.isinf(e)) and torch.equal(
-                a[torch.isinf(a)], e[torch.isinf(e)])
+                a[torch.isinf(a)], e[torch.isinf(e)]
+            )
             finite = torch.isfinite(e)
             error = (a[finite] - e[finite]).abs().max().item() if finite.any() else 0.0
             assert same_infinities and error < 1e-9, f"{case}: {name} differs by {error}"

@@ -30,8 +30,14 @@ def build_runtime(build_dir):
     print(f"building the runtime in {build_dir}", flush=True)
     started = time.time()
     for command in (
-        ["cmake", "-S", os.path.join(ROOT, "runtime"), "-B", build_dir,
-         "-DCMAKE_BUILD_TYPE=Release"],
+        [
+            "cmake",
+            "-S",
+            os.path.join(ROOT, "runtime"),
+            "-B",
+            build_dir,
+            "-DCMAKE_BUILD_TYPE=Release",
+        ],
         ["cmake", "--build", build_dir, "--parallel"],
     ):
         result = subprocess.run(command, capture_output=True, text=True)
@@ -56,13 +62,17 @@ def run_unit_tests(build_dir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle-dir", action="append",
-                        help="a directory of *.bundle directories, or one bundle (repeatable; "
-                             "default test/gpu/bundles)")
+    parser.add_argument(
+        "--bundle-dir",
+        action="append",
+        help="a directory of *.bundle directories, or one bundle (repeatable; "
+        "default test/gpu/bundles)",
+    )
     parser.add_argument("--build-dir", default="/tmp/sparse-attn-runtime")
     parser.add_argument("--runtime-library", help="use this library instead of building one")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="random seed (default: from the clock, printed)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="random seed (default: from the clock, printed)"
+    )
     args = parser.parse_args()
 
     library = args.runtime_library or build_runtime(args.build_dir)
@@ -97,9 +107,12 @@ def main():
     torch.cuda.init()
     major, minor = torch.cuda.get_device_capability()
     runtime = sparse_attn.default_runtime()
-    print(f"device: {torch.cuda.get_device_name()} (compute capability {major}.{minor}), "
-          f"torch {torch.__version__}, CUDA {torch.version.cuda}, runtime {runtime.version()}, "
-          f"seed {seed}", flush=True)
+    print(
+        f"device: {torch.cuda.get_device_name()} (compute capability {major}.{minor}), "
+        f"torch {torch.__version__}, CUDA {torch.version.cuda}, runtime {runtime.version()}, "
+        f"seed {seed}",
+        flush=True,
+    )
 
     results = checks.Results()
     for bundle in runtime.bundles:

@@ -4,7 +4,7 @@ import collections
 
 Device = collections.namedtuple("Device", "type index")
 
-_next_address = [0x7f0000000000]
+_next_address = [0x7F0000000000]
 
 
 class FakeTensor:
@@ -49,8 +49,14 @@ def bnhd(batch, seq, heads, dim, dtype="torch.bfloat16"):
 class FakeBlockMask:
     """FlexAttention's BlockMask as sparse_attn reads it."""
 
-    def __init__(self, kv_num_blocks, kv_indices, full_kv_num_blocks=None, full_kv_indices=None,
-                 block_size=(128, 128)):
+    def __init__(
+        self,
+        kv_num_blocks,
+        kv_indices,
+        full_kv_num_blocks=None,
+        full_kv_indices=None,
+        block_size=(128, 128),
+    ):
         self.kv_num_blocks = kv_num_blocks
         self.kv_indices = kv_indices
         self.full_kv_num_blocks = full_kv_num_blocks
