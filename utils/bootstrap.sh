@@ -8,7 +8,7 @@ build=${SPARSE_ATTN_BUILD_DIR:-$root/build}
 
 sudo_cmd=""
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=sudo; fi
-packages="llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools cmake ninja-build ccache g++"
+packages="llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools cmake ninja-build ccache g++ libgtest-dev"
 missing=""
 for package in $packages; do
   dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
