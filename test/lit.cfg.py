@@ -10,7 +10,7 @@ from lit.llvm.subst import ToolSubst
 
 config.name = "SPARSE_ATTN"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir", ".py"]
+config.suffixes = [".mlir", ".py", ".test"]
 config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "lib", "gpu", "consumer"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.sparse_attn_obj_root, "test")

@@ -1,0 +1,1 @@
+"""Drop-in replacements for the peers' Python APIs (need PyTorch)."""

@@ -1,0 +1,142 @@
+"""PyTorch operations over the runtime.
+
+Each operation is a torch.library custom op (``torch.ops.sparse_attn.*``),
+so torch.compile traces it through its fake implementation and CUDA graphs
+capture its launch: kernels run on ``torch.cuda.current_stream()`` and the
+host never waits for the GPU. Forward only for now.
+"""
+
+from typing import Optional, Tuple
+
+import torch
+
+from . import ops
+from .runtime import default_runtime
+
+
+def _stream(device_index):
+    return torch.cuda.current_stream(device_index).cuda_stream
+
+
+def _empty_attention_outputs(problem, q):
+    out = torch.empty(problem.output_shape(), dtype=q.dtype, device=q.device)
+    stats = torch.empty(problem.stats_shape(), dtype=torch.float32, device=q.device)
+    return out, stats
+
+
+def _check_attention(q, k, v, normalizer, alpha, causal, query_lengths, key_lengths,
+                     kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices,
+                     mask_block_q, mask_block_k, bias, elastic_tau, return_stats, niter, layout):
+    return ops.check_attention(
+        q, k, v, normalizer=normalizer, alpha=alpha, causal=causal,
+        query_lengths=query_lengths, key_lengths=key_lengths, kv_num_blocks=kv_num_blocks,
+        kv_indices=kv_indices, full_kv_num_blocks=full_kv_num_blocks,
+        full_kv_indices=full_kv_indices, mask_block_q=mask_block_q, mask_block_k=mask_block_k,
+        bias=bias, elastic_tau=elastic_tau, return_stats=return_stats, niter=niter, layout=layout)
+
+
+@torch.library.custom_op("sparse_attn::attention", mutates_args=())
+def _attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, normalizer: str,
+                  alpha: float, causal: bool, scale: float,
+                  query_lengths: Optional[torch.Tensor], key_lengths: Optional[torch.Tensor],
+                  kv_num_blocks: Optional[torch.Tensor], kv_indices: Optional[torch.Tensor],
+                  full_kv_num_blocks: Optional[torch.Tensor],
+                  full_kv_indices: Optional[torch.Tensor], mask_block_q: int, mask_block_k: int,
+                  bias: Optional[torch.Tensor], elastic_tau: Optional[torch.Tensor],
+                  return_stats: bool, niter: int, layout: str) -> Tuple[torch.Tensor, torch.Tensor]:
+    problem = _check_attention(q, k, v, normalizer, alpha, causal, query_lengths, key_lengths,
+                               kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices,
+                               mask_block_q, mask_block_k, bias, elastic_tau, return_stats, niter,
+                               layout)
+    runtime = default_runtime()
+    kernel = ops.find_kernel(runtime, problem)
+    out, stats = _empty_attention_outputs(problem, q)
+    if problem.varlen:  # the kernels take both lengths; a missing one is full
+        if query_lengths is None:
+            query_lengths = torch.full((problem.batch,), problem.query_len, dtype=torch.int32,
+                                       device=q.device)
+        if key_lengths is None:
+            key_lengths = torch.full((problem.batch,), problem.key_len, dtype=torch.int32,
+                                     device=q.device)
+    tensors, scalars = ops.attention_arguments(
+        problem, kernel, q=q, k=k, v=v, out=out, stats=stats, scale=scale,
+        query_lengths=query_lengths, key_lengths=key_lengths, kv_num_blocks=kv_num_blocks,
+        kv_indices=kv_indices, full_kv_num_blocks=full_kv_num_blocks,
+        full_kv_indices=full_kv_indices, bias=bias, elastic_tau=elastic_tau)
+    kernel.launch(tensors, scalars, _stream(problem.device))
+    return out, stats
+
+
+@_attention_op.register_fake
+def _attention_fake(q, k, v, normalizer, alpha, causal, scale, query_lengths, key_lengths,
+                    kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices, mask_block_q,
+                    mask_block_k, bias, elastic_tau, return_stats, niter, layout):
+    problem = _check_attention(q, k, v, normalizer, alpha, causal, query_lengths, key_lengths,
+                               kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices,
+                               mask_block_q, mask_block_k, bias, elastic_tau, return_stats, niter,
+                               layout)
+    return _empty_attention_outputs(problem, q)
+
+
+@torch.library.custom_op("sparse_attn::entmax", mutates_args=())
+def _entmax_op(x: torch.Tensor, alpha: float, niter: int) -> torch.Tensor:
+    problem = ops.check_entmax(x, alpha=alpha, niter=niter)
+    kernel = ops.find_kernel(default_runtime(), problem)
+    y = torch.empty_like(x, memory_format=torch.contiguous_format)
+    tensors, scalars = ops.entmax_arguments(problem, kernel, x=x, y=y)
+    kernel.launch(tensors, scalars, _stream(problem.device))
+    return y
+
+
+@_entmax_op.register_fake
+def _entmax_fake(x, alpha, niter):
+    ops.check_entmax(x, alpha=alpha, niter=niter)
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+def _int32(tensor):
+    return None if tensor is None else tensor.to(torch.int32)
+
+
+def attention(q, k, v, *, normalizer="softmax", alpha=1.5, causal=False, scale=None,
+              query_lengths=None, key_lengths=None, block_mask=None, bias=None, elastic_tau=None,
+              return_stats=False, niter=ops.DEFAULT_NITER, layout="bhnd"):
+    """Sparse attention on CUDA tensors (docs/design/semantics.md).
+
+    q [B, H, Nq, D], k [B, Hkv, Nk, D], v [B, Hkv, Nk, Dv] in ``layout="bhnd"``,
+    or [B, N, H, D] with ``layout="bnhd"`` (any strides with a contiguous last
+    dimension; nothing is copied). H must be a multiple of Hkv (grouped-query
+    attention). ``normalizer`` is "softmax", "entmax" (with ``alpha`` > 1 and
+    ``niter`` solver iterations) or "elastic_softmax" (Lazy attention: causal,
+    per-head ``elastic_tau`` [H] and optional ``bias`` [H, W]). ``causal`` is
+    bottom-right aligned; ``query_lengths`` / ``key_lengths`` [B] make rows and
+    keys past them padding (their outputs are zero); ``block_mask`` is a
+    FlexAttention BlockMask (its tensors are used as they are); ``scale``
+    defaults to 1/sqrt(D).
+
+    Returns the output in the layout of q (and, with ``return_stats``, the
+    [B, H, Nq] float32 statistics: log-sum-exp, or tau for entmax).
+    """
+    masks = (None, None, None, None, 0, 0)
+    if block_mask is not None:
+        masks = ops.block_mask_tensors(block_mask)
+    kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices, block_q, block_k = masks
+    if scale is None:
+        scale = ops.default_scale(q.shape[-1])
+    out, stats = torch.ops.sparse_attn.attention(
+        q, k, v, normalizer, float(alpha), bool(causal), float(scale),
+        _int32(query_lengths), _int32(key_lengths), _int32(kv_num_blocks), _int32(kv_indices),
+        _int32(full_kv_num_blocks), _int32(full_kv_indices), block_q, block_k,
+        None if bias is None else bias.float(),
+        None if elastic_tau is None else elastic_tau.float(),
+        bool(return_stats), int(niter), layout)
+    return (out, stats) if return_stats else out
+
+
+def entmax(x, alpha=1.5, dim=-1, niter=ops.DEFAULT_NITER):
+    """Row-wise alpha-entmax of a CUDA tensor along ``dim``: p = [(alpha - 1) x
+    - tau]_+^(1/(alpha-1)) with tau such that each row sums to 1."""
+    moved = x.movedim(dim, -1)
+    rows = moved.reshape(-1, moved.shape[-1])  # a view whenever the strides allow
+    y = torch.ops.sparse_attn.entmax(rows, float(alpha), int(niter))
+    return y.reshape(moved.shape).movedim(-1, dim)
