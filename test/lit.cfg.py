@@ -19,6 +19,8 @@ config.environment["FILECHECK_OPTS"] = (
     "-enable-var-scope --allow-unused-prefixes=false"
 )
 llvm_config.with_system_environment(["HOME", "TMP", "TEMP", "PATH"])
+# RUN lines call LLVM's `not` (and the like) by name.
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.use_default_substitutions()
 
 # Python tests import the shared helpers in test/lib.
@@ -32,9 +34,17 @@ config.substitutions.append(("%python", python))
 config.substitutions.append(("%src_root", config.sparse_attn_src_root))
 config.substitutions.append(("%obj_root", config.sparse_attn_obj_root))
 
+# Host execution of lowered programs (test/Integration) with MLIR's runtime
+# support libraries (printMemrefF32, ...).
+for lib in ["mlir_runner_utils", "mlir_c_runner_utils"]:
+    config.substitutions.append(
+        ("%" + lib, os.path.join(config.llvm_lib_dir, "lib" + lib + ".so"))
+    )
+
 tool_dirs = [config.sparse_attn_tools_dir, config.llvm_tools_dir]
 tools = [
     ToolSubst("sparse-attn-opt", unresolved="ignore"),
     ToolSubst("sparse-attn-run", unresolved="ignore"),
+    ToolSubst("mlir-runner", unresolved="ignore"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

@@ -2,6 +2,8 @@
 
 #include "sparse_attn/Pipelines/Pipelines.h"
 
+#include "sparse_attn/Conversion/Passes.h"
+
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -29,6 +31,8 @@ void sparse_attn::buildHostLoweringPipeline(OpPassManager &pm) {
   pm.addPass(bufferization::createOneShotBufferizePass(bufferizeOptions));
   bufferization::BufferDeallocationPipelineOptions deallocOptions;
   bufferization::buildBufferDeallocationPipeline(pm, deallocOptions);
+  // Deallocation clones buffers it does not own (e.g. a returned argument).
+  pm.addPass(createConvertBufferizationToMemRefPass());
 
   // The query-tile grids run sequentially on the host.
   pm.addPass(createForallToForLoopPass());
@@ -51,6 +55,7 @@ void sparse_attn::buildHostLoweringPipeline(OpPassManager &pm) {
 }
 
 void sparse_attn::buildReferencePipeline(OpPassManager &pm) {
+  pm.addPass(createConvertSparseAttnToLinalgPass());
   buildHostLoweringPipeline(pm);
 }
 
