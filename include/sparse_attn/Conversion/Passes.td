@@ -58,4 +58,57 @@ def ConvertSparseAttnToLinalgPass
   ];
 }
 
+def SparseAttnToGPUPass : Pass<"sparse-attn-to-gpu", "ModuleOp"> {
+  let summary = "Map tiled sparse_attn grids onto CTAs and warps of a GPU "
+                "kernel (tensor cores through nvgpu/nvvm)";
+  let description = [{
+    Turns every function whose body is one tiled grid (`scf.forall` tagged
+    `sparse_attn.grid`, as built by `sparse-attn-tile` and rewritten by
+    `sparse-attn-skip-blocks` / `sparse-attn-fuse`) into a `gpu.func`
+    kernel of a `gpu.module` (docs/design/gpu-lowering.md):
+
+    - one CTA per grid point, `query-tile / 16` warps of 16 query rows each;
+      the query-tile index is `gridDim.x - 1 - blockIdx.x` (heaviest causal
+      tiles first), the head `blockIdx.y`, the batch `blockIdx.z`;
+    - tensor arguments and results become strided memrefs (the last
+      dimension of q/k/v/out contiguous), scalars stay scalars;
+    - each tile value lives in registers in the mma.sync m16n8k16 fragment
+      layout (f32 tiles as accumulator fragments, row vectors as the two
+      rows a thread holds, the query tile as A-operand fragments loaded
+      once with ldmatrix), except key and value tiles, which are staged in
+      swizzled shared memory by `cp.async` one tile ahead of their use
+      (the next tile streams in while the current one is consumed);
+    - every tile op has one lowering onto these fragments: `score_tile` is
+      Q K^T on tensor cores followed by the `visible` region evaluated on
+      fragment coordinates, `online_softmax` the row statistics with quad
+      shuffles, exp2, and P V with P re-packed from the accumulators into
+      A operands in registers; finalisers store the rows to global memory.
+
+    The kernel keeps what a launcher needs as attributes: per argument
+    `sparse_attn.tensor`/`sparse_attn.scalar` names and access, and
+    `sparse_attn.launch` (grid expressions over argument sizes, block,
+    dynamic shared memory), which `sparse-attn-compile-gpu` writes into a
+    kernel bundle's manifest.
+  }];
+  let options = [
+    Option<"scaleArgument", "scale-argument", "bool", /*default=*/"false",
+           "Multiply every score tile's scale by an f32 kernel argument "
+           "`scale` (compile the attention with scale 1)">,
+    Option<"minBlocksPerMultiprocessor", "min-blocks-per-sm", "int64_t",
+           /*default=*/"1",
+           "CTAs that must fit on one multiprocessor (nvvm.minctasm)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 #endif // SPARSE_ATTN_CONVERSION_PASSES_TD

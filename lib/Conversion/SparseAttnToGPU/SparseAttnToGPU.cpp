@@ -1,0 +1,1036 @@
+//===- SparseAttnToGPU.cpp - sparse-attn-to-gpu -----------------*- C++ -*-===//
+//
+// Tiled grids to GPU kernels: the grid point becomes a CTA, tile values
+// become warp fragments (WarpTiles.h), key and value tiles stream through
+// shared memory one tile ahead of their use. docs/design/gpu-lowering.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparse_attn/Conversion/Passes.h"
+#include "sparse_attn/Conversion/SparseAttnToGPU/KernelAttributes.h"
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
+
+#include "WarpTiles.h"
+
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Index/IR/IndexDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace mlir::sparse_attn {
+#define GEN_PASS_DEF_SPARSEATTNTOGPUPASS
+#include "sparse_attn/Conversion/Passes.h.inc"
+} // namespace mlir::sparse_attn
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+using namespace mlir::sparse_attn::warp_tiles;
+
+namespace {
+
+constexpr StringLiteral kGridAttr = "sparse_attn.grid";
+constexpr StringLiteral kKeyPassAttr = "sparse_attn.key_pass";
+constexpr StringLiteral kSharedMemorySymbol = "sparse_attn_shared_memory";
+constexpr StringLiteral kKernelModuleName = "sparse_attn_kernels";
+/// Alignment of the dynamic shared memory and of every region in it.
+constexpr int64_t kSharedAlignment = 1024;
+
+int64_t alignTo(int64_t value, int64_t alignment) {
+  return (value + alignment - 1) / alignment * alignment;
+}
+
+bool isScalar(Type type) { return type.isIntOrIndexOrFloat(); }
+
+/// Removes the terminator a builder may have put into a new block, so that
+/// the lowered body can end with its own.
+void eraseTerminator(Block *block) {
+  if (!block->empty() && block->back().hasTrait<OpTrait::IsTerminator>())
+    block->back().erase();
+}
+
+/// The memref a tensor argument or result becomes: strided, the innermost
+/// dimension contiguous for the floating-point 4-D tensors that tiles are
+/// copied from or stored to (16-byte cp.async and vector stores).
+MemRefType globalMemRefType(RankedTensorType type) {
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> strides(rank, ShapedType::kDynamic);
+  if (rank == 4 && isa<FloatType>(type.getElementType()))
+    strides.back() = 1;
+  auto layout = StridedLayoutAttr::get(type.getContext(), ShapedType::kDynamic,
+                                       strides);
+  return MemRefType::get(type.getShape(), type.getElementType(), layout);
+}
+
+/// Lowers one function holding one tiled grid into one kernel.
+class GridLowering {
+public:
+  GridLowering(func::FuncOp func, scf::ForallOp grid, bool scaleArgument,
+               int64_t minBlocksPerMultiprocessor)
+      : func(func), grid(grid), scaleArgument(scaleArgument),
+        minBlocks(minBlocksPerMultiprocessor),
+        b(func.getContext()) {}
+
+  LogicalResult run(gpu::GPUModuleOp module);
+
+private:
+  // Analysis before any IR is built.
+  LogicalResult plan();
+  FailureOr<std::string> sizeExpression(Value value);
+  std::string tensorName(Value tensor);
+
+  // Lowering of the function body into the kernel.
+  LogicalResult lowerBlock(Block &block);
+  LogicalResult lowerOp(Operation *op);
+  LogicalResult lowerScalar(Operation *op, IRMapping &map);
+  Value resolve(Value value, IRMapping &map);
+  FailureOr<Type> convertType(Type type, Operation *user);
+  LogicalResult lowerGrid();
+  LogicalResult lowerGridTerminator(scf::InParallelOp terminator);
+  LogicalResult lowerFor(scf::ForOp loop);
+  LogicalResult lowerKeyLoop(scf::ForOp loop);
+  LogicalResult lowerIf(scf::IfOp ifOp);
+  LogicalResult lowerWhile(scf::WhileOp whileOp);
+  LogicalResult lowerLoadTile(LoadTileOp load);
+  LogicalResult lowerScoreTile(ScoreTileOp op);
+
+  /// Issues the cp.async copies of a streamed load with the loop's
+  /// induction variable taken as `inductionValue`.
+  LogicalResult issueStreamLoad(LoadTileOp load, scf::ForOp loop,
+                                Value inductionValue, Value slot);
+  FailureOr<Value> materialize(Value value, scf::ForOp loop,
+                               Value inductionValue, IRMapping &local);
+
+  SharedTile sharedView(int64_t byteOffset, Value dynamicOffset,
+                        RankedTensorType tileType);
+  SharedTile slotView(LoadTileOp load, Value slot);
+  Value sequenceExtent(Value source);
+  WarpTiles tiles() { return WarpTiles(b, loc(), ids, numThreads); }
+  Location loc() { return func.getLoc(); }
+
+  func::FuncOp func;
+  scf::ForallOp grid;
+  bool scaleArgument;
+  int64_t minBlocks;
+  OpBuilder b;
+
+  // Plan.
+  int64_t tileRows = 0, numThreads = 0;
+  int64_t operandBytes = 0, slotBytes = 0, maxStreamRows = 0;
+  SmallVector<std::string> gridExpressions;
+  SmallVector<std::string> argumentNames, resultNames;
+
+  // Lowering state.
+  IRMapping mapping;
+  ThreadIds ids;
+  Value sharedBase, scaleValue;
+  /// Streamed key/value tiles: the shared-memory tile each one is in while
+  /// its consumers run.
+  DenseMap<Value, SharedTile> sharedTiles;
+  /// `tensor.extract_slice` of rows [0, rows) of a tile: (tile, rows).
+  DenseMap<Value, std::pair<Value, Value>> rowSlices;
+};
+
+//===----------------------------------------------------------------------===//
+// Plan
+//===----------------------------------------------------------------------===//
+
+std::string GridLowering::tensorName(Value tensor) {
+  if (auto arg = dyn_cast<BlockArgument>(tensor);
+      arg && arg.getOwner() == &func.getBody().front())
+    return argumentNames[arg.getArgNumber()];
+  return "?";
+}
+
+FailureOr<std::string> GridLowering::sizeExpression(Value value) {
+  if (std::optional<int64_t> constant = getConstantIntValue(value))
+    return std::to_string(*constant);
+  Operation *def = value.getDefiningOp();
+  if (!def)
+    return failure();
+  if (auto dim = dyn_cast<tensor::DimOp>(def)) {
+    std::optional<int64_t> index = dim.getConstantIndex();
+    auto arg = dyn_cast<BlockArgument>(dim.getSource());
+    if (!index || !arg || arg.getOwner() != &func.getBody().front())
+      return failure();
+    return tensorName(arg) + ".size" + std::to_string(*index);
+  }
+  auto binary = [&](StringRef format) -> FailureOr<std::string> {
+    FailureOr<std::string> lhs = sizeExpression(def->getOperand(0));
+    FailureOr<std::string> rhs = sizeExpression(def->getOperand(1));
+    if (failed(lhs) || failed(rhs))
+      return failure();
+    if (format.starts_with("("))
+      return "(" + *lhs + format.drop_front().str() + *rhs + ")";
+    return format.str() + "(" + *lhs + ", " + *rhs + ")";
+  };
+  return llvm::TypeSwitch<Operation *, FailureOr<std::string>>(def)
+      .Case<arith::CeilDivUIOp, arith::CeilDivSIOp>(
+          [&](auto) { return binary("ceil_div"); })
+      .Case<arith::AddIOp>([&](auto) { return binary("( + "); })
+      .Case<arith::SubIOp>([&](auto) { return binary("( - "); })
+      .Case<arith::MulIOp>([&](auto) { return binary("( * "); })
+      .Case<arith::DivUIOp, arith::DivSIOp>(
+          [&](auto) { return binary("( / "); })
+      .Case<arith::MinSIOp, arith::MinUIOp>([&](auto) { return binary("min"); })
+      .Case<arith::MaxSIOp, arith::MaxUIOp>([&](auto) { return binary("max"); })
+      .Default([](Operation *) -> FailureOr<std::string> { return failure(); });
+}
+
+LogicalResult GridLowering::plan() {
+  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
+    auto name = func.getArgAttrOfType<StringAttr>(i, kTensorNameAttr);
+    argumentNames.push_back(name ? name.str() : "arg" + std::to_string(i));
+  }
+  for (unsigned i = 0, e = func.getNumResults(); i < e; ++i) {
+    auto name = func.getResultAttrOfType<StringAttr>(i, kTensorNameAttr);
+    resultNames.push_back(name ? name.str() : "result" + std::to_string(i));
+  }
+
+  if (grid.getRank() > 3)
+    return grid.emitOpError("has more than three dimensions; a kernel grid "
+                            "has three");
+  if (!grid.isNormalized())
+    return grid.emitOpError("must be normalized (zero lower bounds, unit "
+                            "steps) to become a kernel grid");
+  // Innermost grid dimension first: x, y, z.
+  for (OpFoldResult bound : llvm::reverse(grid.getMixedUpperBound())) {
+    FailureOr<std::string> expression =
+        isa<Attribute>(bound)
+            ? FailureOr<std::string>(std::to_string(
+                  *getConstantIntValue(bound)))
+            : sizeExpression(cast<Value>(bound));
+    if (failed(expression))
+      return grid.emitOpError("has a bound that is not an expression of the "
+                              "function's argument sizes");
+    gridExpressions.push_back(*expression);
+  }
+  while (gridExpressions.size() < 3)
+    gridExpressions.push_back("1");
+
+  // The query tile fixes the rows of every tile value, hence the warps; the
+  // streamed key/value tiles fix the shared-memory slots.
+  WalkResult walk = grid.walk([&](LoadTileOp load) -> WalkResult {
+    RankedTensorType type = load.getType();
+    int64_t bytes = alignTo(type.getNumElements() *
+                                type.getElementTypeBitWidth() / 8,
+                            kSharedAlignment);
+    if (!isTensorCoreElementType(type.getElementType())) {
+      load.emitOpError("loads ")
+          << type.getElementType()
+          << " tiles; the GPU lowering takes bf16 and f16 tiles";
+      return WalkResult::interrupt();
+    }
+    if (type.getDimSize(1) % 16 != 0 || type.getDimSize(0) % 16 != 0) {
+      load.emitOpError("loads a tile whose sizes are not multiples of 16");
+      return WalkResult::interrupt();
+    }
+    auto loop = dyn_cast<scf::ForOp>(load->getParentOp());
+    if (loop && loop->hasAttr(kKeyPassAttr)) {
+      slotBytes = std::max(slotBytes, bytes);
+      maxStreamRows = std::max(maxStreamRows, type.getDimSize(0));
+      return WalkResult::advance();
+    }
+    if (tileRows && tileRows != type.getDimSize(0)) {
+      load.emitOpError("loads a second query tile of another height");
+      return WalkResult::interrupt();
+    }
+    tileRows = type.getDimSize(0);
+    operandBytes = std::max(operandBytes, bytes);
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  if (!tileRows)
+    return grid.emitOpError("loads no query tile; nothing to map onto warps");
+  numThreads = tileRows / kWarpRows * 32;
+  if (numThreads > 1024)
+    return grid.emitOpError("has query tiles of ")
+           << tileRows << " rows; a CTA holds at most 64 warps of 16 rows";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel
+//===----------------------------------------------------------------------===//
+
+LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
+  if (failed(plan()))
+    return failure();
+  MLIRContext *context = func.getContext();
+
+  // Arguments: the function's tensors, then its results as outputs, then
+  // the scale.
+  SmallVector<Type> argumentTypes;
+  SmallVector<DictionaryAttr> argumentAttrs;
+  auto tensorArgument = [&](Type type, StringRef name,
+                            StringRef access) -> LogicalResult {
+    auto tensorType = dyn_cast<RankedTensorType>(type);
+    if (!tensorType)
+      return func.emitOpError("has an argument or result of type ")
+             << type << "; kernels take ranked tensors";
+    argumentTypes.push_back(globalMemRefType(tensorType));
+    argumentAttrs.push_back(DictionaryAttr::get(
+        context, {b.getNamedAttr(kKernelTensorAttr, b.getStringAttr(name)),
+                  b.getNamedAttr(kKernelAccessAttr, b.getStringAttr(access))}));
+    return success();
+  };
+  for (auto [type, name] : llvm::zip(func.getArgumentTypes(), argumentNames))
+    if (failed(tensorArgument(type, name, "read")))
+      return failure();
+  for (auto [type, name] : llvm::zip(func.getResultTypes(), resultNames))
+    if (failed(tensorArgument(type, name, "write")))
+      return failure();
+  if (scaleArgument) {
+    argumentTypes.push_back(b.getF32Type());
+    argumentAttrs.push_back(DictionaryAttr::get(
+        context, {b.getNamedAttr(kKernelScalarAttr,
+                                 b.getStringAttr(kScaleArgumentName))}));
+  }
+
+  int64_t sharedBytes = operandBytes + 2 * slotBytes;
+  b.setInsertionPointToEnd(module.getBody());
+  auto kernel = gpu::GPUFuncOp::create(
+      b, loc(), func.getName(), b.getFunctionType(argumentTypes, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  kernel.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(numThreads), 1, 1}));
+  if (minBlocks > 1)
+    kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(minBlocks));
+  for (auto [i, attrs] : llvm::enumerate(argumentAttrs))
+    kernel.setArgAttrs(i, attrs);
+  SmallVector<Attribute> gridAttrs;
+  for (const std::string &expression : gridExpressions)
+    gridAttrs.push_back(b.getStringAttr(expression));
+  kernel->setAttr(
+      kKernelLaunchAttr,
+      b.getDictionaryAttr(
+          {b.getNamedAttr("grid", b.getArrayAttr(gridAttrs)),
+           b.getNamedAttr("block", b.getI64ArrayAttr({numThreads, 1, 1})),
+           b.getNamedAttr("shared_memory_bytes",
+                          b.getI64IntegerAttr(sharedBytes))}));
+  kernel->setAttr(
+      kKernelTuningAttr,
+      b.getDictionaryAttr(
+          {b.getNamedAttr("block_q", b.getI64IntegerAttr(tileRows)),
+           b.getNamedAttr("block_k", b.getI64IntegerAttr(maxStreamRows)),
+           b.getNamedAttr("warps", b.getI64IntegerAttr(numThreads / 32))}));
+
+  Block &entry = kernel.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  Block &body = func.getBody().front();
+  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+    mapping.map(body.getArgument(i), entry.getArgument(i));
+  if (scaleArgument)
+    scaleValue = entry.getArguments().back();
+  ids = buildThreadIds(b, loc());
+  auto bytesType = MemRefType::get(
+      {0}, b.getI8Type(), MemRefLayoutAttrInterface(),
+      gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup));
+  sharedBase =
+      memref::GetGlobalOp::create(b, loc(), bytesType, kSharedMemorySymbol);
+
+  // The outputs: results of the grid returned by the function.
+  auto returnOp = cast<func::ReturnOp>(body.getTerminator());
+  for (auto [i, returned] : llvm::enumerate(returnOp.getOperands())) {
+    auto result = dyn_cast<OpResult>(returned);
+    if (!result || result.getOwner() != grid)
+      return returnOp.emitOpError("returns a value that is not a result of "
+                                  "the tiled grid");
+    mapping.map(grid.getRegionIterArgs()[result.getResultNumber()],
+                entry.getArgument(func.getNumArguments() + i));
+  }
+  for (Value init : grid.getOutputs())
+    if (!init.getDefiningOp<tensor::EmptyOp>())
+      return grid.emitOpError("writes into an initialised tensor; kernels "
+                              "write every output element themselves");
+
+  for (Operation &op : body) {
+    if (&op == grid.getOperation()) {
+      if (failed(lowerGrid()))
+        return failure();
+      continue;
+    }
+    if (&op == returnOp.getOperation())
+      break;
+    if (grid->isBeforeInBlock(&op))
+      return op.emitOpError("follows the tiled grid; a kernel function ends "
+                            "with its grid");
+    if (failed(lowerOp(&op)))
+      return failure();
+  }
+  gpu::ReturnOp::create(b, loc());
+  return success();
+}
+
+LogicalResult GridLowering::lowerGrid() {
+  // Grid dimensions innermost first: x is the last induction variable,
+  // visited from the end (the longest causal query tiles start first).
+  ValueRange ivs = grid.getInductionVars();
+  gpu::Dimension dimensions[] = {gpu::Dimension::x, gpu::Dimension::y,
+                                 gpu::Dimension::z};
+  SmallVector<OpFoldResult> bounds = grid.getMixedUpperBound();
+  for (int64_t d = 0, rank = ivs.size(); d < rank; ++d) {
+    Value blockId = gpu::BlockIdOp::create(b, loc(), dimensions[d]);
+    Value iv = ivs[rank - 1 - d];
+    if (d == 0) {
+      Value bound = getValueOrCreateConstantIndexOp(b, loc(), bounds[rank - 1]);
+      if (Value lowered = mapping.lookupOrNull(bound))
+        bound = lowered;
+      Value last = arith::SubIOp::create(
+          b, loc(), bound, arith::ConstantIndexOp::create(b, loc(), 1));
+      blockId = arith::SubIOp::create(b, loc(), last, blockId);
+    }
+    mapping.map(iv, blockId);
+  }
+  Block *body = grid.getBody();
+  if (failed(lowerBlock(*body)))
+    return failure();
+  return lowerGridTerminator(grid.getTerminator());
+}
+
+LogicalResult GridLowering::lowerGridTerminator(scf::InParallelOp terminator) {
+  for (Operation &op : terminator.getYieldingOps()) {
+    auto insert = dyn_cast<tensor::ParallelInsertSliceOp>(&op);
+    if (!insert)
+      return op.emitOpError("cannot be lowered into a kernel's output");
+    Value dest = mapping.lookupOrNull(insert.getDest());
+    auto [tile, rows] = rowSlices.lookup(insert.getSource());
+    if (!dest || !tile)
+      return insert.emitOpError("must insert rows [0, n) of a tile into an "
+                                "output of the grid");
+    SmallVector<Value> offsets;
+    for (OpFoldResult offset : insert.getMixedOffsets()) {
+      Value value = getValueOrCreateConstantIndexOp(b, loc(), offset);
+      if (Value lowered = mapping.lookupOrNull(value))
+        value = lowered;
+      offsets.push_back(value);
+    }
+    bool isRowVector = cast<VectorType>(tile.getType()) ==
+                       rowVectorType(b.getContext());
+    if (offsets.size() == 3 && isRowVector) {
+      tiles().storeRowVector(tile, rows, dest, offsets[0], offsets[1],
+                             offsets[2]);
+      continue;
+    }
+    if (offsets.size() != 4 || isRowVector ||
+        getConstantIntValue(insert.getMixedOffsets()[3]) != 0)
+      return insert.emitOpError("must insert whole rows of a tile into a "
+                                "[B, H, N, D] output or a row vector into a "
+                                "[B, H, N] one");
+    tiles().storeTileRows(tile, rows, dest, offsets[0], offsets[1],
+                          offsets[2]);
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult GridLowering::lowerBlock(Block &block) {
+  for (Operation &op : block.without_terminator())
+    if (failed(lowerOp(&op)))
+      return failure();
+  return success();
+}
+
+Value GridLowering::resolve(Value value, IRMapping &map) {
+  if (Value lowered = map.lookupOrNull(value))
+    return lowered;
+  return mapping.lookupOrNull(value);
+}
+
+LogicalResult GridLowering::lowerScalar(Operation *op, IRMapping &map) {
+  SmallVector<Value> operands;
+  for (Value operand : op->getOperands()) {
+    Value lowered = resolve(operand, map);
+    if (!lowered)
+      return op->emitOpError("uses a value the GPU lowering has not mapped");
+    operands.push_back(lowered);
+  }
+  if (auto dim = dyn_cast<tensor::DimOp>(op)) {
+    if (!isa<MemRefType>(operands[0].getType()))
+      return op->emitOpError("must take the size of a function argument");
+    map.map(dim.getResult(),
+            memref::DimOp::create(b, loc(), operands[0], operands[1]));
+    return success();
+  }
+  if (auto extract = dyn_cast<tensor::ExtractOp>(op)) {
+    if (!isa<MemRefType>(operands[0].getType()))
+      return op->emitOpError("must read an element of a function argument");
+    map.map(extract.getResult(),
+            memref::LoadOp::create(b, loc(), operands[0],
+                                   ArrayRef<Value>(operands).drop_front()));
+    return success();
+  }
+  bool scalarOp =
+      op->getNumRegions() == 0 &&
+      isa<arith::ArithDialect, math::MathDialect, index::IndexDialect>(
+          op->getDialect()) &&
+      llvm::all_of(op->getOperandTypes(), isScalar) &&
+      llvm::all_of(op->getResultTypes(), isScalar);
+  if (!scalarOp)
+    return op->emitOpError("cannot be lowered by sparse-attn-to-gpu");
+  Operation *clone = b.clone(*op);
+  clone->setOperands(operands);
+  for (auto [from, to] : llvm::zip(op->getResults(), clone->getResults()))
+    map.map(from, to);
+  return success();
+}
+
+FailureOr<Type> GridLowering::convertType(Type type, Operation *user) {
+  if (isScalar(type))
+    return type;
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (tensor && tensor.getElementType().isF32() && tensor.hasStaticShape() &&
+      tensor.getDimSize(0) == tileRows) {
+    if (tensor.getRank() == 1)
+      return Type(rowVectorType(b.getContext()));
+    if (tensor.getRank() == 2 && tensor.getDimSize(1) % 8 == 0)
+      return Type(accumulatorType(b.getContext(), tensor.getDimSize(1)));
+  }
+  return user->emitOpError("carries a value of type ")
+         << type << " that has no register form on the GPU";
+}
+
+LogicalResult GridLowering::lowerOp(Operation *op) {
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case([&](arith::ConstantOp constant) -> LogicalResult {
+        auto splat = dyn_cast<SplatElementsAttr>(constant.getValue());
+        if (isScalar(constant.getType()))
+          return lowerScalar(op, mapping);
+        if (!splat)
+          return op->emitOpError("is a tensor constant that is not a splat");
+        FailureOr<Type> type = convertType(constant.getType(), op);
+        if (failed(type))
+          return failure();
+        auto vectorType = cast<VectorType>(*type);
+        mapping.map(constant.getResult(),
+                    arith::ConstantOp::create(
+                        b, loc(),
+                        SplatElementsAttr::get(
+                            vectorType, splat.getSplatValue<Attribute>())));
+        return success();
+      })
+      .Case([&](tensor::EmptyOp) -> LogicalResult {
+        // Only as the grid's outputs, which the kernel's output arguments
+        // replace.
+        for (Operation *user : op->getUsers())
+          if (user != grid.getOperation())
+            return op->emitOpError("is used other than as a grid output");
+        return success();
+      })
+      .Case([&](LoadTileOp load) { return lowerLoadTile(load); })
+      .Case([&](ScoreTileOp score) { return lowerScoreTile(score); })
+      .Case<OnlineSoftmaxOp, OnlineLogSumExpOp>([&](auto step) -> LogicalResult {
+        const SharedTile *values = nullptr;
+        Value acc;
+        Type elementType;
+        if constexpr (std::is_same_v<decltype(step), OnlineSoftmaxOp>) {
+          auto it = sharedTiles.find(step.getValue());
+          if (it == sharedTiles.end())
+            return step.emitOpError("takes a value tile that is not streamed "
+                                    "by its key loop");
+          values = &it->second;
+          acc = mapping.lookup(step.getAcc());
+          elementType = step.getValue().getType().getElementType();
+        }
+        SmallVector<Value> results = tiles().onlineSoftmax(
+            mapping.lookup(step.getScores()), values,
+            mapping.lookup(step.getMax()), mapping.lookup(step.getSum()), acc,
+            elementType);
+        for (auto [from, to] : llvm::zip(step->getResults(), results))
+          mapping.map(from, to);
+        return success();
+      })
+      .Case([&](SoftmaxFinalizeOp finalize) -> LogicalResult {
+        auto [output, logSumExp] = tiles().softmaxFinalize(
+            mapping.lookup(finalize.getMax()), mapping.lookup(finalize.getSum()),
+            mapping.lookup(finalize.getAcc()),
+            mapping.lookup(finalize.getRows()), finalize.getUnnormalized(),
+            finalize.getOutput().getType().getElementType());
+        mapping.map(finalize.getOutput(), output);
+        mapping.map(finalize.getLogsumexp(), logSumExp);
+        return success();
+      })
+      .Case([&](tensor::ExtractSliceOp slice) -> LogicalResult {
+        Value tile = mapping.lookupOrNull(slice.getSource());
+        bool leading =
+            llvm::all_of(slice.getMixedOffsets(),
+                         [](OpFoldResult o) { return isZeroInteger(o); }) &&
+            slice.hasUnitStride();
+        if (!tile || !leading)
+          return slice.emitOpError("must take the leading rows of a tile");
+        Value rows = getValueOrCreateConstantIndexOp(b, loc(),
+                                                     slice.getMixedSizes()[0]);
+        if (Value lowered = mapping.lookupOrNull(rows))
+          rows = lowered;
+        rowSlices[slice.getResult()] = {tile, rows};
+        return success();
+      })
+      .Case([&](scf::ForOp loop) {
+        return loop->hasAttr(kKeyPassAttr) ? lowerKeyLoop(loop)
+                                           : lowerFor(loop);
+      })
+      .Case([&](scf::IfOp ifOp) { return lowerIf(ifOp); })
+      .Case([&](scf::WhileOp whileOp) { return lowerWhile(whileOp); })
+      .Default([&](Operation *other) { return lowerScalar(other, mapping); });
+}
+
+SharedTile GridLowering::sharedView(int64_t byteOffset, Value dynamicOffset,
+                                    RankedTensorType tileType) {
+  auto type = MemRefType::get(
+      tileType.getShape(), tileType.getElementType(),
+      MemRefLayoutAttrInterface(),
+      gpu::AddressSpaceAttr::get(b.getContext(),
+                                 gpu::AddressSpace::Workgroup));
+  Value offset = arith::ConstantIndexOp::create(b, loc(), byteOffset);
+  if (dynamicOffset)
+    offset = arith::AddIOp::create(b, loc(), offset, dynamicOffset);
+  Value view =
+      memref::ViewOp::create(b, loc(), type, sharedBase, offset, ValueRange{});
+  return {view, tileType.getDimSize(0), tileType.getDimSize(1)};
+}
+
+SharedTile GridLowering::slotView(LoadTileOp load, Value slot) {
+  Value slotOffset = arith::MulIOp::create(
+      b, loc(), slot, arith::ConstantIndexOp::create(b, loc(), slotBytes));
+  return sharedView(operandBytes, slotOffset, load.getType());
+}
+
+Value GridLowering::sequenceExtent(Value source) {
+  return memref::DimOp::create(b, loc(), mapping.lookup(source), 2);
+}
+
+LogicalResult GridLowering::lowerLoadTile(LoadTileOp load) {
+  if (sharedTiles.count(load.getResult()))
+    return success(); // issued by its key loop
+  for (OpOperand &use : load->getUses()) {
+    auto score = dyn_cast<ScoreTileOp>(use.getOwner());
+    if (!score || use.getOperandNumber() != 0)
+      return load.emitOpError("loads a tile outside a key loop that is not "
+                              "the query of a score tile");
+  }
+  // The query tile: staged through shared memory, then held in registers as
+  // A fragments for the whole grid point.
+  SharedTile staging = sharedView(0, Value(), load.getType());
+  tiles().copyTileAsync(mapping.lookup(load.getSource()),
+                        mapping.lookup(load.getBatch()),
+                        mapping.lookup(load.getHead()),
+                        mapping.lookup(load.getRow()),
+                        sequenceExtent(load.getSource()), staging);
+  NVVM::CpAsyncCommitGroupOp::create(b, loc());
+  NVVM::CpAsyncWaitGroupOp::create(b, loc(), 0);
+  gpu::BarrierOp::create(b, loc());
+  mapping.map(load.getResult(), tiles().loadOperand(staging));
+  return success();
+}
+
+LogicalResult GridLowering::lowerScoreTile(ScoreTileOp op) {
+  auto keys = sharedTiles.find(op.getKey());
+  if (keys == sharedTiles.end())
+    return op.emitOpError("takes a key tile that is not streamed by its key "
+                          "loop");
+  if (op.getBias())
+    return op.emitOpError("has a bias; not lowered to the GPU yet");
+  Value query = mapping.lookupOrNull(op.getQuery());
+  if (!query)
+    return op.emitOpError("takes a query tile that is not in registers");
+  Type elementType = op.getKey().getType().getElementType();
+  WarpTiles warp = tiles();
+  Value scores = warp.scoreProducts(query, keys->second, elementType);
+  Value factor = arith::ConstantOp::create(b, loc(), op.getScaleAttr());
+  if (scaleValue)
+    factor = arith::MulFOp::create(b, loc(), factor, scaleValue);
+  scores = warp.scaleTile(scores, factor);
+  if (op.isMasked()) {
+    Block &region = op.getVisible().front();
+    LogicalResult status = success();
+    scores = warp.maskTile(
+        scores, mapping.lookup(op.getRowOffset()),
+        mapping.lookup(op.getColOffset()),
+        [&](OpBuilder &, Location, Value i, Value j) -> Value {
+          IRMapping local;
+          local.map(region.getArgument(0), i);
+          local.map(region.getArgument(1), j);
+          for (Operation &inner : region.without_terminator())
+            if (failed(lowerScalar(&inner, local))) {
+              status = failure();
+              return arith::ConstantOp::create(b, loc(), b.getBoolAttr(false));
+            }
+          return resolve(op.getVisibleCondition(), local);
+        });
+    if (failed(status))
+      return failure();
+  }
+  mapping.map(op.getResult(), scores);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Control flow
+//===----------------------------------------------------------------------===//
+
+LogicalResult GridLowering::lowerFor(scf::ForOp loop) {
+  SmallVector<Value> inits;
+  for (Value init : loop.getInitArgs()) {
+    FailureOr<Type> type = convertType(init.getType(), loop);
+    if (failed(type))
+      return failure();
+    inits.push_back(mapping.lookup(init));
+  }
+  auto newLoop = scf::ForOp::create(
+      b, loc(), mapping.lookup(loop.getLowerBound()),
+      mapping.lookup(loop.getUpperBound()), mapping.lookup(loop.getStep()),
+      inits);
+  OpBuilder::InsertionGuard guard(b);
+  eraseTerminator(newLoop.getBody());
+  b.setInsertionPointToStart(newLoop.getBody());
+  mapping.map(loop.getInductionVar(), newLoop.getInductionVar());
+  for (auto [from, to] :
+       llvm::zip(loop.getRegionIterArgs(), newLoop.getRegionIterArgs()))
+    mapping.map(from, to);
+  if (failed(lowerBlock(*loop.getBody())))
+    return failure();
+  SmallVector<Value> yielded;
+  for (Value value : loop.getYieldedValues())
+    yielded.push_back(mapping.lookup(value));
+  scf::YieldOp::create(b, loc(), yielded);
+  for (auto [from, to] : llvm::zip(loop.getResults(), newLoop.getResults()))
+    mapping.map(from, to);
+  return success();
+}
+
+LogicalResult GridLowering::lowerIf(scf::IfOp ifOp) {
+  SmallVector<Type> types;
+  for (Type type : ifOp.getResultTypes()) {
+    FailureOr<Type> converted = convertType(type, ifOp);
+    if (failed(converted))
+      return failure();
+    types.push_back(*converted);
+  }
+  auto newIf = scf::IfOp::create(b, loc(), types,
+                                 mapping.lookup(ifOp.getCondition()),
+                                 /*withElseRegion=*/!ifOp.getElseRegion().empty());
+  auto lowerBranch = [&](Region &from, Region &to) -> LogicalResult {
+    if (from.empty())
+      return success();
+    OpBuilder::InsertionGuard guard(b);
+    Block *block = &to.front();
+    eraseTerminator(block);
+    b.setInsertionPointToEnd(block);
+    if (failed(lowerBlock(from.front())))
+      return failure();
+    SmallVector<Value> yielded;
+    for (Value value : from.front().getTerminator()->getOperands())
+      yielded.push_back(mapping.lookup(value));
+    scf::YieldOp::create(b, loc(), yielded);
+    return success();
+  };
+  if (failed(lowerBranch(ifOp.getThenRegion(), newIf.getThenRegion())) ||
+      failed(lowerBranch(ifOp.getElseRegion(), newIf.getElseRegion())))
+    return failure();
+  for (auto [from, to] : llvm::zip(ifOp.getResults(), newIf.getResults()))
+    mapping.map(from, to);
+  return success();
+}
+
+LogicalResult GridLowering::lowerWhile(scf::WhileOp whileOp) {
+  SmallVector<Type> beforeTypes, afterTypes;
+  for (Type type : whileOp.getInits().getTypes()) {
+    FailureOr<Type> converted = convertType(type, whileOp);
+    if (failed(converted))
+      return failure();
+    beforeTypes.push_back(*converted);
+  }
+  for (Type type : whileOp.getResultTypes()) {
+    FailureOr<Type> converted = convertType(type, whileOp);
+    if (failed(converted))
+      return failure();
+    afterTypes.push_back(*converted);
+  }
+  SmallVector<Value> inits;
+  for (Value init : whileOp.getInits())
+    inits.push_back(mapping.lookup(init));
+  auto newWhile = scf::WhileOp::create(b, loc(), afterTypes, inits);
+  OpBuilder::InsertionGuard guard(b);
+  SmallVector<Location> beforeLocs(beforeTypes.size(), loc());
+  SmallVector<Location> afterLocs(afterTypes.size(), loc());
+  Block *before = b.createBlock(&newWhile.getBefore(), {}, beforeTypes,
+                                beforeLocs);
+  for (auto [from, to] :
+       llvm::zip(whileOp.getBeforeArguments(), before->getArguments()))
+    mapping.map(from, to);
+  if (failed(lowerBlock(*whileOp.getBeforeBody())))
+    return failure();
+  scf::ConditionOp condition = whileOp.getConditionOp();
+  SmallVector<Value> forwarded;
+  for (Value value : condition.getArgs())
+    forwarded.push_back(mapping.lookup(value));
+  scf::ConditionOp::create(b, loc(), mapping.lookup(condition.getCondition()),
+                           forwarded);
+  Block *after =
+      b.createBlock(&newWhile.getAfter(), {}, afterTypes, afterLocs);
+  for (auto [from, to] :
+       llvm::zip(whileOp.getAfterArguments(), after->getArguments()))
+    mapping.map(from, to);
+  if (failed(lowerBlock(*whileOp.getAfterBody())))
+    return failure();
+  SmallVector<Value> yielded;
+  for (Value value : whileOp.getYieldOp().getOperands())
+    yielded.push_back(mapping.lookup(value));
+  scf::YieldOp::create(b, loc(), yielded);
+  b.setInsertionPointAfter(newWhile);
+  for (auto [from, to] : llvm::zip(whileOp.getResults(), newWhile.getResults()))
+    mapping.map(from, to);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Key loops: streaming key and value tiles through shared memory
+//===----------------------------------------------------------------------===//
+
+FailureOr<Value> GridLowering::materialize(Value value, scf::ForOp loop,
+                                           Value inductionValue,
+                                           IRMapping &local) {
+  if (Value known = local.lookupOrNull(value))
+    return known;
+  Value result;
+  Operation *def = value.getDefiningOp();
+  if (value == loop.getInductionVar()) {
+    result = inductionValue;
+  } else if (auto arg = dyn_cast<BlockArgument>(value)) {
+    // Loop-carried values are unknown ahead of their iteration.
+    if (loop->isAncestor(arg.getOwner()->getParentOp()))
+      return failure();
+    result = mapping.lookupOrNull(value);
+  } else if (!loop->isAncestor(def)) {
+    result = mapping.lookupOrNull(value);
+  } else {
+    if (def->getNumRegions() != 0)
+      return failure();
+    for (Value operand : def->getOperands())
+      if (failed(materialize(operand, loop, inductionValue, local)))
+        return failure();
+    if (failed(lowerScalar(def, local)))
+      return failure();
+    return local.lookup(value);
+  }
+  if (!result)
+    return failure();
+  local.map(value, result);
+  return result;
+}
+
+LogicalResult GridLowering::issueStreamLoad(LoadTileOp load, scf::ForOp loop,
+                                            Value inductionValue, Value slot) {
+  IRMapping local;
+  SmallVector<Value> position;
+  for (Value operand : {load.getBatch(), load.getHead(), load.getRow()}) {
+    FailureOr<Value> value = materialize(operand, loop, inductionValue, local);
+    if (failed(value))
+      return load.emitOpError("has a position that is not a function of its "
+                              "key loop's induction variable");
+    position.push_back(*value);
+  }
+  tiles().copyTileAsync(mapping.lookup(load.getSource()), position[0],
+                        position[1], position[2],
+                        sequenceExtent(load.getSource()), slotView(load, slot));
+  return success();
+}
+
+LogicalResult GridLowering::lowerKeyLoop(scf::ForOp loop) {
+  Block *body = loop.getBody();
+  // The streamed tiles in the order their consumers need them; each is
+  // consumed by one top-level op of the body (the first that uses it).
+  struct Stream {
+    LoadTileOp load;
+    Operation *consumer;
+  };
+  SmallVector<Stream> streams;
+  for (Operation &op : body->without_terminator()) {
+    auto load = dyn_cast<LoadTileOp>(&op);
+    if (!load)
+      continue;
+    Operation *consumer = nullptr;
+    for (Operation *user : load->getUsers()) {
+      Operation *ancestor = body->findAncestorOpInBlock(*user);
+      if (!consumer || ancestor->isBeforeInBlock(consumer))
+        consumer = ancestor;
+    }
+    if (!consumer)
+      continue; // dead
+    streams.push_back({load, consumer});
+  }
+  if (streams.empty())
+    return lowerFor(loop);
+  llvm::sort(streams, [](const Stream &x, const Stream &y) {
+    return x.consumer->isBeforeInBlock(y.consumer);
+  });
+  for (size_t i = 1; i < streams.size(); ++i)
+    if (streams[i].consumer == streams[i - 1].consumer)
+      return streams[i].consumer->emitOpError(
+          "consumes two streamed tiles; the GPU lowering streams one tile "
+          "per consumer");
+
+  // Element e of the stream (tile i of iteration k is element k n + i)
+  // lives in slot e % 2: it is issued right after the barrier that makes
+  // element e - 1 visible, when every warp is done with element e - 2.
+  int64_t numStreams = streams.size();
+  Value lower = mapping.lookup(loop.getLowerBound());
+  Value upper = mapping.lookup(loop.getUpperBound());
+  Value step = mapping.lookup(loop.getStep());
+  gpu::BarrierOp::create(b, loc());
+  {
+    OpBuilder::InsertionGuard guard(b);
+    Value any = arith::CmpIOp::create(b, loc(), arith::CmpIPredicate::slt,
+                                      lower, upper);
+    auto ifOp = scf::IfOp::create(b, loc(), any, /*withElseRegion=*/false);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    Value firstSlot = arith::ConstantIndexOp::create(b, loc(), 0);
+    if (failed(issueStreamLoad(streams[0].load, loop, lower, firstSlot)))
+      return failure();
+  }
+  NVVM::CpAsyncCommitGroupOp::create(b, loc());
+
+  SmallVector<Value> inits;
+  for (Value init : loop.getInitArgs()) {
+    if (failed(convertType(init.getType(), loop)))
+      return failure();
+    inits.push_back(mapping.lookup(init));
+  }
+  auto newLoop = scf::ForOp::create(b, loc(), lower, upper, step, inits);
+  OpBuilder::InsertionGuard guard(b);
+  eraseTerminator(newLoop.getBody());
+  b.setInsertionPointToStart(newLoop.getBody());
+  Value iv = newLoop.getInductionVar();
+  mapping.map(loop.getInductionVar(), iv);
+  for (auto [from, to] :
+       llvm::zip(loop.getRegionIterArgs(), newLoop.getRegionIterArgs()))
+    mapping.map(from, to);
+
+  // The parity of the iteration picks the slots when a single tile streams.
+  Value iteration = arith::DivUIOp::create(
+      b, loc(), arith::SubIOp::create(b, loc(), iv, lower), step);
+  auto slotOf = [&](int64_t i, bool next) -> Value {
+    int64_t element = i + (next ? numStreams : 0);
+    if (numStreams % 2 == 0)
+      return arith::ConstantIndexOp::create(b, loc(), element % 2);
+    Value base = arith::MulIOp::create(
+        b, loc(), iteration,
+        arith::ConstantIndexOp::create(b, loc(), numStreams));
+    Value e = arith::AddIOp::create(
+        b, loc(), base, arith::ConstantIndexOp::create(b, loc(), element));
+    return arith::RemUIOp::create(b, loc(),
+                                  e, arith::ConstantIndexOp::create(b, loc(), 2));
+  };
+  for (Stream &stream : streams)
+    sharedTiles[stream.load.getResult()] = {};
+
+  size_t nextStream = 0;
+  for (Operation &op : body->without_terminator()) {
+    if (nextStream < streams.size() && &op == streams[nextStream].consumer) {
+      Stream &stream = streams[nextStream];
+      sharedTiles[stream.load.getResult()] =
+          slotView(stream.load, slotOf(nextStream, false));
+      NVVM::CpAsyncWaitGroupOp::create(b, loc(), 0);
+      gpu::BarrierOp::create(b, loc());
+      if (nextStream + 1 < streams.size()) {
+        if (failed(issueStreamLoad(streams[nextStream + 1].load, loop, iv,
+                                   slotOf(nextStream + 1, false))))
+          return failure();
+      } else {
+        // The last tile of the iteration: the first of the next one follows.
+        OpBuilder::InsertionGuard inner(b);
+        Value following = arith::AddIOp::create(b, loc(), iv, step);
+        Value more = arith::CmpIOp::create(b, loc(), arith::CmpIPredicate::slt,
+                                           following, upper);
+        Value slot = slotOf(0, true);
+        auto ifOp = scf::IfOp::create(b, loc(), more, /*withElseRegion=*/false);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        if (failed(issueStreamLoad(streams[0].load, loop, following, slot)))
+          return failure();
+      }
+      NVVM::CpAsyncCommitGroupOp::create(b, loc());
+      ++nextStream;
+    }
+    if (failed(lowerOp(&op)))
+      return failure();
+  }
+  SmallVector<Value> yielded;
+  for (Value value : loop.getYieldedValues())
+    yielded.push_back(mapping.lookup(value));
+  scf::YieldOp::create(b, loc(), yielded);
+  b.setInsertionPointAfter(newLoop);
+  for (auto [from, to] : llvm::zip(loop.getResults(), newLoop.getResults()))
+    mapping.map(from, to);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Pass
+//===----------------------------------------------------------------------===//
+
+struct SparseAttnToGPUPass
+    : public sparse_attn::impl::SparseAttnToGPUPassBase<SparseAttnToGPUPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<std::pair<func::FuncOp, scf::ForallOp>> kernels;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      SmallVector<scf::ForallOp> grids;
+      func.walk([&](scf::ForallOp forall) {
+        if (forall->hasAttr(kGridAttr))
+          grids.push_back(forall);
+      });
+      if (grids.empty())
+        continue;
+      if (grids.size() > 1 || grids[0]->getParentOp() != func) {
+        func.emitOpError("must hold exactly one tiled grid at its top level "
+                         "to become a kernel");
+        return signalPassFailure();
+      }
+      kernels.push_back({func, grids[0]});
+    }
+    if (kernels.empty())
+      return;
+
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointToEnd(module.getBody());
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    b.getUnitAttr());
+    auto gpuModule =
+        gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModuleName);
+    b.setInsertionPointToStart(gpuModule.getBody());
+    // Dynamic shared memory as a public zero-sized declaration: it becomes
+    // `.extern .shared .align 1024 .b8 sparse_attn_shared_memory[]` (a
+    // private or initialised one would be a 1-byte static array).
+    memref::GlobalOp::create(
+        b, module.getLoc(), kSharedMemorySymbol, /*sym_visibility=*/StringAttr(),
+        MemRefType::get({0}, b.getI8Type(), MemRefLayoutAttrInterface(),
+                        gpu::AddressSpaceAttr::get(
+                            &getContext(), gpu::AddressSpace::Workgroup)),
+        /*initial_value=*/Attribute(), /*constant=*/false,
+        b.getI64IntegerAttr(kSharedAlignment));
+
+    for (auto [func, grid] : kernels) {
+      GridLowering lowering(func, grid, scaleArgument,
+                            minBlocksPerMultiprocessor);
+      if (failed(lowering.run(gpuModule)))
+        return signalPassFailure();
+    }
+    for (auto [func, grid] : kernels)
+      func.erase();
+  }
+};
+
+} // namespace
