@@ -73,8 +73,8 @@ void sparse_attn::buildCpuPipeline(OpPassManager &pm,
   buildHostLoweringPipeline(pm);
 }
 
-void sparse_attn::buildGpuPipeline(OpPassManager &pm,
-                                   const GpuPipelineOptions &options) {
+void sparse_attn::buildGpuKernelPipeline(OpPassManager &pm,
+                                         const GpuPipelineOptions &options) {
   SparseAttnTilePassOptions tileOptions;
   tileOptions.queryTile = options.queryTile;
   tileOptions.keyTile = options.keyTile;
@@ -87,7 +87,10 @@ void sparse_attn::buildGpuPipeline(OpPassManager &pm,
   pm.addPass(createSparseAttnToGPUPass(gpuOptions));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+}
 
+void sparse_attn::buildGpuSerializationPipeline(
+    OpPassManager &pm, const GpuPipelineOptions &options) {
   // The device half of upstream's gpu-lower-to-nvvm-pipeline: the kernels
   // need no host code (the runtime launches them).
   GpuNVVMAttachTargetOptions target;
@@ -114,6 +117,12 @@ void sparse_attn::buildGpuPipeline(OpPassManager &pm,
   GpuModuleToBinaryPassOptions binary;
   binary.compilationTarget = options.format;
   pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
+void sparse_attn::buildGpuPipeline(OpPassManager &pm,
+                                   const GpuPipelineOptions &options) {
+  buildGpuKernelPipeline(pm, options);
+  buildGpuSerializationPipeline(pm, options);
 }
 
 void sparse_attn::registerPipelines() {

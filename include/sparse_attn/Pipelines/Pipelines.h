@@ -74,6 +74,13 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
 /// warps and tensor cores by sparse-attn-to-gpu, then the NVVM lowering of
 /// the kernels and their serialisation to PTX (or cubin, fatbin).
 void buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &options);
+/// Its first half, up to the kernels in the gpu/nvgpu/nvvm dialects (where
+/// their launch attributes are read).
+void buildGpuKernelPipeline(OpPassManager &pm,
+                            const GpuPipelineOptions &options);
+/// Its second half: NVVM lowering and serialisation.
+void buildGpuSerializationPipeline(OpPassManager &pm,
+                                   const GpuPipelineOptions &options);
 
 /// Registers the named pipelines with the global pass-pipeline registry.
 void registerPipelines();

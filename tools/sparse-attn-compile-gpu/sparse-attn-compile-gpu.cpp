@@ -1,0 +1,562 @@
+//===- sparse-attn-compile-gpu.cpp - kernel bundles from specs --*- C++ -*-===//
+//
+// Compiles the kernels a kernel list names into one kernel bundle
+// (docs/design/kernel-bundles.md): each line of the list is an operation and
+// its specialization in the runtime's lookup syntax,
+//
+//     attention normalizer=softmax,dtype=bf16,head_dim=128,value_dim=128,causal=true,varlen=false,statistics=false,mask=none
+//
+// optionally followed by tuning (`block_q=64,block_k=64`). For each the tool
+// writes the sparse_attn function that computes it, runs the sparse-attn-gpu
+// pipeline, reads what sparse-attn-to-gpu recorded on the kernel (argument
+// names, launch shape), and writes `<name>.bundle/` with the manifest, the
+// PTX of all kernels and, when ptxas is found, its cubin.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparse_attn/Conversion/SparseAttnToGPU/KernelAttributes.h"
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
+#include "sparse_attn/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/Regex.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+#include <optional>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+namespace json = llvm::json;
+
+namespace {
+
+cl::opt<std::string> kernelList(cl::Positional, cl::Required,
+                                cl::desc("<kernel list>"));
+cl::opt<std::string> outputDirectory("o", cl::Required,
+                                     cl::desc("Directory to write the bundle "
+                                              "into"),
+                                     cl::value_desc("directory"));
+cl::opt<std::string> bundleName("name", cl::init("sparse-attn"),
+                                cl::desc("Bundle name (<name>.bundle)"));
+cl::opt<std::string> chip("chip", cl::init("sm_90a"),
+                          cl::desc("Target GPU architecture"));
+cl::opt<std::string> features("features", cl::init("+ptx80"),
+                              cl::desc("NVPTX features (PTX version)"));
+cl::opt<int64_t> queryTile("query-tile", cl::init(128),
+                           cl::desc("Default rows of a query tile"));
+cl::opt<int64_t> keyTile("key-tile", cl::init(64),
+                         cl::desc("Default keys of a key tile"));
+cl::opt<std::string> ptxasPath("ptxas", cl::init(""),
+                               cl::desc("ptxas to build cubins with (default: "
+                                        "from PATH or /usr/local/cuda/bin)"));
+cl::opt<bool> noCubin("no-cubin", cl::init(false),
+                      cl::desc("Write PTX only"));
+cl::opt<std::string> emitMlir("emit-mlir", cl::init(""),
+                              cl::desc("Also write the kernels' gpu-level "
+                                       "IR to this file"));
+
+/// One line of the kernel list.
+struct KernelSpec {
+  std::string op;
+  /// The specialization as written, and parsed.
+  std::string text;
+  std::map<std::string, std::string> keys;
+  std::map<std::string, int64_t> tuning;
+  unsigned line = 0;
+
+  std::string get(StringRef key, StringRef fallback = "") const {
+    auto it = keys.find(key.str());
+    return it == keys.end() ? fallback.str() : it->second;
+  }
+  bool flag(StringRef key) const { return get(key) == "true"; }
+};
+
+[[noreturn]] void fail(const Twine &message) {
+  llvm::errs() << "sparse-attn-compile-gpu: " << message << "\n";
+  std::exit(1);
+}
+
+std::optional<std::map<std::string, std::string>>
+parsePairs(StringRef text) {
+  std::map<std::string, std::string> pairs;
+  SmallVector<StringRef> items;
+  text.split(items, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef item : items) {
+    auto [key, value] = item.split('=');
+    if (key.empty() || value.empty())
+      return std::nullopt;
+    pairs[key.trim().str()] = value.trim().str();
+  }
+  return pairs;
+}
+
+std::vector<KernelSpec> readKernelList(StringRef path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    fail("cannot read " + path + ": " + buffer.getError().message());
+  std::vector<KernelSpec> specs;
+  SmallVector<StringRef> lines;
+  (*buffer)->getBuffer().split(lines, '\n');
+  for (auto [number, raw] : llvm::enumerate(lines)) {
+    StringRef line = raw.split('#').first.trim();
+    if (line.empty())
+      continue;
+    SmallVector<StringRef> words;
+    line.split(words, ' ', -1, /*KeepEmpty=*/false);
+    auto where = (path + ":" + Twine(number + 1) + ": ").str();
+    if (words.size() < 2 || words.size() > 3)
+      fail(where + "expected `<op> <specialization> [<tuning>]`");
+    KernelSpec spec;
+    spec.op = words[0].str();
+    spec.text = words[1].str();
+    spec.line = number + 1;
+    auto keys = parsePairs(words[1]);
+    if (!keys)
+      fail(where + "malformed specialization `" + words[1] + "`");
+    spec.keys = *keys;
+    if (words.size() == 3) {
+      auto tuning = parsePairs(words[2]);
+      if (!tuning)
+        fail(where + "malformed tuning `" + words[2] + "`");
+      for (auto &[key, value] : *tuning) {
+        int64_t number = 0;
+        if (StringRef(value).getAsInteger(10, number))
+          fail(where + "tuning value of " + key + " is not an integer");
+        spec.tuning[key] = number;
+      }
+    }
+    specs.push_back(std::move(spec));
+  }
+  if (specs.empty())
+    fail(path + " lists no kernel");
+  return specs;
+}
+
+//===----------------------------------------------------------------------===//
+// The function computing a specialization
+//===----------------------------------------------------------------------===//
+
+std::string kernelName(const KernelSpec &spec) {
+  std::string name = spec.op + "_" + spec.get("normalizer");
+  if (spec.get("normalizer") == "entmax")
+    name += "_a" + llvm::join(llvm::split(spec.get("alpha"), '.'), "p");
+  name += "_" + spec.get("dtype") + "_d" + spec.get("head_dim");
+  if (spec.get("value_dim") != spec.get("head_dim"))
+    name += "_dv" + spec.get("value_dim");
+  if (spec.flag("causal"))
+    name += "_causal";
+  if (spec.flag("varlen"))
+    name += "_varlen";
+  if (spec.flag("statistics"))
+    name += "_stats";
+  if (spec.get("mask") == "block")
+    name += "_block" + spec.get("mask_block_q") + "x" +
+            spec.get("mask_block_k") + (spec.flag("full_blocks") ? "_full" : "");
+  for (auto &[key, value] : spec.tuning)
+    name += "_" + key + std::to_string(value);
+  return name;
+}
+
+/// The sparse_attn function of an `attention` specialization.
+std::string attentionFunction(const KernelSpec &spec, const std::string &name) {
+  auto where = "line " + std::to_string(spec.line) + ": ";
+  for (StringRef key : {"normalizer", "dtype", "head_dim", "value_dim",
+                        "causal", "varlen", "statistics", "mask"})
+    if (!spec.keys.count(key.str()))
+      fail(where + "the attention specialization lacks `" + key + "`");
+  std::string dtype = spec.get("dtype");
+  if (dtype != "bf16" && dtype != "f16" && dtype != "f32")
+    fail(where + "dtype must be bf16, f16 or f32");
+  std::string normalizer = spec.get("normalizer");
+  if (normalizer == "entmax")
+    normalizer = "entmax<alpha = " + spec.get("alpha") + ">";
+  else if (normalizer != "softmax")
+    fail(where + "normalizer " + normalizer + " has no GPU kernel yet");
+  if (spec.get("mask") != "none")
+    fail(where + "block masks need sparse-attn-skip-blocks, which the GPU "
+                 "pipeline does not run yet");
+
+  std::string qk = llvm::formatv("tensor<?x?x?x{0}x{1}>", spec.get("head_dim"),
+                                 dtype);
+  std::string vo = llvm::formatv("tensor<?x?x?x{0}x{1}>",
+                                 spec.get("value_dim"), dtype);
+  std::string stats = "tensor<?x?x?xf32>";
+  std::string lengths = "tensor<?xi32>";
+  std::string args = llvm::formatv(
+      "%q: {0} {{sparse_attn.name = \"q\"}, %k: {0} {{sparse_attn.name = "
+      "\"k\"}, %v: {1} {{sparse_attn.name = \"v\"}",
+      qk, vo);
+  std::string operands;
+  if (spec.flag("varlen")) {
+    args += llvm::formatv(", %ql: {0} {{sparse_attn.name = \"query_lengths\"}"
+                          ", %kl: {0} {{sparse_attn.name = \"key_lengths\"}",
+                          lengths);
+    operands += llvm::formatv(" query_lengths(%ql : {0}) key_lengths(%kl : "
+                              "{0})",
+                              lengths);
+  }
+  bool statistics = spec.flag("statistics");
+  std::string results =
+      vo + " {sparse_attn.name = \"out\"}" +
+      (statistics ? ", " + stats + " {sparse_attn.name = \"stats\"}" : "");
+  std::string resultTypes = vo + (statistics ? ", " + stats : "");
+  std::string values = statistics ? "%o, %s" : "%o";
+  return llvm::formatv(
+      "func.func @{0}({1}) -> ({2}) {{\n"
+      "  {3} = sparse_attn.attention {4}{5} %q, %k, %v{6} scale(1.0) : {7}, "
+      "{7}, {8} -> {9}\n"
+      "  return {3} : {9}\n"
+      "}\n",
+      name, args, results, values, normalizer,
+      spec.flag("causal") ? " causal" : "", operands, qk, vo, resultTypes);
+}
+
+/// What the kernel requires of its arguments beyond the manifest's dtype,
+/// rank and static sizes.
+json::Array attentionConstraints(const KernelSpec &spec) {
+  json::Array constraints;
+  constraints.push_back(
+      "k.size0 == q.size0 && v.size0 == q.size0 && out.size0 == q.size0");
+  constraints.push_back(json::Object{
+      {"expr", "k.size1 > 0 && q.size1 % k.size1 == 0"},
+      {"message", "query heads must be a multiple of key/value heads"}});
+  constraints.push_back("v.size1 == k.size1 && v.size2 == k.size2");
+  constraints.push_back("out.size1 == q.size1 && out.size2 == q.size2");
+  int64_t perChunk = spec.get("dtype") == "f32" ? 4 : 8;
+  std::string rows;
+  for (StringRef tensor : {"q", "k", "v"})
+    for (int d = 0; d < 3; ++d)
+      rows += (rows.empty() ? "" : " && ") + tensor.str() + ".stride" +
+              std::to_string(d) + " % " + std::to_string(perChunk) + " == 0";
+  constraints.push_back(json::Object{
+      {"expr", rows},
+      {"message", "rows of q, k and v must start on 16-byte boundaries "
+                  "(strides of the first three dimensions multiples of " +
+                      std::to_string(perChunk) + " elements)"}});
+  constraints.push_back(json::Object{
+      {"expr", "out.stride0 % 2 == 0 && out.stride1 % 2 == 0 && "
+               "out.stride2 % 2 == 0"},
+      {"message", "out is written in pairs of elements: its strides must be "
+                  "even"}});
+  if (spec.flag("statistics"))
+    constraints.push_back("stats.size0 == q.size0 && stats.size1 == q.size1 "
+                          "&& stats.size2 == q.size2");
+  if (spec.flag("varlen"))
+    constraints.push_back(
+        "query_lengths.size0 == q.size0 && key_lengths.size0 == q.size0");
+  return constraints;
+}
+
+//===----------------------------------------------------------------------===//
+// Manifest entries from the kernel's attributes
+//===----------------------------------------------------------------------===//
+
+std::string dtypeName(Type type) {
+  if (type.isBF16())
+    return "bf16";
+  if (type.isF16())
+    return "f16";
+  if (type.isF32())
+    return "f32";
+  if (type.isF64())
+    return "f64";
+  if (type.isInteger(32))
+    return "i32";
+  if (type.isInteger(64))
+    return "i64";
+  fail("kernel argument of unsupported element type");
+}
+
+json::Object kernelEntry(const KernelSpec &spec, gpu::GPUFuncOp kernel,
+                         const std::string &module) {
+  json::Array tensors, scalars, params;
+  for (unsigned i = 0, e = kernel.getNumArguments(); i < e; ++i) {
+    Type type = kernel.getArgument(i).getType();
+    if (auto name = kernel.getArgAttrOfType<StringAttr>(i, sparse_attn::kKernelScalarAttr)) {
+      scalars.push_back(json::Object{{"name", name.str()}, {"type", "f32"}});
+      params.push_back(json::Object{{"kind", "scalar"}, {"name", name.str()}});
+      continue;
+    }
+    auto name = kernel.getArgAttrOfType<StringAttr>(i, sparse_attn::kKernelTensorAttr);
+    auto access = kernel.getArgAttrOfType<StringAttr>(i, sparse_attn::kKernelAccessAttr);
+    auto memref = dyn_cast<MemRefType>(type);
+    if (!name || !access || !memref)
+      fail("kernel " + kernel.getName() + " has an argument without a name");
+    json::Array sizes;
+    for (int64_t size : memref.getShape())
+      sizes.push_back(ShapedType::isDynamic(size) ? json::Value(nullptr)
+                                                  : json::Value(size));
+    int64_t elementBytes = memref.getElementTypeBitWidth() / 8;
+    // 16-byte copies read q, k and v; pairs of elements are written.
+    int64_t alignment = access.getValue() == "read" && memref.getRank() == 4
+                            ? 16
+                            : (memref.getRank() == 4 ? 2 : 1) * elementBytes;
+    tensors.push_back(json::Object{{"name", name.str()},
+                                   {"dtype", dtypeName(memref.getElementType())},
+                                   {"rank", memref.getRank()},
+                                   {"sizes", std::move(sizes)},
+                                   {"alignment", alignment},
+                                   {"access", access.str()}});
+    // The memref descriptor, expanded: allocated and aligned pointers,
+    // offset, sizes, strides.
+    for (int p = 0; p < 2; ++p)
+      params.push_back(json::Object{{"kind", "pointer"}, {"tensor", name.str()}});
+    params.push_back(json::Object{{"kind", "value"}, {"expr", "0"}});
+    for (StringRef kind : {"size", "stride"})
+      for (int64_t d = 0; d < memref.getRank(); ++d)
+        params.push_back(json::Object{
+            {"kind", kind}, {"tensor", name.str()}, {"dim", d}});
+  }
+  auto launch = kernel->getAttrOfType<DictionaryAttr>(sparse_attn::kKernelLaunchAttr);
+  if (!launch)
+    fail("kernel " + kernel.getName() + " has no launch attribute");
+  json::Array grid, block;
+  for (Attribute entry : cast<ArrayAttr>(launch.get("grid")))
+    grid.push_back(cast<StringAttr>(entry).str());
+  for (Attribute entry : cast<ArrayAttr>(launch.get("block")))
+    block.push_back(cast<IntegerAttr>(entry).getInt());
+  json::Object tuning;
+  if (auto attrs = kernel->getAttrOfType<DictionaryAttr>(sparse_attn::kKernelTuningAttr))
+    for (NamedAttribute attr : attrs)
+      tuning[attr.getName().str()] = cast<IntegerAttr>(attr.getValue()).getInt();
+
+  json::Object specialization;
+  for (auto &[key, value] : spec.keys) {
+    int64_t number = 0;
+    double real = 0;
+    if (value == "true" || value == "false")
+      specialization[key] = value == "true";
+    else if (!StringRef(value).getAsInteger(10, number))
+      specialization[key] = number;
+    else if (!StringRef(value).getAsDouble(real))
+      specialization[key] = real;
+    else
+      specialization[key] = value;
+  }
+  return json::Object{
+      {"name", kernel.getName().str()},
+      {"module", module},
+      {"entry", kernel.getName().str()},
+      {"op", spec.op},
+      {"specialization", std::move(specialization)},
+      {"tuning", std::move(tuning)},
+      {"tensors", std::move(tensors)},
+      {"scalars", std::move(scalars)},
+      {"constraints", attentionConstraints(spec)},
+      {"params", std::move(params)},
+      {"launch",
+       json::Object{{"grid", std::move(grid)},
+                    {"block", std::move(block)},
+                    {"shared_memory_bytes",
+                     cast<IntegerAttr>(launch.get("shared_memory_bytes"))
+                         .getInt()}}}};
+}
+
+void writeFile(StringRef path, StringRef contents) {
+  std::error_code error;
+  llvm::raw_fd_ostream os(path, error);
+  if (error)
+    fail("cannot write " + path + ": " + error.message());
+  os << contents;
+}
+
+/// Runs ptxas on the PTX; returns the cubin's file name, or nothing when no
+/// ptxas is found. Per-kernel register and spill counts go into `tuning`.
+std::optional<std::string>
+buildCubin(StringRef directory, StringRef module, StringRef ptxFile,
+           std::map<std::string, std::pair<int64_t, int64_t>> &resources) {
+  if (noCubin)
+    return std::nullopt;
+  std::string ptxas = ptxasPath;
+  if (ptxas.empty()) {
+    auto found = llvm::sys::findProgramByName("ptxas");
+    if (!found)
+      found = llvm::sys::findProgramByName("ptxas", {"/usr/local/cuda/bin"});
+    if (!found) {
+      llvm::errs() << "sparse-attn-compile-gpu: no ptxas found; the bundle "
+                      "holds PTX only\n";
+      return std::nullopt;
+    }
+    ptxas = *found;
+  }
+  std::string cubin = (module + "." + chip + ".cubin").str();
+  SmallString<256> cubinPath(directory), ptxPath(directory), logPath;
+  llvm::sys::path::append(cubinPath, cubin);
+  llvm::sys::path::append(ptxPath, ptxFile);
+  if (llvm::sys::fs::createTemporaryFile("ptxas", "log", logPath))
+    fail("cannot create a temporary file");
+  std::string arch = "-arch=" + chip;
+  SmallVector<StringRef> args = {ptxas, arch, "-v", "-o", cubinPath, ptxPath};
+  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
+                                          StringRef(logPath)};
+  std::string message;
+  int status = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects,
+                                         0, 0, &message);
+  auto log = llvm::MemoryBuffer::getFile(logPath);
+  llvm::sys::fs::remove(logPath);
+  if (status != 0)
+    fail("ptxas failed on " + ptxPath + ": " + message + "\n" +
+         (log ? (*log)->getBuffer() : ""));
+  if (log) {
+    // ptxas -v: "Compiling entry function 'NAME'", then "Used N registers",
+    // and "N bytes spill stores".
+    llvm::Regex entry("Compiling entry function '([A-Za-z0-9_]+)'");
+    llvm::Regex registers("Used ([0-9]+) registers");
+    llvm::Regex spills("([0-9]+) bytes spill stores");
+    std::string current;
+    SmallVector<StringRef> lines;
+    (*log)->getBuffer().split(lines, '\n');
+    for (StringRef line : lines) {
+      SmallVector<StringRef> match;
+      if (entry.match(line, &match))
+        current = match[1].str();
+      else if (!current.empty() && registers.match(line, &match))
+        match[1].getAsInteger(10, resources[current].first);
+      else if (!current.empty() && spills.match(line, &match))
+        match[1].getAsInteger(10, resources[current].second);
+    }
+  }
+  return cubin;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "sparse_attn GPU kernel bundles from a list of specializations\n");
+
+  std::vector<KernelSpec> specs = readKernelList(kernelList);
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  registry.insert<sparse_attn::SparseAttnDialect>();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  // Kernels of different tile sizes compile separately, then merge into
+  // one module: a pipeline run applies one tuning.
+  std::map<std::pair<int64_t, int64_t>, std::string> sources;
+  std::map<std::string, const KernelSpec *> byName;
+  for (const KernelSpec &spec : specs) {
+    if (spec.op != "attention")
+      fail("line " + Twine(spec.line) + ": operation " + spec.op +
+           " has no GPU kernel yet");
+    std::string name = kernelName(spec);
+    if (!byName.emplace(name, &spec).second)
+      fail("line " + Twine(spec.line) + ": the kernel " + name +
+           " is listed twice");
+    auto tile = [&](StringRef key, int64_t fallback) {
+      auto it = spec.tuning.find(key.str());
+      return it == spec.tuning.end() ? fallback : it->second;
+    };
+    sources[{tile("block_q", queryTile), tile("block_k", keyTile)}] +=
+        attentionFunction(spec, name);
+  }
+
+  SmallString<256> directory(outputDirectory);
+  llvm::sys::path::append(directory, bundleName + ".bundle");
+  if (std::error_code error = llvm::sys::fs::create_directories(directory))
+    fail("cannot create " + directory + ": " + error.message());
+
+  // One module (PTX file) per tiling.
+  json::Array kernels, modules;
+  std::string gpuIR;
+  for (auto &[tiles, source] : sources) {
+    std::string moduleName = llvm::formatv("kernels_q{0}_k{1}", tiles.first,
+                                           tiles.second);
+    OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(
+        source, ParserConfig(&context), "kernel-list");
+    if (!module)
+      fail("the generated functions do not parse:\n" + source);
+    sparse_attn::GpuPipelineOptions options;
+    options.chip = chip;
+    options.features = features;
+    options.queryTile = tiles.first;
+    options.keyTile = tiles.second;
+    options.scaleArgument = true;
+    PassManager kernelPm(&context);
+    sparse_attn::buildGpuKernelPipeline(kernelPm, options);
+    if (failed(kernelPm.run(*module)))
+      fail("lowering to GPU kernels failed");
+    if (!emitMlir.empty()) {
+      llvm::raw_string_ostream os(gpuIR);
+      module->print(os);
+    }
+    json::Array moduleKernels;
+    module->walk([&](gpu::GPUFuncOp kernel) {
+      if (kernel.isKernel())
+        moduleKernels.push_back(kernelEntry(
+            *byName.at(kernel.getName().str()), kernel, moduleName));
+    });
+    PassManager serializePm(&context);
+    sparse_attn::buildGpuSerializationPipeline(serializePm, options);
+    if (failed(serializePm.run(*module)))
+      fail("serialising the kernels failed");
+    std::string ptx;
+    module->walk([&](gpu::BinaryOp binary) {
+      for (Attribute object : binary.getObjects())
+        ptx += cast<gpu::ObjectAttr>(object).getObject().getValue().str();
+    });
+    std::string ptxFile = moduleName + ".ptx";
+    SmallString<256> ptxPath(directory);
+    llvm::sys::path::append(ptxPath, ptxFile);
+    writeFile(ptxPath, ptx);
+    std::map<std::string, std::pair<int64_t, int64_t>> resources;
+    std::optional<std::string> cubin =
+        buildCubin(directory, moduleName, ptxFile, resources);
+    for (json::Value &kernel : moduleKernels) {
+      json::Object *object = kernel.getAsObject();
+      auto it = resources.find(object->getString("entry")->str());
+      if (it != resources.end()) {
+        json::Object *tuning = object->getObject("tuning");
+        (*tuning)["registers"] = it->second.first;
+        (*tuning)["spill_bytes"] = it->second.second;
+      }
+      kernels.push_back(std::move(kernel));
+    }
+    json::Object moduleEntry{{"name", moduleName},
+                             {"target", chip.getValue()},
+                             {"ptx", ptxFile}};
+    if (cubin)
+      moduleEntry["cubin"] = *cubin;
+    modules.push_back(std::move(moduleEntry));
+  }
+  if (!emitMlir.empty())
+    writeFile(emitMlir, gpuIR);
+
+  json::Object manifest{
+      {"format", "sparse-attn-kernel-bundle"},
+      {"version", 1},
+      {"name", bundleName.getValue()},
+      {"producer", json::Object{{"tool", "sparse-attn-compile-gpu"},
+                                {"kernel_list", kernelList.getValue()},
+                                {"features", features.getValue()}}},
+      {"modules", std::move(modules)},
+      {"kernels", std::move(kernels)}};
+  SmallString<256> manifestPath(directory);
+  llvm::sys::path::append(manifestPath, "manifest.json");
+  writeFile(manifestPath,
+            llvm::formatv("{0:2}\n", json::Value(std::move(manifest))).str());
+  return 0;
+}
