@@ -11,7 +11,11 @@ from lit.llvm.subst import ToolSubst
 config.name = "SPARSE_ATTN"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".py", ".test"]
-config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "lib", "gpu", "consumer"]
+# test/lib holds the Python test helpers; its lit.local.cfg keeps only its
+# self-test.
+config.excludes = [
+    "lit.cfg.py", "lit.site.cfg.py", "Inputs", "gpu", "consumer", "__pycache__"
+]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.sparse_attn_obj_root, "test")
 
@@ -29,7 +33,13 @@ config.environment["PYTHONPATH"] = os.pathsep.join(
     + [p for p in [os.environ.get("PYTHONPATH")] if p]
 )
 
+# Keep the source tree free of __pycache__ folders.
+config.environment["PYTHONDONTWRITEBYTECODE"] = "1"
+
+# use_default_substitutions maps %python to lit's own interpreter; the tests
+# need the configured one (it has NumPy), so replace that mapping.
 python = config.python_executable or shutil.which("python3")
+config.substitutions = [s for s in config.substitutions if s[0] != "%python"]
 config.substitutions.append(("%python", python))
 config.substitutions.append(("%src_root", config.sparse_attn_src_root))
 config.substitutions.append(("%obj_root", config.sparse_attn_obj_root))
@@ -48,3 +58,19 @@ tools = [
     ToolSubst("mlir-runner", unresolved="ignore"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# Python tests find the tools through the environment. The numeric tests run
+# the pipeline named by `lit -Dpipeline=NAME` (default: the reference
+# lowering), so that the tiled pipelines can run the same tests.
+config.environment["SPARSE_ATTN_RUN"] = os.path.join(
+    config.sparse_attn_tools_dir, "sparse-attn-run"
+)
+config.environment["SPARSE_ATTN_OPT"] = os.path.join(
+    config.sparse_attn_tools_dir, "sparse-attn-opt"
+)
+pipeline = lit_config.params.get("pipeline", "reference")
+config.environment["SPARSE_ATTN_PIPELINE"] = pipeline
+config.substitutions.append(("%pipeline", pipeline))
+for name in ["SPARSE_ATTN_TEST_SEED", "SPARSE_ATTN_FUZZ_MUTANTS", "SPARSE_ATTN_FUZZ_JOBS"]:
+    if name in os.environ:
+        config.environment[name] = os.environ[name]

@@ -3,6 +3,7 @@
 #include "sparse_attn/Pipelines/Pipelines.h"
 
 #include "sparse_attn/Conversion/Passes.h"
+#include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
@@ -14,7 +15,6 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
-#include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -67,6 +67,10 @@ void sparse_attn::buildCpuPipeline(OpPassManager &pm,
   tileOptions.queryTile = options.queryTile;
   tileOptions.keyTile = options.keyTile;
   pm.addPass(createSparseAttnTilePass(tileOptions));
+  pm.addPass(createSparseAttnSkipBlocksPass());
+  pm.addPass(createSparseAttnFusePass());
+  if (options.instrument)
+    pm.addPass(createSparseAttnInstrumentPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createSparseAttnDecomposeTilesPass());

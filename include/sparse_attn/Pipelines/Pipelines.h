@@ -27,6 +27,12 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
   Option<int64_t> keyTile{*this, "key-tile",
                           llvm::cl::desc("Keys of a key tile"),
                           llvm::cl::init(64)};
+  Option<bool> instrument{
+      *this, "instrument",
+      llvm::cl::desc("Count tiles visited, passes over the keys and solver "
+                     "iterations into @sparse_attn_counters "
+                     "(sparse-attn-instrument)"),
+      llvm::cl::init(false)};
 };
 
 /// `sparse-attn-to-cpu`: sparse-attn-tile, sparse-attn-skip-blocks and

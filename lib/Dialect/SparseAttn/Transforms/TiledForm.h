@@ -9,7 +9,11 @@
 #ifndef SPARSE_ATTN_LIB_TRANSFORMS_TILEDFORM_H
 #define SPARSE_ATTN_LIB_TRANSFORMS_TILEDFORM_H
 
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Value.h"
 #include "llvm/ADT/StringRef.h"
+
+#include <utility>
 
 namespace mlir::sparse_attn {
 
@@ -42,6 +46,27 @@ inline bool isOutputPass(llvm::StringRef kind) {
   return kind == kSoftmax || kind == kElasticOutput || kind == kEntmaxOutput;
 }
 } // namespace key_pass
+
+/// The sequence lengths (Nq, Nk) of a block mask, from its type or its
+/// producer's size operands; failure when no sparse_attn op produces it.
+FailureOr<std::pair<Value, Value>> buildMaskLengths(OpBuilder &b, Location loc,
+                                                    Value mask);
+
+/// The index into a broadcastable mask extent: 0 when `extent` is 1.
+Value broadcastIndex(OpBuilder &b, Location loc, Value extent, Value index);
+
+/// Key-tile lists (block schedules and the entmax block mask) hold one i32
+/// per visited tile: `2 * tile + full`, `full` when the tile needs no
+/// elementwise masking.
+Value encodeTileEntry(OpBuilder &b, Location loc, Value keyTile, Value full);
+std::pair<Value, Value> decodeTileEntry(OpBuilder &b, Location loc,
+                                        Value entry);
+
+/// Writes `entry` at `list[count]` and increments `count` when `condition`
+/// holds; returns the new (list, count).
+std::pair<Value, Value> appendTileEntryIf(OpBuilder &b, Location loc,
+                                          Value condition, Value entry,
+                                          Value list, Value count);
 
 } // namespace mlir::sparse_attn
 
