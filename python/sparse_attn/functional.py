@@ -14,8 +14,11 @@ from . import ops
 from .runtime import default_runtime
 
 
-def _stream(device_index):
-    return torch.cuda.current_stream(device_index).cuda_stream
+def _launch(kernel, tensors, scalars, device_index):
+    # Selecting the device makes its context current on this thread (the
+    # runtime launches into the current context) and picks its stream.
+    with torch.cuda.device(device_index):
+        kernel.launch(tensors, scalars, torch.cuda.current_stream().cuda_stream)
 
 
 def _empty_attention_outputs(problem, q):
@@ -24,57 +27,172 @@ def _empty_attention_outputs(problem, q):
     return out, stats
 
 
-def _check_attention(q, k, v, normalizer, alpha, causal, query_lengths, key_lengths,
-                     kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices,
-                     mask_block_q, mask_block_k, bias, elastic_tau, return_stats, niter, layout):
+def _check_attention(
+    q,
+    k,
+    v,
+    normalizer,
+    alpha,
+    causal,
+    query_lengths,
+    key_lengths,
+    kv_num_blocks,
+    kv_indices,
+    full_kv_num_blocks,
+    full_kv_indices,
+    mask_block_q,
+    mask_block_k,
+    bias,
+    elastic_tau,
+    return_stats,
+    niter,
+    layout,
+):
     return ops.check_attention(
-        q, k, v, normalizer=normalizer, alpha=alpha, causal=causal,
-        query_lengths=query_lengths, key_lengths=key_lengths, kv_num_blocks=kv_num_blocks,
-        kv_indices=kv_indices, full_kv_num_blocks=full_kv_num_blocks,
-        full_kv_indices=full_kv_indices, mask_block_q=mask_block_q, mask_block_k=mask_block_k,
-        bias=bias, elastic_tau=elastic_tau, return_stats=return_stats, niter=niter, layout=layout)
+        q,
+        k,
+        v,
+        normalizer=normalizer,
+        alpha=alpha,
+        causal=causal,
+        query_lengths=query_lengths,
+        key_lengths=key_lengths,
+        kv_num_blocks=kv_num_blocks,
+        kv_indices=kv_indices,
+        full_kv_num_blocks=full_kv_num_blocks,
+        full_kv_indices=full_kv_indices,
+        mask_block_q=mask_block_q,
+        mask_block_k=mask_block_k,
+        bias=bias,
+        elastic_tau=elastic_tau,
+        return_stats=return_stats,
+        niter=niter,
+        layout=layout,
+    )
 
 
 @torch.library.custom_op("sparse_attn::attention", mutates_args=())
-def _attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, normalizer: str,
-                  alpha: float, causal: bool, scale: float,
-                  query_lengths: Optional[torch.Tensor], key_lengths: Optional[torch.Tensor],
-                  kv_num_blocks: Optional[torch.Tensor], kv_indices: Optional[torch.Tensor],
-                  full_kv_num_blocks: Optional[torch.Tensor],
-                  full_kv_indices: Optional[torch.Tensor], mask_block_q: int, mask_block_k: int,
-                  bias: Optional[torch.Tensor], elastic_tau: Optional[torch.Tensor],
-                  return_stats: bool, niter: int, layout: str) -> Tuple[torch.Tensor, torch.Tensor]:
-    problem = _check_attention(q, k, v, normalizer, alpha, causal, query_lengths, key_lengths,
-                               kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices,
-                               mask_block_q, mask_block_k, bias, elastic_tau, return_stats, niter,
-                               layout)
+def _attention_op(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    normalizer: str,
+    alpha: float,
+    causal: bool,
+    scale: float,
+    query_lengths: Optional[torch.Tensor],
+    key_lengths: Optional[torch.Tensor],
+    kv_num_blocks: Optional[torch.Tensor],
+    kv_indices: Optional[torch.Tensor],
+    full_kv_num_blocks: Optional[torch.Tensor],
+    full_kv_indices: Optional[torch.Tensor],
+    mask_block_q: int,
+    mask_block_k: int,
+    bias: Optional[torch.Tensor],
+    elastic_tau: Optional[torch.Tensor],
+    return_stats: bool,
+    niter: int,
+    layout: str,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    problem = _check_attention(
+        q,
+        k,
+        v,
+        normalizer,
+        alpha,
+        causal,
+        query_lengths,
+        key_lengths,
+        kv_num_blocks,
+        kv_indices,
+        full_kv_num_blocks,
+        full_kv_indices,
+        mask_block_q,
+        mask_block_k,
+        bias,
+        elastic_tau,
+        return_stats,
+        niter,
+        layout,
+    )
     runtime = default_runtime()
     kernel = ops.find_kernel(runtime, problem)
     out, stats = _empty_attention_outputs(problem, q)
     if problem.varlen:  # the kernels take both lengths; a missing one is full
         if query_lengths is None:
-            query_lengths = torch.full((problem.batch,), problem.query_len, dtype=torch.int32,
-                                       device=q.device)
+            query_lengths = torch.full(
+                (problem.batch,), problem.query_len, dtype=torch.int32, device=q.device
+            )
         if key_lengths is None:
-            key_lengths = torch.full((problem.batch,), problem.key_len, dtype=torch.int32,
-                                     device=q.device)
+            key_lengths = torch.full(
+                (problem.batch,), problem.key_len, dtype=torch.int32, device=q.device
+            )
     tensors, scalars = ops.attention_arguments(
-        problem, kernel, q=q, k=k, v=v, out=out, stats=stats, scale=scale,
-        query_lengths=query_lengths, key_lengths=key_lengths, kv_num_blocks=kv_num_blocks,
-        kv_indices=kv_indices, full_kv_num_blocks=full_kv_num_blocks,
-        full_kv_indices=full_kv_indices, bias=bias, elastic_tau=elastic_tau)
-    kernel.launch(tensors, scalars, _stream(problem.device))
+        problem,
+        kernel,
+        q=q,
+        k=k,
+        v=v,
+        out=out,
+        stats=stats,
+        scale=scale,
+        query_lengths=query_lengths,
+        key_lengths=key_lengths,
+        kv_num_blocks=kv_num_blocks,
+        kv_indices=kv_indices,
+        full_kv_num_blocks=full_kv_num_blocks,
+        full_kv_indices=full_kv_indices,
+        bias=bias,
+        elastic_tau=elastic_tau,
+    )
+    _launch(kernel, tensors, scalars, problem.device)
     return out, stats
 
 
 @_attention_op.register_fake
-def _attention_fake(q, k, v, normalizer, alpha, causal, scale, query_lengths, key_lengths,
-                    kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices, mask_block_q,
-                    mask_block_k, bias, elastic_tau, return_stats, niter, layout):
-    problem = _check_attention(q, k, v, normalizer, alpha, causal, query_lengths, key_lengths,
-                               kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices,
-                               mask_block_q, mask_block_k, bias, elastic_tau, return_stats, niter,
-                               layout)
+def _attention_fake(
+    q,
+    k,
+    v,
+    normalizer,
+    alpha,
+    causal,
+    scale,
+    query_lengths,
+    key_lengths,
+    kv_num_blocks,
+    kv_indices,
+    full_kv_num_blocks,
+    full_kv_indices,
+    mask_block_q,
+    mask_block_k,
+    bias,
+    elastic_tau,
+    return_stats,
+    niter,
+    layout,
+):
+    problem = _check_attention(
+        q,
+        k,
+        v,
+        normalizer,
+        alpha,
+        causal,
+        query_lengths,
+        key_lengths,
+        kv_num_blocks,
+        kv_indices,
+        full_kv_num_blocks,
+        full_kv_indices,
+        mask_block_q,
+        mask_block_k,
+        bias,
+        elastic_tau,
+        return_stats,
+        niter,
+        layout,
+    )
     return _empty_attention_outputs(problem, q)
 
 
@@ -84,7 +202,7 @@ def _entmax_op(x: torch.Tensor, alpha: float, niter: int) -> torch.Tensor:
     kernel = ops.find_kernel(default_runtime(), problem)
     y = torch.empty_like(x, memory_format=torch.contiguous_format)
     tensors, scalars = ops.entmax_arguments(problem, kernel, x=x, y=y)
-    kernel.launch(tensors, scalars, _stream(problem.device))
+    _launch(kernel, tensors, scalars, problem.device)
     return y
 
 
@@ -98,9 +216,24 @@ def _int32(tensor):
     return None if tensor is None else tensor.to(torch.int32)
 
 
-def attention(q, k, v, *, normalizer="softmax", alpha=1.5, causal=False, scale=None,
-              query_lengths=None, key_lengths=None, block_mask=None, bias=None, elastic_tau=None,
-              return_stats=False, niter=ops.DEFAULT_NITER, layout="bhnd"):
+def attention(
+    q,
+    k,
+    v,
+    *,
+    normalizer="softmax",
+    alpha=1.5,
+    causal=False,
+    scale=None,
+    query_lengths=None,
+    key_lengths=None,
+    block_mask=None,
+    bias=None,
+    elastic_tau=None,
+    return_stats=False,
+    niter=ops.DEFAULT_NITER,
+    layout="bhnd"
+):
     """Sparse attention on CUDA tensors (docs/design/semantics.md).
 
     q [B, H, Nq, D], k [B, Hkv, Nk, D], v [B, Hkv, Nk, Dv] in ``layout="bhnd"``,
@@ -124,12 +257,27 @@ def attention(q, k, v, *, normalizer="softmax", alpha=1.5, causal=False, scale=N
     if scale is None:
         scale = ops.default_scale(q.shape[-1])
     out, stats = torch.ops.sparse_attn.attention(
-        q, k, v, normalizer, float(alpha), bool(causal), float(scale),
-        _int32(query_lengths), _int32(key_lengths), _int32(kv_num_blocks), _int32(kv_indices),
-        _int32(full_kv_num_blocks), _int32(full_kv_indices), block_q, block_k,
+        q,
+        k,
+        v,
+        normalizer,
+        float(alpha),
+        bool(causal),
+        float(scale),
+        _int32(query_lengths),
+        _int32(key_lengths),
+        _int32(kv_num_blocks),
+        _int32(kv_indices),
+        _int32(full_kv_num_blocks),
+        _int32(full_kv_indices),
+        block_q,
+        block_k,
         None if bias is None else bias.float(),
         None if elastic_tau is None else elastic_tau.float(),
-        bool(return_stats), int(niter), layout)
+        bool(return_stats),
+        int(niter),
+        layout,
+    )
     return (out, stats) if return_stats else out
 
 

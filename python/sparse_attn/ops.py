@@ -46,11 +46,16 @@ def _check_index_vector(operation, name, tensor, length, device):
         return
     _check_same_device(operation, device, name, tensor)
     if _shape(tensor) != (length,):
-        _fail(operation, f"tensor '{name}' must have shape [{length}] (one entry per batch), "
-                         f"got {list(_shape(tensor))}")
+        _fail(
+            operation,
+            f"tensor '{name}' must have shape [{length}] (one entry per batch), "
+            f"got {list(_shape(tensor))}",
+        )
     if dtype_name(tensor.dtype) != "i32":
-        _fail(operation, f"tensor '{name}' has dtype {dtype_name(tensor.dtype)}, but the kernels "
-                         "need i32")
+        _fail(
+            operation,
+            f"tensor '{name}' has dtype {dtype_name(tensor.dtype)}, but the kernels " "need i32",
+        )
 
 
 class AttentionProblem:
@@ -91,9 +96,28 @@ class AttentionProblem:
         return [dict(key, alpha=self.alpha), dict(key, alpha="any")]
 
 
-def check_attention(q, k, v, *, normalizer, alpha, causal, query_lengths, key_lengths,
-                    kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices,
-                    mask_block_q, mask_block_k, bias, elastic_tau, return_stats, niter, layout):
+def check_attention(
+    q,
+    k,
+    v,
+    *,
+    normalizer,
+    alpha,
+    causal,
+    query_lengths,
+    key_lengths,
+    kv_num_blocks,
+    kv_indices,
+    full_kv_num_blocks,
+    full_kv_indices,
+    mask_block_q,
+    mask_block_k,
+    bias,
+    elastic_tau,
+    return_stats,
+    niter,
+    layout,
+):
     """Checks an attention call (semantics: docs/design/semantics.md) and
     returns its AttentionProblem; ValidationError says what is wrong. Reads
     only shapes, strides, dtypes and devices (works on fake tensors)."""
@@ -107,8 +131,11 @@ def check_attention(q, k, v, *, normalizer, alpha, causal, query_lengths, key_le
     for name, tensor in (("q", q), ("k", k), ("v", v)):
         shape = _shape(tensor)
         if len(shape) != 4:
-            _fail(op, f"tensor '{name}' must have rank 4 ([{layout.upper()}]), got shape "
-                      f"{list(shape)}")
+            _fail(
+                op,
+                f"tensor '{name}' must have rank 4 ([{layout.upper()}]), got shape "
+                f"{list(shape)}",
+            )
         shapes[name] = tuple(shape[d] for d in order)
     device = _device_of(op, "q", q)
     for name, tensor in (("k", k), ("v", v)):
@@ -133,8 +160,11 @@ def check_attention(q, k, v, *, normalizer, alpha, causal, query_lengths, key_le
         _fail(op, f"query heads ({heads}) must be a multiple of key/value heads ({kv_heads})")
     for name, tensor in (("q", q), ("k", k), ("v", v)):
         if tuple(tensor.stride())[3] != 1 and _shape(tensor)[3] > 1:
-            _fail(op, f"tensor '{name}' must be contiguous in its last dimension (stride 1), "
-                      f"got strides {list(tensor.stride())}")
+            _fail(
+                op,
+                f"tensor '{name}' must be contiguous in its last dimension (stride 1), "
+                f"got strides {list(tensor.stride())}",
+            )
 
     if normalizer == "entmax" and not alpha > 1:
         _fail(op, f"entmax needs alpha > 1, got {alpha}")
@@ -145,16 +175,22 @@ def check_attention(q, k, v, *, normalizer, alpha, causal, query_lengths, key_le
             _fail(op, "elastic softmax needs 'elastic_tau' (one threshold per query head)")
         _check_same_device(op, device, "elastic_tau", elastic_tau)
         if _shape(elastic_tau) != (heads,) or dtype_name(elastic_tau.dtype) != "f32":
-            _fail(op, f"tensor 'elastic_tau' must be f32 of shape [{heads}], got "
-                      f"{dtype_name(elastic_tau.dtype)} {list(_shape(elastic_tau))}")
+            _fail(
+                op,
+                f"tensor 'elastic_tau' must be f32 of shape [{heads}], got "
+                f"{dtype_name(elastic_tau.dtype)} {list(_shape(elastic_tau))}",
+            )
     elif elastic_tau is not None or bias is not None:
         _fail(op, "'bias' and 'elastic_tau' belong to elastic softmax only")
     if bias is not None:
         _check_same_device(op, device, "bias", bias)
         shape = _shape(bias)
         if len(shape) != 2 or shape[0] != heads or dtype_name(bias.dtype) != "f32":
-            _fail(op, f"tensor 'bias' must be f32 of shape [{heads}, W], got "
-                      f"{dtype_name(bias.dtype)} {list(shape)}")
+            _fail(
+                op,
+                f"tensor 'bias' must be f32 of shape [{heads}, W], got "
+                f"{dtype_name(bias.dtype)} {list(shape)}",
+            )
     if niter < 1:
         _fail(op, f"niter must be at least 1, got {niter}")
 
@@ -175,38 +211,68 @@ def check_attention(q, k, v, *, normalizer, alpha, causal, query_lengths, key_le
         if full_blocks:
             if full_kv_num_blocks is None or full_kv_indices is None:
                 _fail(op, "full blocks need both 'full_kv_num_blocks' and 'full_kv_indices'")
-            pairs.append(("full_kv_num_blocks", full_kv_num_blocks, "full_kv_indices",
-                          full_kv_indices))
+            pairs.append(
+                ("full_kv_num_blocks", full_kv_num_blocks, "full_kv_indices", full_kv_indices)
+            )
         for count_name, counts, index_name, indices in pairs:
             for name, tensor in ((count_name, counts), (index_name, indices)):
                 _check_same_device(op, device, name, tensor)
                 if dtype_name(tensor.dtype) != "i32":
-                    _fail(op, f"tensor '{name}' has dtype {dtype_name(tensor.dtype)}, but the "
-                              "kernels need i32")
+                    _fail(
+                        op,
+                        f"tensor '{name}' has dtype {dtype_name(tensor.dtype)}, but the "
+                        "kernels need i32",
+                    )
             count_shape, index_shape = _shape(counts), _shape(indices)
-            if (len(count_shape) != 3 or count_shape[0] not in (1, batch)
-                    or count_shape[1] not in (1, heads) or count_shape[2] != query_blocks):
-                _fail(op, f"tensor '{count_name}' must have shape [1 or {batch}, 1 or {heads}, "
-                          f"{query_blocks}] ({query_len} queries in blocks of {mask_block_q}), "
-                          f"got {list(count_shape)}")
+            if (
+                len(count_shape) != 3
+                or count_shape[0] not in (1, batch)
+                or count_shape[1] not in (1, heads)
+                or count_shape[2] != query_blocks
+            ):
+                _fail(
+                    op,
+                    f"tensor '{count_name}' must have shape [1 or {batch}, 1 or {heads}, "
+                    f"{query_blocks}] ({query_len} queries in blocks of {mask_block_q}), "
+                    f"got {list(count_shape)}",
+                )
             if len(index_shape) != 4 or index_shape[:3] != count_shape:
-                _fail(op, f"tensor '{index_name}' must have shape {list(count_shape)} + [K], got "
-                          f"{list(index_shape)}")
+                _fail(
+                    op,
+                    f"tensor '{index_name}' must have shape {list(count_shape)} + [K], got "
+                    f"{list(index_shape)}",
+                )
             if index_shape[3] > key_blocks:
-                _fail(op, f"tensor '{index_name}' lists up to {index_shape[3]} key blocks, but "
-                          f"{key_len} keys make only {key_blocks} blocks of {mask_block_k}")
+                _fail(
+                    op,
+                    f"tensor '{index_name}' lists up to {index_shape[3]} key blocks, but "
+                    f"{key_len} keys make only {key_blocks} blocks of {mask_block_k}",
+                )
         mask_block = (mask_block_q, mask_block_k)
     elif full_kv_num_blocks is not None or full_kv_indices is not None:
         _fail(op, "full blocks need 'kv_num_blocks' and 'kv_indices' too")
 
     return AttentionProblem(
-        op=op, layout=layout, normalizer=normalizer,
-        alpha=float(alpha) if normalizer == "entmax" else None, causal=bool(causal),
-        batch=batch, heads=heads, kv_heads=kv_heads, query_len=query_len, key_len=key_len,
-        head_dim=head_dim, value_dim=value_dim, dtype=dtype, device=device,
+        op=op,
+        layout=layout,
+        normalizer=normalizer,
+        alpha=float(alpha) if normalizer == "entmax" else None,
+        causal=bool(causal),
+        batch=batch,
+        heads=heads,
+        kv_heads=kv_heads,
+        query_len=query_len,
+        key_len=key_len,
+        head_dim=head_dim,
+        value_dim=value_dim,
+        dtype=dtype,
+        device=device,
         varlen=query_lengths is not None or key_lengths is not None,
-        statistics=bool(return_stats), mask_block=mask_block, full_blocks=full_blocks,
-        has_bias=bias is not None, niter=int(niter),
+        statistics=bool(return_stats),
+        mask_block=mask_block,
+        full_blocks=full_blocks,
+        has_bias=bias is not None,
+        niter=int(niter),
     )
 
 
@@ -226,9 +292,25 @@ def find_kernel(runtime, problem):
     )
 
 
-def attention_arguments(problem, kernel, *, q, k, v, out, stats, scale, query_lengths,
-                        key_lengths, kv_num_blocks, kv_indices, full_kv_num_blocks,
-                        full_kv_indices, bias, elastic_tau):
+def attention_arguments(
+    problem,
+    kernel,
+    *,
+    q,
+    k,
+    v,
+    out,
+    stats,
+    scale,
+    query_lengths,
+    key_lengths,
+    kv_num_blocks,
+    kv_indices,
+    full_kv_num_blocks,
+    full_kv_indices,
+    bias,
+    elastic_tau,
+):
     """The named tensors (as [B, H, N, D] views) and scalars of a launch.
     Missing lengths of a varlen call are the full lengths (`query_lengths`
     and `key_lengths` come filled in by the caller)."""
@@ -288,8 +370,15 @@ def check_entmax(x, *, alpha, niter):
         _fail(op, f"entmax needs alpha > 1, got {alpha}")
     if niter < 1:
         _fail(op, f"niter must be at least 1, got {niter}")
-    return EntmaxProblem(op=op, rows=shape[0], columns=shape[1], dtype=dtype, device=device,
-                         alpha=float(alpha), niter=int(niter))
+    return EntmaxProblem(
+        op=op,
+        rows=shape[0],
+        columns=shape[1],
+        dtype=dtype,
+        device=device,
+        alpha=float(alpha),
+        niter=int(niter),
+    )
 
 
 def entmax_arguments(problem, kernel, *, x, y):
@@ -305,10 +394,18 @@ def block_mask_tensors(block_mask):
     those attributes and BLOCK_SIZE; the tensors are handed over unchanged."""
     try:
         block_q, block_k = block_mask.BLOCK_SIZE
-        return (block_mask.kv_num_blocks, block_mask.kv_indices,
-                getattr(block_mask, "full_kv_num_blocks", None),
-                getattr(block_mask, "full_kv_indices", None), int(block_q), int(block_k))
+        return (
+            block_mask.kv_num_blocks,
+            block_mask.kv_indices,
+            getattr(block_mask, "full_kv_num_blocks", None),
+            getattr(block_mask, "full_kv_indices", None),
+            int(block_q),
+            int(block_k),
+        )
     except (AttributeError, TypeError, ValueError):
-        _fail("attention", "block_mask must be a FlexAttention BlockMask (kv_num_blocks, "
-                           "kv_indices, optional full_kv_num_blocks / full_kv_indices, "
-                           f"BLOCK_SIZE), got {type(block_mask).__name__}")
+        _fail(
+            "attention",
+            "block_mask must be a FlexAttention BlockMask (kv_num_blocks, "
+            "kv_indices, optional full_kv_num_blocks / full_kv_indices, "
+            f"BLOCK_SIZE), got {type(block_mask).__name__}",
+        )

@@ -80,7 +80,9 @@ def dtype_name(dtype):
         return text
     name = _TORCH_DTYPES.get(text)
     if name is None:
-        raise ValidationError(f"dtype {text} is not supported by the runtime", "SA_ERROR_VALIDATION")
+        raise ValidationError(
+            f"dtype {text} is not supported by the runtime", "SA_ERROR_VALIDATION"
+        )
     return name
 
 
@@ -108,7 +110,9 @@ class TensorView:
                 f"expected a CUDA tensor, got one on {device}", "SA_ERROR_VALIDATION"
             )
         index = device.index if device.index is not None else 0
-        return cls(tensor.data_ptr(), tensor.dtype, tuple(tensor.shape), tuple(tensor.stride()), index)
+        return cls(
+            tensor.data_ptr(), tensor.dtype, tuple(tensor.shape), tuple(tensor.stride()), index
+        )
 
     def permuted(self, order):
         """The same memory with dimensions reordered: dimension i of the
@@ -263,7 +267,7 @@ class Bundle:
             if kernel.name == name:
                 return kernel
         raise KernelNotFoundError(
-            f"bundle \"{self.name}\" has no kernel named \"{name}\" (it has: "
+            f'bundle "{self.name}" has no kernel named "{name}" (it has: '
             + ", ".join(k.name for k in self.kernels)
             + ")",
             "SA_ERROR_NOT_FOUND",
@@ -297,7 +301,9 @@ class Runtime:
     def load_bundle(self, path):
         handle = ctypes.c_void_p()
         self._check(
-            self.library.sa_runtime_load_bundle(self._handle, os.fsencode(path), ctypes.byref(handle))
+            self.library.sa_runtime_load_bundle(
+                self._handle, os.fsencode(path), ctypes.byref(handle)
+            )
         )
         bundle = Bundle(self, handle)
         with self._lock:

@@ -7,12 +7,6 @@ namespace sparse_attn::runtime {
 
 namespace {
 
-std::string hex(uint64_t value) {
-  char buffer[24];
-  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
-
 std::string shapeText(const int64_t *values, int rank) {
   std::string text = "[";
   for (int d = 0; d < rank; ++d)
@@ -23,9 +17,7 @@ std::string shapeText(const int64_t *values, int rank) {
 Status invalid(const std::string &message) {
   return Status::error(SA_ERROR_INVALID_ARGUMENT, message);
 }
-Status violation(const std::string &message) {
-  return Status::error(SA_ERROR_VALIDATION, message);
-}
+Status violation(const std::string &message) { return Status::error(SA_ERROR_VALIDATION, message); }
 
 // A written tensor must not reach one element through two index tuples:
 // with the dimensions sorted by stride, each stride must step over
@@ -33,11 +25,17 @@ Status violation(const std::string &message) {
 bool hasInternalOverlap(const sa_tensor &tensor) {
   std::array<int, SA_MAX_RANK> order{};
   int count = 0;
-  for (int d = 0; d < tensor.rank; ++d)
-    if (tensor.sizes[d] > 1)
-      order[count++] = d;
-  std::sort(order.begin(), order.begin() + count,
-            [&](int a, int b) { return tensor.strides[a] < tensor.strides[b]; });
+  for (int d = 0; d < tensor.rank; ++d) {
+    if (tensor.sizes[d] <= 1)
+      continue;
+    // Insertion by stride: at most SA_MAX_RANK entries.
+    int position = count++;
+    while (position > 0 && tensor.strides[order[position - 1]] > tensor.strides[d]) {
+      order[position] = order[position - 1];
+      --position;
+    }
+    order[position] = d;
+  }
   int64_t span = 1; // elements covered by the dimensions so far
   for (int i = 0; i < count; ++i) {
     int d = order[i];
@@ -49,42 +47,43 @@ bool hasInternalOverlap(const sa_tensor &tensor) {
 }
 
 Status checkTensor(const TensorSpec &spec, const sa_tensor &tensor) {
-  const std::string name = "tensor '" + spec.name + "'";
+  // Messages are built only on failure: a valid launch allocates nothing.
+  auto name = [&spec] { return "tensor '" + spec.name + "'"; };
   if (tensor.dtype != spec.dtype)
-    return violation(name + " has dtype " + sa_dtype_name(tensor.dtype) +
+    return violation(name() + " has dtype " + sa_dtype_name(tensor.dtype) +
                      ", but the kernel needs " + sa_dtype_name(spec.dtype));
   if (tensor.rank != spec.rank)
-    return violation(name + " has rank " + std::to_string(tensor.rank) +
+    return violation(name() + " has rank " + std::to_string(tensor.rank) +
                      ", but the kernel needs rank " + std::to_string(spec.rank));
   for (int d = 0; d < spec.rank; ++d) {
     if (tensor.sizes[d] < 0)
-      return violation(name + " has a negative extent in dimension " + std::to_string(d) +
+      return violation(name() + " has a negative extent in dimension " + std::to_string(d) +
                        ": sizes " + shapeText(tensor.sizes, tensor.rank));
     if (tensor.strides[d] < 0)
-      return violation(name + " has a negative stride in dimension " + std::to_string(d) +
+      return violation(name() + " has a negative stride in dimension " + std::to_string(d) +
                        ": strides " + shapeText(tensor.strides, tensor.rank) +
                        " (kernels take non-negative strides)");
     if (spec.staticSizes[d] >= 0 && tensor.sizes[d] != spec.staticSizes[d])
-      return violation(name + " has extent " + std::to_string(tensor.sizes[d]) +
+      return violation(name() + " has extent " + std::to_string(tensor.sizes[d]) +
                        " in dimension " + std::to_string(d) + ", but the kernel needs " +
                        std::to_string(spec.staticSizes[d]) + " (sizes " +
                        shapeText(tensor.sizes, tensor.rank) + ")");
   }
   int64_t elements;
   if (!tensorElementCount(tensor, elements))
-    return violation(name + " has more elements than fit in 64 bits");
+    return violation(name() + " has more elements than fit in 64 bits");
   if (elements == 0)
     return Status::success();
   uint64_t first = 0, last = 0;
   if (!tensorByteRange(tensor, first, last))
-    return violation(name + " spans more bytes than fit in 64 bits");
+    return violation(name() + " spans more bytes than fit in 64 bits");
   if (tensor.data == 0)
-    return violation(name + " has a null data pointer");
+    return violation(name() + " has a null data pointer");
   if (tensor.data % static_cast<uint64_t>(spec.alignment) != 0)
-    return violation(name + " data pointer " + hex(tensor.data) + " is not aligned to " +
+    return violation(name() + " data pointer " + hexAddress(tensor.data) + " is not aligned to " +
                      std::to_string(spec.alignment) + " bytes");
   if (spec.access != SA_ACCESS_READ && hasInternalOverlap(tensor))
-    return violation(name + " is written by the kernel, but its strides " +
+    return violation(name() + " is written by the kernel, but its strides " +
                      shapeText(tensor.strides, tensor.rank) + " make elements overlap (sizes " +
                      shapeText(tensor.sizes, tensor.rank) + ")");
   return Status::success();
@@ -106,14 +105,14 @@ bool rangesOverlap(const sa_tensor &a, const sa_tensor &b) {
 
 Status bindScalar(const ScalarSpec &spec, const sa_scalar_arg &argument, int index,
                   BoundArguments &bound) {
-  const std::string name = "scalar '" + spec.name + "'";
+  auto name = [&spec] { return "scalar '" + spec.name + "'"; };
   if (argument.type != spec.type)
-    return violation(name + " is " + scalarTypeName(argument.type) + ", but the kernel needs " +
+    return violation(name() + " is " + scalarTypeName(argument.type) + ", but the kernel needs " +
                      scalarTypeName(spec.type));
   switch (spec.type) {
   case SA_SCALAR_I32:
     if (argument.int_value < INT32_MIN || argument.int_value > INT32_MAX)
-      return violation(name + " = " + std::to_string(argument.int_value) +
+      return violation(name() + " = " + std::to_string(argument.int_value) +
                        " does not fit in i32");
     bound.integerScalars[index] = argument.int_value;
     return Status::success();
@@ -126,7 +125,7 @@ Status bindScalar(const ScalarSpec &spec, const sa_scalar_arg &argument, int ind
   case SA_SCALAR_INVALID:
     break;
   }
-  return violation(name + " has an invalid type");
+  return violation(name() + " has an invalid type");
 }
 
 ExpressionInputs inputsOf(const BoundArguments &bound) {
@@ -134,6 +133,12 @@ ExpressionInputs inputsOf(const BoundArguments &bound) {
 }
 
 } // namespace
+
+std::string hexAddress(uint64_t value) {
+  char buffer[24];
+  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
+  return buffer;
+}
 
 bool tensorByteRange(const sa_tensor &tensor, uint64_t &first, uint64_t &last) {
   int64_t furthest = 0; // element offset of the last element
@@ -263,7 +268,7 @@ Status encodeTensorMapArguments(const KernelSpec &kernel, const TensorMapSpec &m
                                 bool &empty) {
   const TensorSpec &spec = kernel.tensors[map.tensor];
   const sa_tensor &tensor = *bound.tensors[map.tensor];
-  const std::string name = "tensor map of '" + spec.name + "'";
+  auto name = [&spec] { return "tensor map of '" + spec.name + "'"; };
   int64_t elements;
   tensorElementCount(tensor, elements);
   empty = elements == 0;
@@ -290,10 +295,10 @@ Status encodeTensorMapArguments(const KernelSpec &kernel, const TensorMapSpec &m
   encoding.address = reinterpret_cast<void *>(static_cast<uintptr_t>(tensor.data));
   const uint64_t addressAlignment = map.interleave == 2 ? 32 : 16;
   if (tensor.data % addressAlignment != 0)
-    return violation(name + ": the data pointer " + hex(tensor.data) + " is not " +
+    return violation(name() + ": the data pointer " + hexAddress(tensor.data) + " is not " +
                      std::to_string(addressAlignment) + "-byte aligned");
   if (tensor.strides[rank - 1] != 1)
-    return violation(name + ": the innermost dimension must have stride 1, but strides are " +
+    return violation(name() + ": the innermost dimension must have stride 1, but strides are " +
                      shapeText(tensor.strides, rank));
   for (int i = 0; i < rank; ++i) {
     int d = rank - 1 - i; // TMA lists the innermost dimension first
@@ -304,7 +309,7 @@ Status encodeTensorMapArguments(const KernelSpec &kernel, const TensorMapSpec &m
       continue;
     uint64_t bytes = static_cast<uint64_t>(tensor.strides[d]) * elementSize;
     if (bytes % 16 != 0 || bytes >= (uint64_t(1) << 40))
-      return violation(name + ": dimension " + std::to_string(d) + " has a stride of " +
+      return violation(name() + ": dimension " + std::to_string(d) + " has a stride of " +
                        std::to_string(bytes) +
                        " bytes; tensor maps need multiples of 16 bytes below 2^40 (strides " +
                        shapeText(tensor.strides, rank) + ")");
@@ -312,15 +317,15 @@ Status encodeTensorMapArguments(const KernelSpec &kernel, const TensorMapSpec &m
   }
   for (int i = 0; i < rank; ++i)
     if (encoding.dims[i] > (uint64_t(1) << 32))
-      return violation(name + ": dimension " + std::to_string(rank - 1 - i) + " has extent " +
+      return violation(name() + ": dimension " + std::to_string(rank - 1 - i) + " has extent " +
                        std::to_string(encoding.dims[i]) + "; tensor maps allow at most 2^32");
   uint64_t innerBoxBytes = uint64_t(encoding.box[0]) * elementSize;
   if (map.interleave == 0 && innerBoxBytes % 16 != 0)
-    return violation(name + ": the innermost box extent is " + std::to_string(innerBoxBytes) +
+    return violation(name() + ": the innermost box extent is " + std::to_string(innerBoxBytes) +
                      " bytes; it must be a multiple of 16");
   static const uint64_t kSwizzleSpan[] = {0, 32, 64, 128};
   if (map.interleave == 0 && map.swizzle != 0 && innerBoxBytes > kSwizzleSpan[map.swizzle])
-    return violation(name + ": the innermost box extent is " + std::to_string(innerBoxBytes) +
+    return violation(name() + ": the innermost box extent is " + std::to_string(innerBoxBytes) +
                      " bytes, more than the " + std::to_string(kSwizzleSpan[map.swizzle]) +
                      "-byte swizzle span");
   return Status::success();

@@ -65,6 +65,9 @@ Status packParams(const KernelSpec &kernel, const BoundArguments &bound,
 // The bytes [first, last] a non-empty tensor touches; false on overflow.
 bool tensorByteRange(const sa_tensor &tensor, uint64_t &first, uint64_t &last);
 
+// "0x7f0012345600": addresses in messages.
+std::string hexAddress(uint64_t value);
+
 } // namespace sparse_attn::runtime
 
 #endif

@@ -102,8 +102,7 @@ sa_status sa_runtime_create(sa_runtime **runtime) {
 
 void sa_runtime_destroy(sa_runtime *runtime) { delete unwrap(runtime); }
 
-sa_status sa_runtime_load_bundle(sa_runtime *runtime, const char *path,
-                                 const sa_bundle **bundle) {
+sa_status sa_runtime_load_bundle(sa_runtime *runtime, const char *path, const sa_bundle **bundle) {
   if (!runtime)
     return nullArgument("sa_runtime_load_bundle", "runtime");
   if (!path)
@@ -199,8 +198,7 @@ sa_status sa_kernel_get_info(const sa_kernel *kernel, sa_kernel_info *info) {
   return SA_OK;
 }
 
-sa_status sa_kernel_get_tensor(const sa_kernel *kernel, size_t index,
-                               sa_kernel_tensor_info *info) {
+sa_status sa_kernel_get_tensor(const sa_kernel *kernel, size_t index, sa_kernel_tensor_info *info) {
   if (!kernel)
     return nullArgument("sa_kernel_get_tensor", "kernel");
   if (!info)
@@ -222,8 +220,7 @@ sa_status sa_kernel_get_tensor(const sa_kernel *kernel, size_t index,
   return SA_OK;
 }
 
-sa_status sa_kernel_get_scalar(const sa_kernel *kernel, size_t index,
-                               sa_kernel_scalar_info *info) {
+sa_status sa_kernel_get_scalar(const sa_kernel *kernel, size_t index, sa_kernel_scalar_info *info) {
   if (!kernel)
     return nullArgument("sa_kernel_get_scalar", "kernel");
   if (!info)
@@ -245,8 +242,7 @@ sa_status sa_launch(const sa_kernel *kernel, const sa_tensor_arg *tensors, size_
     return nullArgument("sa_launch", "kernel");
   const Kernel &resolved = *unwrap(kernel);
   return report(resolved.bundle().runtime().launch(resolved, tensors, tensor_count, scalars,
-                                                   scalar_count,
-                                                   static_cast<cu::Stream>(stream)));
+                                                   scalar_count, static_cast<cu::Stream>(stream)));
 }
 
 } // extern "C"

@@ -17,7 +17,7 @@ struct EntryPoint {
   const char *symbol; // base name, as cuGetProcAddress wants it
   int cudaVersion;    // the ABI our declaration in Driver.h follows
   bool optional;
-  size_t offset;      // of the function pointer in DriverApi
+  size_t offset; // of the function pointer in DriverApi
 };
 
 #define SA_ENTRY(field, symbol, version, optional)                                                 \
@@ -25,7 +25,6 @@ struct EntryPoint {
 
 const EntryPoint kEntryPoints[] = {
     SA_ENTRY(init, "cuInit", 12000, false),
-    SA_ENTRY(driverGetVersion, "cuDriverGetVersion", 12000, false),
     SA_ENTRY(getErrorName, "cuGetErrorName", 12000, false),
     SA_ENTRY(getErrorString, "cuGetErrorString", 12000, false),
     SA_ENTRY(deviceGetAttribute, "cuDeviceGetAttribute", 12000, false),
@@ -80,8 +79,8 @@ Status loadDriver(const std::string &path, DriverApi &driver) {
       if (entry.optional)
         continue;
       return Status::error(SA_ERROR_DRIVER_NOT_FOUND,
-                           "the CUDA driver at " + path + " has no " + entry.symbol +
-                               " for CUDA " + std::to_string(entry.cudaVersion / 1000) + "." +
+                           "the CUDA driver at " + path + " has no " + entry.symbol + " for CUDA " +
+                               std::to_string(entry.cudaVersion / 1000) + "." +
                                std::to_string(entry.cudaVersion % 1000 / 10) +
                                " (the runtime needs a CUDA 12.0 or newer driver)");
     }
@@ -111,8 +110,8 @@ std::string describeResult(const DriverApi &driver, const char *call, Result res
     driver.getErrorName(result, &name);
   if (driver.getErrorString)
     driver.getErrorString(result, &text);
-  std::string description = std::string(call) + " failed: " +
-                            (name ? name : "CUDA error " + std::to_string(result));
+  std::string description =
+      std::string(call) + " failed: " + (name ? name : "CUDA error " + std::to_string(result));
   if (text)
     description += std::string(" (") + text + ")";
   return description;

@@ -14,8 +14,8 @@
 
 namespace sparse_attn::runtime::cu {
 
-using Result = int; // CUresult
-using Device = int; // CUdevice
+using Result = int;                   // CUresult
+using Device = int;                   // CUdevice
 using DevicePtr = unsigned long long; // CUdeviceptr
 using Context = struct CUctx_st *;
 using Module = struct CUmod_st *;
@@ -25,7 +25,6 @@ using Stream = struct CUstream_st *;
 constexpr Result kSuccess = 0;
 constexpr Result kErrorInvalidValue = 1;
 constexpr Result kErrorOutOfMemory = 2;
-constexpr Result kErrorNotFound = 500;
 
 // CUdevice_attribute
 constexpr int kDeviceAttributeComputeCapabilityMajor = 75;
@@ -41,15 +40,12 @@ constexpr int kPointerAttributeRangeSize = 12;
 // CUmemorytype
 constexpr unsigned kMemoryTypeHost = 1;
 constexpr unsigned kMemoryTypeDevice = 2;
-constexpr unsigned kMemoryTypeArray = 3;
 constexpr unsigned kMemoryTypeUnified = 4;
 
 // CUfunction_attribute
 constexpr int kFunctionAttributeMaxDynamicSharedSizeBytes = 8;
 
 // CUjit_option
-constexpr int kJitInfoLogBuffer = 3;
-constexpr int kJitInfoLogBufferSizeBytes = 4;
 constexpr int kJitErrorLogBuffer = 5;
 constexpr int kJitErrorLogBufferSizeBytes = 6;
 
@@ -108,7 +104,6 @@ struct alignas(128) TensorMap {
 // (the version passed to cuGetProcAddress, which pins the ABI).
 struct DriverApi {
   Result (*init)(unsigned flags);                                         // cuInit 12.0
-  Result (*driverGetVersion)(int *version);                               // 12.0
   Result (*getErrorName)(Result error, const char **name);                // 12.0
   Result (*getErrorString)(Result error, const char **text);              // 12.0
   Result (*deviceGetAttribute)(int *value, int attribute, Device device); // 12.0
@@ -117,9 +112,9 @@ struct DriverApi {
   Result (*ctxGetId)(Context context, unsigned long long *id);            // 12.0
   Result (*streamGetCtx)(Stream stream, Context *context);                // 12.0
   Result (*streamIsCapturing)(Stream stream, int *status);                // 12.0
-  Result (*moduleLoadDataEx)(Module *module, const void *image, unsigned count,
-                             int *options, void **values); // 12.0
-  Result (*moduleUnload)(Module module);                   // 12.0
+  Result (*moduleLoadDataEx)(Module *module, const void *image, unsigned count, int *options,
+                             void **values);                                        // 12.0
+  Result (*moduleUnload)(Module module);                                            // 12.0
   Result (*moduleGetFunction)(Function *function, Module module, const char *name); // 12.0
   Result (*funcSetAttribute)(Function function, int attribute, int value);          // 12.0
   // Optional (null when the driver predates 12.4): lets the runtime check the
@@ -129,18 +124,17 @@ struct DriverApi {
   Result (*launchKernelEx)(const LaunchConfig *config, Function function, void **params,
                            void **extra); // 12.0
   Result (*pointerGetAttributes)(unsigned count, int *attributes, void **data,
-                                 DevicePtr pointer); // 12.0
-  Result (*memAlloc)(DevicePtr *pointer, size_t bytes);  // cuMemAlloc_v2, 12.0
-  Result (*memFree)(DevicePtr pointer);                  // cuMemFree_v2, 12.0
-  Result (*memAllocHost)(void **pointer, size_t bytes);  // cuMemAllocHost_v2, 12.0
-  Result (*memFreeHost)(void *pointer);                  // 12.0
+                                 DevicePtr pointer);    // 12.0
+  Result (*memAlloc)(DevicePtr *pointer, size_t bytes); // cuMemAlloc_v2, 12.0
+  Result (*memFree)(DevicePtr pointer);                 // cuMemFree_v2, 12.0
+  Result (*memAllocHost)(void **pointer, size_t bytes); // cuMemAllocHost_v2, 12.0
+  Result (*memFreeHost)(void *pointer);                 // 12.0
   Result (*memcpyHtoDAsync)(DevicePtr destination, const void *source, size_t bytes,
                             Stream stream); // cuMemcpyHtoDAsync_v2, 12.0
   Result (*tensorMapEncodeTiled)(TensorMap *map, int dataType, unsigned rank, void *address,
-                                 const unsigned long long *dims,
-                                 const unsigned long long *strides, const unsigned *box,
-                                 const unsigned *elementStrides, int interleave, int swizzle,
-                                 int l2Promotion, int oobFill); // 12.0
+                                 const unsigned long long *dims, const unsigned long long *strides,
+                                 const unsigned *box, const unsigned *elementStrides,
+                                 int interleave, int swizzle, int l2Promotion, int oobFill); // 12.0
 };
 
 // Loads the driver library at `path` (dlopen), resolves every entry point and

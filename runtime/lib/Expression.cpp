@@ -37,14 +37,14 @@ public:
     if (pos_ != text_.size())
       return error("unexpected '" + std::string(1, text_[pos_]) + "'");
     if (type != expected)
-      return Status::error(SA_ERROR_BUNDLE,
-                           "`" + std::string(text_) + "`: expected " +
-                               (expected == Expression::Type::Boolean
-                                    ? "a condition (a comparison or a logical operator)"
-                                    : "an integer expression") +
-                               ", found " +
-                               (type == Expression::Type::Boolean ? "a condition"
-                                                                  : "an integer expression"));
+      return Status::error(
+          SA_ERROR_BUNDLE,
+          "`" + std::string(text_) + "`: expected " +
+              (expected == Expression::Type::Boolean
+                   ? "a condition (a comparison or a logical operator)"
+                   : "an integer expression") +
+              ", found " +
+              (type == Expression::Type::Boolean ? "a condition" : "an integer expression"));
     return Status::success();
   }
 
@@ -140,7 +140,7 @@ private:
     static const struct {
       const char *token;
       Op op;
-    } kComparisons[] = {{"==", Op::Equal},      {"!=", Op::NotEqual}, {"<=", Op::LessEqual},
+    } kComparisons[] = {{"==", Op::Equal},        {"!=", Op::NotEqual}, {"<=", Op::LessEqual},
                         {">=", Op::GreaterEqual}, {"<", Op::Less},      {">", Op::Greater}};
     for (const auto &comparison : kComparisons)
       if (match(comparison.token)) {
@@ -333,13 +333,13 @@ private:
     for (const ExpressionScope::Tensor &tensor : scope_.tensors)
       if (tensor.name == name)
         return error("tensor '" + std::string(name) +
-                     "' is not an integer; use one of its properties, e.g. " +
-                     std::string(name) + ".size0");
+                     "' is not an integer; use one of its properties, e.g. " + std::string(name) +
+                     ".size0");
     return error("unknown name '" + std::string(name) + "'");
   }
 
-  Status resolveTensorMember(std::string_view tensorName, std::string_view member,
-                             size_t start, int &node) {
+  Status resolveTensorMember(std::string_view tensorName, std::string_view member, size_t start,
+                             int &node) {
     int tensorIndex = -1;
     for (size_t i = 0; i < scope_.tensors.size(); ++i)
       if (scope_.tensors[i].name == tensorName)
@@ -374,8 +374,8 @@ private:
     }
     if (dim >= rank) {
       pos_ = start;
-      return error("tensor '" + std::string(tensorName) + "' has rank " +
-                   std::to_string(rank) + ", so it has no dimension " + std::to_string(dim));
+      return error("tensor '" + std::string(tensorName) + "' has rank " + std::to_string(rank) +
+                   ", so it has no dimension " + std::to_string(dim));
     }
     node = addNode(op);
     result_.nodes_[node].value = tensorIndex;
@@ -452,8 +452,7 @@ Status Expression::evaluate(const ExpressionInputs &inputs, int64_t &result) con
   return evaluateNode(root_, inputs, result);
 }
 
-Status Expression::evaluateNode(int index, const ExpressionInputs &inputs,
-                                int64_t &result) const {
+Status Expression::evaluateNode(int index, const ExpressionInputs &inputs, int64_t &result) const {
   const Node &node = nodes_[index];
   auto overflow = [&] {
     return Status::error(SA_ERROR_VALIDATION, "`" + text_ + "` overflows 64-bit integers");

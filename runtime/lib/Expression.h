@@ -53,8 +53,7 @@ public:
 
   const std::string &text() const { return text_; }
   // "q.size1 = 8, k.size1 = 3": the variables it reads, for error messages.
-  std::string describeVariables(const ExpressionInputs &inputs,
-                                const ExpressionScope &scope) const;
+  std::string describeVariables(const ExpressionInputs &inputs, const ExpressionScope &scope) const;
 
 private:
   friend class ExpressionParser;

@@ -56,9 +56,8 @@ public:
 
 private:
   Status error(const std::string &what) const {
-    return Status::error(SA_ERROR_BUNDLE, fileName_ + ":" + std::to_string(line_) +
-                                              ":" + std::to_string(column_) + ": " +
-                                              what);
+    return Status::error(SA_ERROR_BUNDLE, fileName_ + ":" + std::to_string(line_) + ":" +
+                                              std::to_string(column_) + ": " + what);
   }
 
   bool atEnd() const { return pos_ >= text_.size(); }
@@ -150,12 +149,11 @@ private:
         return status;
       for (const JsonValue::Member &member : value.members_)
         if (member.first == key)
-          return Status::error(
-              SA_ERROR_BUNDLE,
-              fileName_ + ":" + std::to_string(keyLocation.line) + ":" +
-                  std::to_string(keyLocation.column) + ": duplicate key \"" + key +
-                  "\" (first at line " + std::to_string(member.second.location_.line) +
-                  ")");
+          return Status::error(SA_ERROR_BUNDLE,
+                               fileName_ + ":" + std::to_string(keyLocation.line) + ":" +
+                                   std::to_string(keyLocation.column) + ": duplicate key \"" + key +
+                                   "\" (first at line " +
+                                   std::to_string(member.second.location_.line) + ")");
       skipWhitespace();
       if (peek() != ':')
         return error("expected ':' after the object key, found " + found());
@@ -402,10 +400,10 @@ private:
       parsed = std::from_chars(begin, end, value.numberValue_);
     }
     if (parsed.ec != std::errc() || parsed.ptr != end)
-      return Status::error(SA_ERROR_BUNDLE,
-                           fileName_ + ":" + std::to_string(value.location_.line) + ":" +
-                               std::to_string(value.location_.column) + ": number " +
-                               std::string(literal) + " is out of range");
+      return Status::error(SA_ERROR_BUNDLE, fileName_ + ":" + std::to_string(value.location_.line) +
+                                                ":" + std::to_string(value.location_.column) +
+                                                ": number " + std::string(literal) +
+                                                " is out of range");
     return Status::success();
   }
 

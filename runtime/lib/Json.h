@@ -59,8 +59,7 @@ private:
 };
 
 // Parses a whole document. Errors read "<fileName>:<line>:<column>: ...".
-Status parseJson(std::string_view text, const std::string &fileName,
-                 JsonValue &result);
+Status parseJson(std::string_view text, const std::string &fileName, JsonValue &result);
 
 } // namespace sparse_attn::runtime
 

@@ -33,8 +33,7 @@ bool isValidName(NameKind kind, const std::string &text) {
   if (kind != NameKind::FileName &&
       !(std::isalpha(static_cast<unsigned char>(text[0])) || text[0] == '_'))
     return false;
-  return std::all_of(text.begin(), text.end(),
-                     [kind](char c) { return isNameCharacter(kind, c); });
+  return std::all_of(text.begin(), text.end(), [kind](char c) { return isNameCharacter(kind, c); });
 }
 
 const char *describeNameKind(NameKind kind) {
@@ -81,8 +80,8 @@ public:
   Status read(const JsonValue &root, Manifest &manifest) {
     if (Status status = expectKind(root, JsonValue::Kind::Object, "manifest"); !status.ok())
       return status;
-    if (Status status = checkMembers(root, "manifest", {"format", "version", "name", "modules", "kernels"},
-                                     {"producer"});
+    if (Status status = checkMembers(
+            root, "manifest", {"format", "version", "name", "modules", "kernels"}, {"producer"});
         !status.ok())
       return status;
     const JsonValue &format = *root.find("format");
@@ -95,9 +94,8 @@ public:
       return fail(version, "version",
                   "this runtime reads version " + std::to_string(SA_BUNDLE_FORMAT_VERSION) +
                       ", the manifest has version " + std::to_string(version.asInteger()) +
-                      (version.asInteger() > SA_BUNDLE_FORMAT_VERSION
-                           ? " (update the runtime)"
-                           : " (rebuild the bundle)"));
+                      (version.asInteger() > SA_BUNDLE_FORMAT_VERSION ? " (update the runtime)"
+                                                                      : " (rebuild the bundle)"));
     manifest.version = static_cast<int>(version.asInteger());
     if (Status status = readName(*root.find("name"), "name", NameKind::Qualified, manifest.name);
         !status.ok())
@@ -149,15 +147,14 @@ private:
                                               path + ": " + what);
   }
 
-  static std::string describe(const JsonValue &value) {
-    return JsonValue::describe(value.kind());
-  }
+  static std::string describe(const JsonValue &value) { return JsonValue::describe(value.kind()); }
 
   Status expectKind(const JsonValue &value, Kind kind, const std::string &path) const {
     if (value.kind() == kind)
       return Status::success();
     return fail(value, path,
-                std::string("expected ") + JsonValue::describe(kind) + ", found " + describe(value));
+                std::string("expected ") + JsonValue::describe(kind) + ", found " +
+                    describe(value));
   }
 
   Status expectNonEmptyArray(const JsonValue &value, const std::string &path) const {
@@ -207,8 +204,7 @@ private:
 
   Status readInteger(const JsonValue &value, const std::string &path, int64_t minimum,
                      int64_t maximum, int64_t &out) const {
-    if (value.kind() != Kind::Integer || value.asInteger() < minimum ||
-        value.asInteger() > maximum)
+    if (value.kind() != Kind::Integer || value.asInteger() < minimum || value.asInteger() > maximum)
       return fail(value, path,
                   "expected an integer in [" + std::to_string(minimum) + ", " +
                       std::to_string(maximum) + "], found " +
@@ -256,10 +252,10 @@ private:
       expected += (expected.empty() ? "\"" : ", \"") + std::string(choice) + "\"";
       ++index;
     }
-    return fail(*value, path + "." + key,
-                "expected one of " + expected + ", found " +
-                    (value->kind() == Kind::String ? "\"" + value->asString() + "\""
-                                                   : describe(*value)));
+    return fail(
+        *value, path + "." + key,
+        "expected one of " + expected + ", found " +
+            (value->kind() == Kind::String ? "\"" + value->asString() + "\"" : describe(*value)));
   }
 
   Status readModule(const JsonValue &value, const std::string &path, ModuleSpec &module) {
@@ -268,7 +264,8 @@ private:
     if (Status status = checkMembers(value, path, {"name", "target", "ptx"}, {"cubin"});
         !status.ok())
       return status;
-    if (Status status = readName(*value.find("name"), path + ".name", NameKind::Identifier, module.name);
+    if (Status status =
+            readName(*value.find("name"), path + ".name", NameKind::Identifier, module.name);
         !status.ok())
       return status;
     const JsonValue &target = *value.find("target");
@@ -283,8 +280,7 @@ private:
     if (Status status = readName(ptx, path + ".ptx", NameKind::FileName, module.ptxFile);
         !status.ok())
       return status;
-    if (Status status = readFile(bundleDirectory_ + "/" + module.ptxFile, module.ptx);
-        !status.ok())
+    if (Status status = readFile(bundleDirectory_ + "/" + module.ptxFile, module.ptx); !status.ok())
       return fail(ptx, path + ".ptx", status.message());
     if (Status status = checkPtxTarget(ptx, path, module); !status.ok())
       return status;
@@ -296,7 +292,9 @@ private:
       if (Status status = readFile(bundleDirectory_ + "/" + module.cubinFile, module.cubin);
           !status.ok())
         return fail(*cubin, path + ".cubin", status.message());
-      if (module.cubin.compare(0, 4, "\x7f" "ELF") != 0)
+      if (module.cubin.compare(0, 4,
+                               "\x7f"
+                               "ELF") != 0)
         return fail(*cubin, path + ".cubin", module.cubinFile + " is not an ELF cubin");
     }
     return Status::success();
@@ -311,8 +309,7 @@ private:
       digits.pop_back();
     int number;
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
-        number < 10)
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || number < 10)
       return false;
     module.target = target;
     module.computeMajor = number / 10;
@@ -332,8 +329,8 @@ private:
            (module.ptx[position] == ' ' || module.ptx[position] == '\t'))
       ++position;
     size_t end = position;
-    while (end < module.ptx.size() && (std::isalnum(static_cast<unsigned char>(module.ptx[end])) ||
-                                       module.ptx[end] == '_'))
+    while (end < module.ptx.size() &&
+           (std::isalnum(static_cast<unsigned char>(module.ptx[end])) || module.ptx[end] == '_'))
       ++end;
     std::string declared = module.ptx.substr(position, end - position);
     if (declared != module.target)
@@ -362,8 +359,7 @@ private:
     for (const JsonValue::Member &member : value.members()) {
       std::string memberPath = path + "." + member.first;
       if (!isIdentifier(member.first))
-        return fail(member.second, memberPath,
-                    "keys must be identifiers (letters, digits, '_')");
+        return fail(member.second, memberPath, "keys must be identifiers (letters, digits, '_')");
       SpecializationEntry entry;
       entry.key = member.first;
       const JsonValue &element = member.second;
@@ -385,21 +381,21 @@ private:
       }
       out.push_back(std::move(entry));
     }
-    std::sort(out.begin(), out.end(),
-              [](const SpecializationEntry &a, const SpecializationEntry &b) {
-                return a.key < b.key;
-              });
+    std::sort(
+        out.begin(), out.end(),
+        [](const SpecializationEntry &a, const SpecializationEntry &b) { return a.key < b.key; });
     return Status::success();
   }
 
   Status readTensor(const JsonValue &value, const std::string &path, TensorSpec &tensor) const {
     if (Status status = expectKind(value, Kind::Object, path); !status.ok())
       return status;
-    if (Status status = checkMembers(value, path, {"name", "dtype", "rank", "access"},
-                                     {"sizes", "alignment"});
+    if (Status status =
+            checkMembers(value, path, {"name", "dtype", "rank", "access"}, {"sizes", "alignment"});
         !status.ok())
       return status;
-    if (Status status = readName(*value.find("name"), path + ".name", NameKind::Identifier, tensor.name);
+    if (Status status =
+            readName(*value.find("name"), path + ".name", NameKind::Identifier, tensor.name);
         !status.ok())
       return status;
     const JsonValue &dtype = *value.find("dtype");
@@ -432,8 +428,8 @@ private:
     }
     tensor.alignment = static_cast<int64_t>(dtypeSize(tensor.dtype));
     if (const JsonValue *alignment = value.find("alignment")) {
-      if (Status status =
-              readInteger(*alignment, path + ".alignment", tensor.alignment, 4096, tensor.alignment);
+      if (Status status = readInteger(*alignment, path + ".alignment", tensor.alignment, 4096,
+                                      tensor.alignment);
           !status.ok())
         return status;
       if ((tensor.alignment & (tensor.alignment - 1)) != 0)
@@ -453,7 +449,8 @@ private:
       return status;
     if (Status status = checkMembers(value, path, {"name", "type"}, {}); !status.ok())
       return status;
-    if (Status status = readName(*value.find("name"), path + ".name", NameKind::Identifier, scalar.name);
+    if (Status status =
+            readName(*value.find("name"), path + ".name", NameKind::Identifier, scalar.name);
         !status.ok())
       return status;
     int type;
@@ -514,9 +511,9 @@ private:
     if (!kindValue)
       return fail(value, path, "missing required member \"kind\"");
     int kind;
-    if (Status status = readChoice(value, "kind", path,
-                                   {"pointer", "size", "stride", "scalar", "value", "tensor_map"},
-                                   0, kind);
+    if (Status status =
+            readChoice(value, "kind", path,
+                       {"pointer", "size", "stride", "scalar", "value", "tensor_map"}, 0, kind);
         !status.ok())
       return status;
     slot.kind = static_cast<ParamSlot::Kind>(kind);
@@ -578,8 +575,7 @@ private:
         return status;
       if (Status status = readIntegerType(value, path, slot.type); !status.ok())
         return status;
-      slot.description =
-          "value `" + slot.value.text() + "` (" + scalarTypeName(slot.type) + ")";
+      slot.description = "value `" + slot.value.text() + "` (" + scalarTypeName(slot.type) + ")";
       return Status::success();
     }
     case ParamSlot::Kind::TensorMap:
@@ -625,8 +621,8 @@ private:
             readChoice(value, "swizzle", path, {"none", "32B", "64B", "128B"}, 0, map.swizzle);
         !status.ok())
       return status;
-    if (Status status = readChoice(value, "l2_promotion", path, {"none", "64B", "128B", "256B"},
-                                   0, map.l2Promotion);
+    if (Status status = readChoice(value, "l2_promotion", path, {"none", "64B", "128B", "256B"}, 0,
+                                   map.l2Promotion);
         !status.ok())
       return status;
     if (Status status = readChoice(value, "oob_fill", path, {"zero", "nan"}, 0, map.oobFill);
@@ -651,9 +647,9 @@ private:
       return fail(grid, path + ".grid",
                   "expected an array of 3 entries (integers or expression strings)");
     for (int d = 0; d < 3; ++d)
-      if (Status status = readExpression(grid.elements()[d],
-                                         path + ".grid[" + std::to_string(d) + "]", kernel.scope,
-                                         Expression::Type::Integer, kernel.launch.grid[d]);
+      if (Status status =
+              readExpression(grid.elements()[d], path + ".grid[" + std::to_string(d) + "]",
+                             kernel.scope, Expression::Type::Integer, kernel.launch.grid[d]);
           !status.ok())
         return status;
     const JsonValue &block = *value.find("block");
@@ -665,8 +661,7 @@ private:
       return fail(block, path + ".block", "a block holds at most 1024 threads");
     if (const JsonValue *shared = value.find("shared_memory_bytes")) {
       int64_t bytes;
-      if (Status status =
-              readInteger(*shared, path + ".shared_memory_bytes", 0, UINT32_MAX, bytes);
+      if (Status status = readInteger(*shared, path + ".shared_memory_bytes", 0, UINT32_MAX, bytes);
           !status.ok())
         return status;
       kernel.launch.sharedMemoryBytes = static_cast<uint32_t>(bytes);
@@ -730,8 +725,8 @@ private:
     if (Status status = readName(*value.find("op"), path + ".op", NameKind::Qualified, kernel.op);
         !status.ok())
       return status;
-    if (Status status = readSpecialization(*value.find("specialization"),
-                                           path + ".specialization", kernel.specialization);
+    if (Status status = readSpecialization(*value.find("specialization"), path + ".specialization",
+                                           kernel.specialization);
         !status.ok())
       return status;
     if (const JsonValue *tuning = value.find("tuning"))
@@ -791,8 +786,8 @@ private:
       for (size_t i = 0; i < constraints->elements().size(); ++i) {
         ConstraintSpec constraint;
         if (Status status = readConstraint(constraints->elements()[i],
-                                           path + ".constraints[" + std::to_string(i) + "]",
-                                           kernel, constraint);
+                                           path + ".constraints[" + std::to_string(i) + "]", kernel,
+                                           constraint);
             !status.ok())
           return status;
         kernel.constraints.push_back(std::move(constraint));
@@ -874,20 +869,19 @@ Status parseSpecializationQuery(const std::string &text, Specialization &result)
   size_t start = 0;
   while (start <= text.size()) {
     size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos
-                                                                     : comma - start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     size_t equals = item.find('=');
     if (equals == std::string::npos)
-      return Status::error(SA_ERROR_INVALID_ARGUMENT,
-                           "specialization \"" + text + "\": expected key=value, found \"" +
-                               trim(item) + "\"");
+      return Status::error(SA_ERROR_INVALID_ARGUMENT, "specialization \"" + text +
+                                                          "\": expected key=value, found \"" +
+                                                          trim(item) + "\"");
     SpecializationEntry entry;
     entry.key = trim(item.substr(0, equals));
     std::string value = trim(item.substr(equals + 1));
     if (!isIdentifier(entry.key))
-      return Status::error(SA_ERROR_INVALID_ARGUMENT, "specialization \"" + text +
-                                                          "\": key \"" + entry.key +
-                                                          "\" is not an identifier");
+      return Status::error(SA_ERROR_INVALID_ARGUMENT, "specialization \"" + text + "\": key \"" +
+                                                          entry.key + "\" is not an identifier");
     if (!isBareValue(value))
       return Status::error(SA_ERROR_INVALID_ARGUMENT,
                            "specialization \"" + text + "\": value of \"" + entry.key +
@@ -906,16 +900,16 @@ Status parseSpecializationQuery(const std::string &text, Specialization &result)
     }
     for (const SpecializationEntry &previous : result)
       if (previous.key == entry.key)
-        return Status::error(SA_ERROR_INVALID_ARGUMENT, "specialization \"" + text +
-                                                            "\": key \"" + entry.key +
-                                                            "\" appears twice");
+        return Status::error(SA_ERROR_INVALID_ARGUMENT, "specialization \"" + text + "\": key \"" +
+                                                            entry.key + "\" appears twice");
     result.push_back(std::move(entry));
     if (comma == std::string::npos)
       break;
     start = comma + 1;
   }
-  std::sort(result.begin(), result.end(),
-            [](const SpecializationEntry &a, const SpecializationEntry &b) { return a.key < b.key; });
+  std::sort(
+      result.begin(), result.end(),
+      [](const SpecializationEntry &a, const SpecializationEntry &b) { return a.key < b.key; });
   return Status::success();
 }
 
@@ -989,9 +983,8 @@ Status loadManifest(const std::string &bundleDirectory, Manifest &manifest) {
   std::string fileName = bundleDirectory + "/manifest.json";
   std::string text;
   if (Status status = readFile(fileName, text); !status.ok())
-    return Status::error(SA_ERROR_BUNDLE,
-                         "cannot read " + fileName +
-                             " (a bundle is a directory holding manifest.json)");
+    return Status::error(SA_ERROR_BUNDLE, "cannot read " + fileName +
+                                              " (a bundle is a directory holding manifest.json)");
   return parseManifest(text, fileName, bundleDirectory, manifest);
 }
 

@@ -59,7 +59,7 @@ struct TensorSpec {
   sa_dtype dtype = SA_DTYPE_INVALID;
   int rank = 0;
   std::array<int64_t, SA_MAX_RANK> staticSizes{}; // -1: dynamic
-  int64_t alignment = 1;                           // bytes
+  int64_t alignment = 1;                          // bytes
   sa_access access = SA_ACCESS_READ;
 };
 
@@ -88,13 +88,13 @@ struct TensorMapSpec {
 struct ParamSlot {
   enum class Kind { Pointer, Size, Stride, Scalar, Value, TensorMap };
   Kind kind = Kind::Pointer;
-  int tensor = -1;     // Pointer, Size, Stride
-  int dim = -1;        // Size, Stride
-  int scalar = -1;     // Scalar
-  int tensorMap = -1;  // TensorMap: index into KernelSpec::tensorMaps
+  int tensor = -1;                     // Pointer, Size, Stride
+  int dim = -1;                        // Size, Stride
+  int scalar = -1;                     // Scalar
+  int tensorMap = -1;                  // TensorMap: index into KernelSpec::tensorMaps
   sa_scalar_type type = SA_SCALAR_I64; // Size, Stride, Value, Scalar
-  Expression value;    // Value
-  std::string description; // "size of q dim 2 (i64)", for error messages
+  Expression value;                    // Value
+  std::string description;             // "size of q dim 2 (i64)", for error messages
 
   // Bytes the slot occupies in the kernel's parameter list.
   size_t byteSize() const;

@@ -22,12 +22,6 @@ uint64_t hashBytes(const unsigned char *bytes, size_t size) {
   return hash;
 }
 
-std::string hex(uint64_t value) {
-  char buffer[24];
-  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
-
 Status driverError(const cu::DriverApi &driver, const char *call, cu::Result result) {
   return Status::error(result == cu::kErrorOutOfMemory ? SA_ERROR_OUT_OF_MEMORY : SA_ERROR_DRIVER,
                        cu::describeResult(driver, call, result));
@@ -148,9 +142,9 @@ Status Runtime::findKernel(const std::string &op, const std::string &specializat
     message += "; no loaded bundle (" + std::to_string(bundles_.size()) +
                " loaded) has any kernel for this op";
   else
-    message += "; kernels for this op:" + candidates +
-               (candidateCount > 8 ? "\n  ... and " + std::to_string(candidateCount - 8) + " more"
-                                   : "");
+    message +=
+        "; kernels for this op:" + candidates +
+        (candidateCount > 8 ? "\n  ... and " + std::to_string(candidateCount - 8) + " more" : "");
   return Status::error(SA_ERROR_NOT_FOUND, message);
 }
 
@@ -162,8 +156,7 @@ Status Runtime::driver(const cu::DriverApi *&driver) {
   return cu::systemDriver(driver);
 }
 
-Status Runtime::currentContext(const cu::DriverApi &api, cu::Stream stream,
-                               ContextState *&state) {
+Status Runtime::currentContext(const cu::DriverApi &api, cu::Stream stream, ContextState *&state) {
   cu::Context context = nullptr;
   if (cu::Result result = api.ctxGetCurrent(&context); result != cu::kSuccess)
     return driverError(api, "cuCtxGetCurrent", result);
@@ -213,16 +206,16 @@ Status Runtime::checkPointers(const cu::DriverApi &api, const ContextState &stat
                               const KernelSpec &kernel, const sa_tensor *const *tensors) {
   for (size_t i = 0; i < kernel.tensors.size(); ++i) {
     const sa_tensor &tensor = *tensors[i];
-    const std::string name = "tensor '" + kernel.tensors[i].name + "'";
+    auto name = [&] { return "tensor '" + kernel.tensors[i].name + "'"; };
     int64_t elements;
     tensorElementCount(tensor, elements);
     if (elements == 0)
       continue;
     if (tensor.device != state.device)
-      return Status::error(SA_ERROR_VALIDATION,
-                           name + " is on device " + std::to_string(tensor.device) +
-                               ", but the current CUDA context is on device " +
-                               std::to_string(state.device));
+      return Status::error(SA_ERROR_VALIDATION, name() + " is on device " +
+                                                    std::to_string(tensor.device) +
+                                                    ", but the current CUDA context is on device " +
+                                                    std::to_string(state.device));
     unsigned memoryType = 0;
     int ordinal = -1;
     cu::DevicePtr rangeStart = 0;
@@ -235,15 +228,15 @@ Status Runtime::checkPointers(const cu::DriverApi &api, const ContextState &stat
       return driverError(api, "cuPointerGetAttributes", result);
     if (memoryType != cu::kMemoryTypeDevice && memoryType != cu::kMemoryTypeUnified)
       return Status::error(SA_ERROR_VALIDATION,
-                           name + " data pointer " + hex(tensor.data) +
+                           name() + " data pointer " + hexAddress(tensor.data) +
                                (memoryType == cu::kMemoryTypeHost
                                     ? " is host memory; the kernel needs device memory"
                                     : " is not memory allocated through CUDA"));
     if (ordinal != state.device)
       return Status::error(SA_ERROR_VALIDATION,
-                           name + " data pointer " + hex(tensor.data) + " belongs to device " +
-                               std::to_string(ordinal) + ", but the tensor says device " +
-                               std::to_string(tensor.device));
+                           name() + " data pointer " + hexAddress(tensor.data) +
+                               " belongs to device " + std::to_string(ordinal) +
+                               ", but the tensor says device " + std::to_string(tensor.device));
     uint64_t first = 0, last = 0;
     tensorByteRange(tensor, first, last);
     if (last - rangeStart < rangeSize)
@@ -260,16 +253,17 @@ Status Runtime::checkPointers(const cu::DriverApi &api, const ContextState &stat
       return driverError(api, "cuPointerGetAttributes", result);
     if ((lastType != cu::kMemoryTypeDevice && lastType != cu::kMemoryTypeUnified) ||
         lastOrdinal != state.device)
-      return Status::error(SA_ERROR_VALIDATION,
-                           name + " reaches byte " + hex(last) +
-                               ", past the end of its allocation [" + hex(rangeStart) + ", " +
-                               hex(rangeStart + rangeSize) + "); check its sizes and strides");
+      return Status::error(SA_ERROR_VALIDATION, name() + " reaches byte " + hexAddress(last) +
+                                                    ", past the end of its allocation [" +
+                                                    hexAddress(rangeStart) + ", " +
+                                                    hexAddress(rangeStart + rangeSize) +
+                                                    "); check its sizes and strides");
   }
   return Status::success();
 }
 
-Status Runtime::loadModule(const cu::DriverApi &api, ContextState &state,
-                           const ModuleSpec &module, cu::Module &loaded) {
+Status Runtime::loadModule(const cu::DriverApi &api, ContextState &state, const ModuleSpec &module,
+                           cu::Module &loaded) {
   if (auto found = state.modules.find(&module); found != state.modules.end()) {
     loaded = found->second;
     return Status::success();
@@ -282,16 +276,13 @@ Status Runtime::loadModule(const cu::DriverApi &api, ContextState &state,
       state.modules.emplace(&module, loaded);
       return Status::success();
     }
-    cubinFailure = "; loading " + module.cubinFile + " first failed too: " +
-                   cu::describeResult(api, "cuModuleLoadDataEx", result);
+    cubinFailure = "; loading " + module.cubinFile +
+                   " first failed too: " + cu::describeResult(api, "cuModuleLoadDataEx", result);
   }
   std::string errorLog(kJitLogBytes, '\0');
-  std::string infoLog(kJitLogBytes, '\0');
-  int options[] = {cu::kJitErrorLogBuffer, cu::kJitErrorLogBufferSizeBytes, cu::kJitInfoLogBuffer,
-                   cu::kJitInfoLogBufferSizeBytes};
-  void *values[] = {errorLog.data(), reinterpret_cast<void *>(kJitLogBytes), infoLog.data(),
-                    reinterpret_cast<void *>(kJitLogBytes)};
-  cu::Result result = api.moduleLoadDataEx(&loaded, module.ptx.c_str(), 4, options, values);
+  int options[] = {cu::kJitErrorLogBuffer, cu::kJitErrorLogBufferSizeBytes};
+  void *values[] = {errorLog.data(), reinterpret_cast<void *>(kJitLogBytes)};
+  cu::Result result = api.moduleLoadDataEx(&loaded, module.ptx.c_str(), 2, options, values);
   if (result != cu::kSuccess) {
     std::string log(errorLog.c_str());
     return Status::error(
@@ -306,8 +297,8 @@ Status Runtime::loadModule(const cu::DriverApi &api, ContextState &state,
   return Status::success();
 }
 
-Status Runtime::resolveFunction(const cu::DriverApi &api, ContextState &state,
-                                const Kernel &kernel, cu::Function &function) {
+Status Runtime::resolveFunction(const cu::DriverApi &api, ContextState &state, const Kernel &kernel,
+                                cu::Function &function) {
   if (auto found = state.functions.find(&kernel); found != state.functions.end()) {
     function = found->second;
     return Status::success();
@@ -327,11 +318,10 @@ Status Runtime::resolveFunction(const cu::DriverApi &api, ContextState &state,
       cu::Result result = api.funcGetParamInfo(function, i, &offset, &size);
       if (i == spec.params.size()) {
         if (result == cu::kSuccess)
-          return Status::error(SA_ERROR_BUNDLE,
-                               "entry " + spec.entry + " in " + module.ptxFile +
-                                   " takes more parameters than the " +
-                                   std::to_string(spec.params.size()) +
-                                   " the manifest lists");
+          return Status::error(SA_ERROR_BUNDLE, "entry " + spec.entry + " in " + module.ptxFile +
+                                                    " takes more parameters than the " +
+                                                    std::to_string(spec.params.size()) +
+                                                    " the manifest lists");
         break;
       }
       if (result != cu::kSuccess)
@@ -340,11 +330,11 @@ Status Runtime::resolveFunction(const cu::DriverApi &api, ContextState &state,
                                                   " parameters, but the manifest lists " +
                                                   std::to_string(spec.params.size()));
       if (size != spec.params[i].byteSize())
-        return Status::error(SA_ERROR_BUNDLE,
-                             "parameter " + std::to_string(i) + " of entry " + spec.entry +
-                                 " is " + std::to_string(size) + " bytes, but the manifest's " +
-                                 spec.params[i].description + " is " +
-                                 std::to_string(spec.params[i].byteSize()));
+        return Status::error(SA_ERROR_BUNDLE, "parameter " + std::to_string(i) + " of entry " +
+                                                  spec.entry + " is " + std::to_string(size) +
+                                                  " bytes, but the manifest's " +
+                                                  spec.params[i].description + " is " +
+                                                  std::to_string(spec.params[i].byteSize()));
     }
   }
 
@@ -460,17 +450,16 @@ Status Runtime::launch(const Kernel &kernel, const sa_tensor_arg *tensors, size_
         const TensorMapSpec &map = spec.tensorMaps[i];
         if (cu::Result result = api->tensorMapEncodeTiled(
                 &maps[i], e.dataType, e.rank, e.address, e.dims.data(), e.byteStrides.data(),
-                e.box.data(), e.elementStrides.data(), map.interleave, map.swizzle,
-                map.l2Promotion, map.oobFill);
+                e.box.data(), e.elementStrides.data(), map.interleave, map.swizzle, map.l2Promotion,
+                map.oobFill);
             result != cu::kSuccess)
           return fail(driverError(*api, "cuTensorMapEncodeTiled", result)
                           .withContext("tensor map of \"" + spec.tensors[map.tensor].name + "\""));
       }
       cu::DevicePtr base = 0;
-      if (Status status = placeTensorMaps(*api, *state,
-                                          reinterpret_cast<const unsigned char *>(maps.data()),
-                                          spec.tensorMaps.size() * sizeof(cu::TensorMap), stream,
-                                          base);
+      if (Status status =
+              placeTensorMaps(*api, *state, reinterpret_cast<const unsigned char *>(maps.data()),
+                              spec.tensorMaps.size() * sizeof(cu::TensorMap), stream, base);
           !status.ok())
         return fail(std::move(status));
       for (size_t i = 0; i < spec.tensorMaps.size(); ++i)

@@ -69,8 +69,8 @@ private:
 
   Status driver(const cu::DriverApi *&driver);
   Status currentContext(const cu::DriverApi &driver, cu::Stream stream, ContextState *&state);
-  Status resolveFunction(const cu::DriverApi &driver, ContextState &state,
-                         const Kernel &kernel, cu::Function &function);
+  Status resolveFunction(const cu::DriverApi &driver, ContextState &state, const Kernel &kernel,
+                         cu::Function &function);
   Status loadModule(const cu::DriverApi &driver, ContextState &state, const ModuleSpec &module,
                     cu::Module &loaded);
   Status checkPointers(const cu::DriverApi &driver, const ContextState &state,

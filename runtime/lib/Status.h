@@ -30,8 +30,7 @@ public:
   }
 
 private:
-  Status(sa_status code, std::string message)
-      : code_(code), message_(std::move(message)) {}
+  Status(sa_status code, std::string message) : code_(code), message_(std::move(message)) {}
 
   sa_status code_;
   std::string message_;

@@ -181,8 +181,7 @@ TEST_F(ArgumentsTest, NullArguments) {
 TEST_F(ArgumentsTest, WrittenTensorsMustNotOverlap) {
   // z starts inside y's bytes.
   tensors[2].tensor.data = 0x20000 + 4 * 100;
-  EXPECT_EQ(violation(),
-            "tensor 'z' is written by the kernel but its memory overlaps tensor 'y'");
+  EXPECT_EQ(violation(), "tensor 'z' is written by the kernel but its memory overlaps tensor 'y'");
   // Read tensors may share memory.
   tensors[2].tensor.data = 0x30000;
   tensors[1].tensor.data = 0x10000;
@@ -292,8 +291,8 @@ protected:
     EXPECT_TRUE(status.ok()) << status.message();
     TensorMapEncoding encoding;
     bool empty;
-    status = encodeTensorMapArguments(tileCopy(), tileCopy().tensorMaps[map], bound, encoding,
-                                      empty);
+    status =
+        encodeTensorMapArguments(tileCopy(), tileCopy().tensorMaps[map], bound, encoding, empty);
     EXPECT_EQ(status.code(), SA_ERROR_VALIDATION);
     return status.message();
   }
@@ -364,9 +363,8 @@ TEST_F(TensorMapTest, InnerBoxMustFillWholeSixteenBytes) {
   ASSERT_TRUE(bindArguments(edited.kernels[1], copyTensors, 2, nullptr, 0, bound).ok());
   TensorMapEncoding encoding;
   bool empty;
-  Status status =
-      encodeTensorMapArguments(edited.kernels[1], edited.kernels[1].tensorMaps[1], bound,
-                               encoding, empty);
+  Status status = encodeTensorMapArguments(edited.kernels[1], edited.kernels[1].tensorMaps[1],
+                                           bound, encoding, empty);
   EXPECT_EQ(status.message(), "tensor map of 'destination': the innermost box extent is 8 bytes; "
                               "it must be a multiple of 16");
 }

@@ -147,12 +147,11 @@ TEST_F(CApiTest, NullArgumentsAreErrorsNotCrashes) {
 
 TEST_F(CApiTest, InvalidLaunchArgumentsAreReportedBeforeTheDriverIsNeeded) {
   const sa_kernel *kernel = loadScaledAdd();
-  sa_tensor_arg tensors[3] = {{"x", matrix(0x10000)}, {"y", matrix(0x20000)},
-                              {"z", matrix(0x30000)}};
+  sa_tensor_arg tensors[3] = {
+      {"x", matrix(0x10000)}, {"y", matrix(0x20000)}, {"z", matrix(0x30000)}};
   tensors[1].tensor.dtype = SA_DTYPE_F16;
-  sa_scalar_arg scalars[3] = {{"a", SA_SCALAR_F32, 0, 1.0},
-                              {"n", SA_SCALAR_I32, 1, 0},
-                              {"offset", SA_SCALAR_I64, 0, 0}};
+  sa_scalar_arg scalars[3] = {
+      {"a", SA_SCALAR_F32, 0, 1.0}, {"n", SA_SCALAR_I32, 1, 0}, {"offset", SA_SCALAR_I64, 0, 0}};
   EXPECT_EQ(sa_launch(kernel, tensors, 3, scalars, 3, nullptr), SA_ERROR_VALIDATION);
   EXPECT_STREQ(sa_last_error(),
                "kernel \"scaled_add\": tensor 'y' has dtype f16, but the kernel needs f32");
@@ -171,15 +170,15 @@ TEST_F(CApiTest, LaunchWithoutADriverFailsCleanly) {
   // anything asks for it (this is the only test that does).
   setenv("SPARSE_ATTN_CUDA_DRIVER", "/nonexistent/libcuda.so.1", 1);
   const sa_kernel *kernel = loadScaledAdd();
-  sa_tensor_arg tensors[3] = {{"x", matrix(0x10000)}, {"y", matrix(0x20000)},
-                              {"z", matrix(0x30000)}};
-  sa_scalar_arg scalars[3] = {{"a", SA_SCALAR_F32, 0, 1.0},
-                              {"n", SA_SCALAR_I32, 1, 0},
-                              {"offset", SA_SCALAR_I64, 0, 0}};
+  sa_tensor_arg tensors[3] = {
+      {"x", matrix(0x10000)}, {"y", matrix(0x20000)}, {"z", matrix(0x30000)}};
+  sa_scalar_arg scalars[3] = {
+      {"a", SA_SCALAR_F32, 0, 1.0}, {"n", SA_SCALAR_I32, 1, 0}, {"offset", SA_SCALAR_I64, 0, 0}};
   for (int attempt = 0; attempt < 2; ++attempt) {
     EXPECT_EQ(sa_launch(kernel, tensors, 3, scalars, 3, nullptr), SA_ERROR_DRIVER_NOT_FOUND);
-    EXPECT_EQ(std::string(sa_last_error()).rfind("CUDA driver not found: /nonexistent/libcuda.so.1", 0),
-              0u)
+    EXPECT_EQ(
+        std::string(sa_last_error()).rfind("CUDA driver not found: /nonexistent/libcuda.so.1", 0),
+        0u)
         << sa_last_error();
   }
 }

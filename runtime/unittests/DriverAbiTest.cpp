@@ -16,7 +16,6 @@ static_assert(sizeof(cu::Result) == sizeof(CUresult));
 static_assert(cu::kSuccess == CUDA_SUCCESS);
 static_assert(cu::kErrorInvalidValue == CUDA_ERROR_INVALID_VALUE);
 static_assert(cu::kErrorOutOfMemory == CUDA_ERROR_OUT_OF_MEMORY);
-static_assert(cu::kErrorNotFound == CUDA_ERROR_NOT_FOUND);
 
 static_assert(cu::kDeviceAttributeComputeCapabilityMajor ==
               CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
@@ -31,13 +30,10 @@ static_assert(cu::kPointerAttributeRangeStartAddr == CU_POINTER_ATTRIBUTE_RANGE_
 static_assert(cu::kPointerAttributeRangeSize == CU_POINTER_ATTRIBUTE_RANGE_SIZE);
 static_assert(cu::kMemoryTypeHost == CU_MEMORYTYPE_HOST);
 static_assert(cu::kMemoryTypeDevice == CU_MEMORYTYPE_DEVICE);
-static_assert(cu::kMemoryTypeArray == CU_MEMORYTYPE_ARRAY);
 static_assert(cu::kMemoryTypeUnified == CU_MEMORYTYPE_UNIFIED);
 
 static_assert(cu::kFunctionAttributeMaxDynamicSharedSizeBytes ==
               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES);
-static_assert(cu::kJitInfoLogBuffer == CU_JIT_INFO_LOG_BUFFER);
-static_assert(cu::kJitInfoLogBufferSizeBytes == CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES);
 static_assert(cu::kJitErrorLogBuffer == CU_JIT_ERROR_LOG_BUFFER);
 static_assert(cu::kJitErrorLogBufferSizeBytes == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES);
 static_assert(cu::kLaunchAttributeClusterDimension == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION);

@@ -37,8 +37,7 @@ protected:
     return {pointers, scalars};
   }
 
-  int64_t evaluate(const std::string &text,
-                   Expression::Type type = Expression::Type::Integer) {
+  int64_t evaluate(const std::string &text, Expression::Type type = Expression::Type::Integer) {
     Expression expression;
     Status status = Expression::parse(text, scope, type, expression);
     EXPECT_TRUE(status.ok()) << status.message();
@@ -128,7 +127,8 @@ TEST_F(ExpressionTest, Conditions) {
 }
 
 TEST_F(ExpressionTest, EvaluationErrors) {
-  EXPECT_EQ(evaluationError("q.size0 / (k.size0 - 2)"), "`q.size0 / (k.size0 - 2)` divides by zero");
+  EXPECT_EQ(evaluationError("q.size0 / (k.size0 - 2)"),
+            "`q.size0 / (k.size0 - 2)` divides by zero");
   EXPECT_EQ(evaluationError("q.size0 % 0"), "`q.size0 % 0` divides by zero");
   EXPECT_EQ(evaluationError("ceil_div(1, 0)"), "`ceil_div(1, 0)` divides by zero");
   EXPECT_EQ(evaluationError("big * 4"), "`big * 4` overflows 64-bit integers");
@@ -145,8 +145,7 @@ TEST_F(ExpressionTest, DescribesTheVariablesItReads) {
   ASSERT_TRUE(Expression::parse("q.size1 % k.size1 == 0 && q.size1 > n && k.size1 > 0", scope,
                                 Expression::Type::Boolean, expression)
                   .ok());
-  EXPECT_EQ(expression.describeVariables(inputs(), scope),
-            "q.size1 = 8, k.size1 = 2, n = 7");
+  EXPECT_EQ(expression.describeVariables(inputs(), scope), "q.size1 = 8, k.size1 = 2, n = 7");
   EXPECT_EQ(Expression::constant(5).text(), "5");
 }
 
@@ -185,8 +184,7 @@ TEST_F(ExpressionTest, ParseErrors) {
                                  "operator), found an integer expression");
   EXPECT_EQ(parseError("n > 1", Expression::Type::Integer),
             "`n > 1`: expected an integer expression, found a condition");
-  EXPECT_EQ(parseError("n && 1 < 2"),
-            "`n && 1 < 2`: column 3: '&&' needs conditions as operands");
+  EXPECT_EQ(parseError("n && 1 < 2"), "`n && 1 < 2`: column 3: '&&' needs conditions as operands");
   EXPECT_EQ(parseError("(n > 1) + 1 > 0"),
             "`(n > 1) + 1 > 0`: column 9: '+' needs integer operands");
   EXPECT_EQ(parseError("!n"), "`!n`: column 1: '!' needs conditions as operands");

@@ -1,5 +1,7 @@
 #include "FakeDriver.h"
 
+#include "AllocationCounter.h"
+
 #include <cstdlib>
 #include <cstring>
 
@@ -11,10 +13,6 @@ FakeDriver *active = nullptr;
 uint64_t nextAddress = 0x7f0000000000ull;
 
 cu::Result init(unsigned) { return cu::kSuccess; }
-cu::Result driverGetVersion(int *version) {
-  *version = 13000;
-  return cu::kSuccess;
-}
 cu::Result getErrorName(cu::Result error, const char **name) {
   switch (error) {
   case 1:
@@ -79,8 +77,12 @@ cu::Result streamIsCapturing(cu::Stream, int *status) {
 }
 cu::Result moduleLoadDataEx(cu::Module *module, const void *image, unsigned count, int *options,
                             void **values) {
+  PauseCounting pause; // the fake's records are not the runtime's allocations
   const char *text = static_cast<const char *>(image);
-  bool isPtx = std::strncmp(text, "\x7f" "ELF", 4) != 0;
+  bool isPtx = std::strncmp(text,
+                            "\x7f"
+                            "ELF",
+                            4) != 0;
   cu::Result result = isPtx ? active->moduleLoadResult : active->cubinLoadResult;
   std::lock_guard<std::mutex> lock(active->mutex);
   active->moduleLoads.push_back({isPtx, isPtx ? std::string(text) : std::string(text, 4)});
@@ -110,12 +112,13 @@ cu::Result funcGetParamInfo(cu::Function, size_t index, size_t *offset, size_t *
   return cu::kSuccess;
 }
 cu::Result launchKernelEx(const cu::LaunchConfig *config, cu::Function, void **params, void **) {
+  PauseCounting pause; // the fake's records are not the runtime's allocations
   if (active->launchResult != cu::kSuccess)
     return active->launchResult;
   FakeDriver::Launch launch;
   launch.config = *config;
-  launch.hasCluster = config->numAttrs == 1 &&
-                      config->attrs[0].id == cu::kLaunchAttributeClusterDimension;
+  launch.hasCluster =
+      config->numAttrs == 1 && config->attrs[0].id == cu::kLaunchAttributeClusterDimension;
   if (launch.hasCluster) {
     launch.cluster[0] = config->attrs[0].value.clusterDim.x;
     launch.cluster[1] = config->attrs[0].value.clusterDim.y;
@@ -173,16 +176,17 @@ cu::Result memFreeHost(void *pointer) {
 }
 cu::Result memcpyHtoDAsync(cu::DevicePtr destination, const void *source, size_t bytes,
                            cu::Stream stream) {
+  PauseCounting pause; // the fake's records are not the runtime's allocations
   const unsigned char *begin = static_cast<const unsigned char *>(source);
   std::lock_guard<std::mutex> lock(active->mutex);
   active->copies.push_back({destination, std::vector<unsigned char>(begin, begin + bytes), stream});
   return cu::kSuccess;
 }
 cu::Result tensorMapEncodeTiled(cu::TensorMap *map, int dataType, unsigned rank, void *address,
-                                const unsigned long long *dims,
-                                const unsigned long long *strides, const unsigned *box,
-                                const unsigned *elementStrides, int interleave, int swizzle,
-                                int l2Promotion, int oobFill) {
+                                const unsigned long long *dims, const unsigned long long *strides,
+                                const unsigned *box, const unsigned *elementStrides, int interleave,
+                                int swizzle, int l2Promotion, int oobFill) {
+  PauseCounting pause;
   FakeDriver::Encoding encoding{dataType,
                                 rank,
                                 reinterpret_cast<uint64_t>(address),
@@ -208,7 +212,6 @@ cu::Result tensorMapEncodeTiled(cu::TensorMap *map, int dataType, unsigned rank,
 FakeDriver::FakeDriver() {
   active = this;
   api.init = init;
-  api.driverGetVersion = driverGetVersion;
   api.getErrorName = getErrorName;
   api.getErrorString = getErrorString;
   api.deviceGetAttribute = deviceGetAttribute;

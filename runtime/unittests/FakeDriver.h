@@ -78,8 +78,7 @@ public:
   int hostAllocations = 0;
 
   // Registers device memory and returns its address.
-  uint64_t allocate(uint64_t size, int onDevice = 0,
-                    unsigned memoryType = cu::kMemoryTypeDevice);
+  uint64_t allocate(uint64_t size, int onDevice = 0, unsigned memoryType = cu::kMemoryTypeDevice);
 
   std::mutex mutex; // the runtime may call from several threads
 };

@@ -56,8 +56,7 @@ TEST(Json, KeepsMemberOrderAndLocations) {
 }
 
 TEST(Json, DecodesEscapesAndUnicode) {
-  JsonValue value =
-      parseOk(R"(["\"\\\/\b\f\n\r\t", "\u0041\u00e9\u20ac", "\ud83d\ude00", "é€😀"])");
+  JsonValue value = parseOk(R"(["\"\\\/\b\f\n\r\t", "\u0041\u00e9\u20ac", "\ud83d\ude00", "é€😀"])");
   EXPECT_EQ(value.elements()[0].asString(), "\"\\/\b\f\n\r\t");
   EXPECT_EQ(value.elements()[1].asString(), "A\xc3\xa9\xe2\x82\xac");
   EXPECT_EQ(value.elements()[2].asString(), "\xf0\x9f\x98\x80");

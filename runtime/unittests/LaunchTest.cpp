@@ -1,6 +1,7 @@
 // Launches through Runtime with the fake driver: context and module caching,
 // cubin/PTX selection, pointer checks, parameter checks, shared memory,
 // clusters and TMA descriptors.
+#include "AllocationCounter.h"
 #include "FakeDriver.h"
 #include "Runtime.h"
 #include "TestBundle.h"
@@ -173,13 +174,12 @@ TEST_F(LaunchTest, TensorsMustBeOnTheContextsDevice) {
 TEST_F(LaunchTest, PointerMustBeDeviceMemoryOfThatDevice) {
   uint64_t host = fake.allocate(1 << 20, 0, cu::kMemoryTypeHost);
   addTensors[0].tensor.data = host;
-  EXPECT_EQ(addError(), "kernel \"scaled_add\": tensor 'x' data pointer 0x" +
-                            ([&] {
-                              char buffer[24];
-                              std::snprintf(buffer, sizeof buffer, "%llx",
-                                            static_cast<unsigned long long>(host));
-                              return std::string(buffer);
-                            })() +
+  EXPECT_EQ(addError(), "kernel \"scaled_add\": tensor 'x' data pointer 0x" + ([&] {
+                          char buffer[24];
+                          std::snprintf(buffer, sizeof buffer, "%llx",
+                                        static_cast<unsigned long long>(host));
+                          return std::string(buffer);
+                        })() +
                             " is host memory; the kernel needs device memory");
   addTensors[0].tensor.data = 0x1000; // unknown to CUDA
   EXPECT_EQ(addError(), "kernel \"scaled_add\": tensor 'x' data pointer 0x1000 is not memory "
@@ -337,6 +337,25 @@ TEST_F(LaunchTest, EmptyTensorsGetNullDescriptors) {
   EXPECT_EQ(destination, 0u);
 }
 
+TEST_F(LaunchTest, LaunchesAfterTheFirstAllocateNothing) {
+  if (!allocationCountingAvailable())
+    GTEST_SKIP() << "allocation counting is off under AddressSanitizer";
+  {
+    CountAllocations count; // the counter itself works
+    std::vector<int> probe(100);
+    EXPECT_EQ(countedAllocations(), 1u);
+  }
+  ASSERT_TRUE(launchAdd().ok());
+  ASSERT_TRUE(launchCopy().ok());
+  {
+    CountAllocations count;
+    ASSERT_TRUE(launchAdd().ok());
+    ASSERT_TRUE(launchCopy().ok()); // TMA descriptors: encoded, found, copied
+    EXPECT_EQ(countedAllocations(), 0u);
+  }
+  EXPECT_EQ(fake.launches.size(), 4u);
+}
+
 TEST_F(LaunchTest, ZeroGridLaunchesNothing) {
   for (sa_tensor_arg &argument : addTensors)
     argument.tensor.sizes[0] = 0;
@@ -354,7 +373,8 @@ TEST_F(LaunchTest, DriverErrorsAreReported) {
 
 TEST_F(LaunchTest, ValidationComesBeforeTheDriver) {
   addTensors[0].tensor.dtype = SA_DTYPE_F16;
-  EXPECT_EQ(addError(), "kernel \"scaled_add\": tensor 'x' has dtype f16, but the kernel needs f32");
+  EXPECT_EQ(addError(),
+            "kernel \"scaled_add\": tensor 'x' has dtype f16, but the kernel needs f32");
   EXPECT_TRUE(fake.moduleLoads.empty());
 }
 

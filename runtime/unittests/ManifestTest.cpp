@@ -322,10 +322,10 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(Manifest, OneKernelPerOpAndSpecialization) {
   TestBundle bundle;
-  bundle.writeStandardFiles(replaced(replaced(kTestManifest, R"("op": "test.tile_copy",)",
-                                              R"("op": "test.scaled_add",)"),
-                                     R"("specialization": {"dtype": "f32"},)",
-                                     R"("specialization": {"fused": true, "alpha": 1.5, "dtype": "f32"},)"));
+  bundle.writeStandardFiles(
+      replaced(replaced(kTestManifest, R"("op": "test.tile_copy",)", R"("op": "test.scaled_add",)"),
+               R"("specialization": {"dtype": "f32"},)",
+               R"("specialization": {"fused": true, "alpha": 1.5, "dtype": "f32"},)"));
   Manifest manifest;
   Status status = loadManifest(bundle.path(), manifest);
   EXPECT_EQ(status.code(), SA_ERROR_BUNDLE);
@@ -354,9 +354,8 @@ TEST(Manifest, MissingManifestFile) {
 
 TEST(Specialization, CanonicalFormAndQueries) {
   Specialization query;
-  ASSERT_TRUE(parseSpecializationQuery(" dtype = bf16, alpha=1.50 ,causal=true,head_dim=128",
-                                       query)
-                  .ok());
+  ASSERT_TRUE(
+      parseSpecializationQuery(" dtype = bf16, alpha=1.50 ,causal=true,head_dim=128", query).ok());
   EXPECT_EQ(canonicalSpecialization(query), "alpha=1.5,causal=true,dtype=bf16,head_dim=128");
   ASSERT_TRUE(parseSpecializationQuery("", query).ok());
   EXPECT_TRUE(query.empty());

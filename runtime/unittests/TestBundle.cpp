@@ -9,10 +9,9 @@ namespace sparse_attn::runtime::testing {
 
 TestBundle::TestBundle(const std::string &suffix) {
   const ::testing::TestInfo *test = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::filesystem::path directory = std::filesystem::path(::testing::TempDir()) /
-                                    "sparse-attn-runtime-tests" /
-                                    (std::string(test->test_suite_name()) + "." + test->name() +
-                                     suffix + ".bundle");
+  std::filesystem::path directory =
+      std::filesystem::path(::testing::TempDir()) / "sparse-attn-runtime-tests" /
+      (std::string(test->test_suite_name()) + "." + test->name() + suffix + ".bundle");
   std::filesystem::remove_all(directory);
   std::filesystem::create_directories(directory);
   path_ = directory.string();
@@ -33,11 +32,17 @@ void TestBundle::writeStandardFiles(const std::string &manifest) const {
 std::string fakePtx(const std::string &target, const std::vector<std::string> &entries) {
   std::string ptx = "//\n.version 8.0\n.target " + target + "\n.address_size 64\n";
   for (const std::string &entry : entries)
-    ptx += "\n.visible .entry " + entry + "(\n\t.param .u64 " + entry + "_param_0\n)\n{\n\tret;\n}\n";
+    ptx +=
+        "\n.visible .entry " + entry + "(\n\t.param .u64 " + entry + "_param_0\n)\n{\n\tret;\n}\n";
   return ptx;
 }
 
-std::string fakeCubin() { return std::string("\x7f" "ELF\x02\x01\x01", 7) + std::string(32, '\0'); }
+std::string fakeCubin() {
+  return std::string("\x7f"
+                     "ELF\x02\x01\x01",
+                     7) +
+         std::string(32, '\0');
+}
 
 std::string replaced(const std::string &text, const std::string &from, const std::string &to) {
   size_t position = text.find(from);

@@ -29,10 +29,13 @@ class FakeShapes(unittest.TestCase):
 
     def test_output_follows_the_layout_of_q(self):
         q, k, v = cuda(2, 8, 300, 64), cuda(2, 2, 280, 64), cuda(2, 2, 280, 32)
-        out, stats = sparse_attn.attention(q, k, v, normalizer="entmax", causal=True,
-                                           return_stats=True)
-        self.assertEqual((tuple(out.shape), out.dtype, str(out.device)),
-                         ((2, 8, 300, 32), torch.bfloat16, "cuda:0"))
+        out, stats = sparse_attn.attention(
+            q, k, v, normalizer="entmax", causal=True, return_stats=True
+        )
+        self.assertEqual(
+            (tuple(out.shape), out.dtype, str(out.device)),
+            ((2, 8, 300, 32), torch.bfloat16, "cuda:0"),
+        )
         self.assertEqual((tuple(stats.shape), stats.dtype), ((2, 8, 300), torch.float32))
         q, k = cuda(2, 300, 8, 64), cuda(2, 280, 2, 64)
         out = sparse_attn.attention(q, k, k, layout="bnhd")
@@ -51,8 +54,9 @@ class FakeShapes(unittest.TestCase):
         counts = cuda(1, 4, 3, dtype=torch.int32)
         indices = cuda(1, 4, 3, 3, dtype=torch.int32)
         lengths = cuda(2, dtype=torch.int64)
-        out = sparse_attn.attention(q, q, q, block_mask=FakeBlockMask(counts, indices),
-                                    query_lengths=lengths)
+        out = sparse_attn.attention(
+            q, q, q, block_mask=FakeBlockMask(counts, indices), query_lengths=lengths
+        )
         self.assertEqual(tuple(out.shape), (2, 4, 300, 64))
 
     def test_entmax_along_any_dimension(self):
@@ -62,9 +66,11 @@ class FakeShapes(unittest.TestCase):
 
     def test_validation_errors_reach_the_caller(self):
         q, k = cuda(2, 8, 64, 64), cuda(2, 3, 64, 64)
-        with self.assertRaisesRegex(sparse_attn.ValidationError,
-                                    r"^sparse_attn.attention: query heads \(8\) must be a multiple "
-                                    r"of key/value heads \(3\)$"):
+        with self.assertRaisesRegex(
+            sparse_attn.ValidationError,
+            r"^sparse_attn.attention: query heads \(8\) must be a multiple "
+            r"of key/value heads \(3\)$",
+        ):
             sparse_attn.attention(q, k, k)
 
 
@@ -76,9 +82,12 @@ class Registration(unittest.TestCase):
             "bool causal, float scale, Tensor? query_lengths, Tensor? key_lengths, "
             "Tensor? kv_num_blocks, Tensor? kv_indices, Tensor? full_kv_num_blocks, "
             "Tensor? full_kv_indices, SymInt mask_block_q, SymInt mask_block_k, Tensor? bias, "
-            "Tensor? elastic_tau, bool return_stats, SymInt niter, str layout) -> (Tensor, Tensor)")
-        self.assertEqual(str(torch.ops.sparse_attn.entmax.default._schema),
-                         "sparse_attn::entmax(Tensor x, float alpha, SymInt niter) -> Tensor")
+            "Tensor? elastic_tau, bool return_stats, SymInt niter, str layout) -> (Tensor, Tensor)",
+        )
+        self.assertEqual(
+            str(torch.ops.sparse_attn.entmax.default._schema),
+            "sparse_attn::entmax(Tensor x, float alpha, SymInt niter) -> Tensor",
+        )
 
     def test_export_sees_one_node_per_operation(self):
         class Model(torch.nn.Module):
@@ -95,8 +104,9 @@ class Registration(unittest.TestCase):
 
     def test_cpu_tensors_are_refused(self):
         q = torch.zeros(1, 1, 8, 16)
-        with self.assertRaisesRegex(sparse_attn.ValidationError,
-                                    "tensor 'q' is on cpu; the kernels need CUDA tensors"):
+        with self.assertRaisesRegex(
+            sparse_attn.ValidationError, "tensor 'q' is on cpu; the kernels need CUDA tensors"
+        ):
             sparse_attn.attention(q, q, q)
 
 
@@ -108,24 +118,51 @@ class AdaSplashCompatibility(unittest.TestCase):
 
     def test_signatures(self):
         empty = inspect.Parameter.empty
-        self.assertEqual(self.parameters(adasplash.adasplash),
-                         [("q", empty), ("k", empty), ("v", empty), ("alpha", 1.5),
-                          ("is_causal", True), ("varlen", None), ("niter", None)])
-        self.assertEqual(self.parameters(adasplash.adasplash_no_block_mask),
-                         [("q", empty), ("k", empty), ("v", empty), ("alpha", 1.5),
-                          ("is_causal", False), ("varlen", None), ("niter", 10)])
-        self.assertEqual(self.parameters(adasplash.triton_entmax),
-                         [("x", empty), ("alpha", 1.5), ("n_iter", 2), ("use_histogram", True),
-                          ("fast_math", False)])
+        self.assertEqual(
+            self.parameters(adasplash.adasplash),
+            [
+                ("q", empty),
+                ("k", empty),
+                ("v", empty),
+                ("alpha", 1.5),
+                ("is_causal", True),
+                ("varlen", None),
+                ("niter", None),
+            ],
+        )
+        self.assertEqual(
+            self.parameters(adasplash.adasplash_no_block_mask),
+            [
+                ("q", empty),
+                ("k", empty),
+                ("v", empty),
+                ("alpha", 1.5),
+                ("is_causal", False),
+                ("varlen", None),
+                ("niter", 10),
+            ],
+        )
+        self.assertEqual(
+            self.parameters(adasplash.triton_entmax),
+            [
+                ("x", empty),
+                ("alpha", 1.5),
+                ("n_iter", 2),
+                ("use_histogram", True),
+                ("fast_math", False),
+            ],
+        )
 
     def test_shapes(self):
         with FakeTensorMode():
             q = cuda(2, 4, 128, 64)
             varlen = cuda(2, dtype=torch.int64)
-            self.assertEqual(tuple(adasplash.adasplash(q, q, q, varlen=varlen).shape),
-                             (2, 4, 128, 64))
-            self.assertEqual(tuple(adasplash.adasplash_no_block_mask(q, q, q).shape),
-                             (2, 4, 128, 64))
+            self.assertEqual(
+                tuple(adasplash.adasplash(q, q, q, varlen=varlen).shape), (2, 4, 128, 64)
+            )
+            self.assertEqual(
+                tuple(adasplash.adasplash_no_block_mask(q, q, q).shape), (2, 4, 128, 64)
+            )
 
 
 if __name__ == "__main__":

@@ -15,8 +15,17 @@ from .. import functional, ops
 
 def _entmax_attention(q, k, v, alpha, is_causal, varlen, niter):
     return functional.attention(
-        q, k, v, normalizer="entmax", alpha=alpha, causal=is_causal, query_lengths=varlen,
-        key_lengths=varlen, niter=ops.DEFAULT_NITER if niter is None else niter, layout="bhnd")
+        q,
+        k,
+        v,
+        normalizer="entmax",
+        alpha=alpha,
+        causal=is_causal,
+        query_lengths=varlen,
+        key_lengths=varlen,
+        niter=ops.DEFAULT_NITER if niter is None else niter,
+        layout="bhnd",
+    )
 
 
 def adasplash(q, k, v, alpha=1.5, is_causal=True, varlen=None, niter=None):

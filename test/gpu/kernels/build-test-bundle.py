@@ -167,8 +167,11 @@ def check_params(ptx):
 def tool_version(command):
     """The line of `command`'s output that states its version."""
     output = subprocess.run(command, capture_output=True, text=True).stdout
-    lines = [line.strip() for line in output.splitlines()
-             if "version" in line.lower() or "release" in line.lower()]
+    lines = [
+        line.strip()
+        for line in output.splitlines()
+        if "version" in line.lower() or "release" in line.lower()
+    ]
     return lines[-1] if lines else "unknown"
 
 
@@ -204,8 +207,13 @@ def main():
     if os.access(args.ptxas, os.X_OK):
         cubin_file = f"{MODULE}.{CHIP}.cubin"
         subprocess.run(
-            [args.ptxas, f"-arch={CHIP}", os.path.join(args.output, ptx_file), "-o",
-             os.path.join(args.output, cubin_file)],
+            [
+                args.ptxas,
+                f"-arch={CHIP}",
+                os.path.join(args.output, ptx_file),
+                "-o",
+                os.path.join(args.output, cubin_file),
+            ],
             check=True,
         )
         module["cubin"] = cubin_file

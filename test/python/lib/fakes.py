@@ -4,11 +4,7 @@ import collections
 
 Device = collections.namedtuple("Device", "type index")
 
-_ELEMENT_SIZES = {"torch.float16": 2, "torch.bfloat16": 2, "torch.float32": 4,
-                  "torch.float64": 8, "torch.int32": 4, "torch.int64": 8, "torch.int8": 1,
-                  "torch.uint8": 1, "torch.bool": 1, "torch.int16": 2}
-
-_next_address = [0x7f0000000000]
+_next_address = [0x7F0000000000]
 
 
 class FakeTensor:
@@ -37,12 +33,6 @@ class FakeTensor:
     def data_ptr(self):
         return self._data
 
-    def dim(self):
-        return len(self.shape)
-
-    def element_size(self):
-        return _ELEMENT_SIZES[self.dtype]
-
     def transpose12(self):
         """The [B, N, H, D] view of a [B, H, N, D] tensor, like .transpose(1, 2)."""
         shape, strides = list(self.shape), list(self._strides)
@@ -59,8 +49,14 @@ def bnhd(batch, seq, heads, dim, dtype="torch.bfloat16"):
 class FakeBlockMask:
     """FlexAttention's BlockMask as sparse_attn reads it."""
 
-    def __init__(self, kv_num_blocks, kv_indices, full_kv_num_blocks=None, full_kv_indices=None,
-                 block_size=(128, 128)):
+    def __init__(
+        self,
+        kv_num_blocks,
+        kv_indices,
+        full_kv_num_blocks=None,
+        full_kv_indices=None,
+        block_size=(128, 128),
+    ):
         self.kv_num_blocks = kv_num_blocks
         self.kv_indices = kv_indices
         self.full_kv_num_blocks = full_kv_num_blocks

@@ -1,0 +1,641 @@
+"""Checkers of the GPU test driver (run.py): one per op a bundle kernel can
+implement, plus the runtime's behaviour on a real device.
+
+Every case draws fresh random inputs, poisons its outputs (NaN, or a
+sentinel for integers), launches on the current stream, synchronises (which
+surfaces any CUDA error of the launch) and compares with a float64
+reference: relative error ||out - ref|| / ||ref|| under the dtype's
+tolerance, no poison left, no NaN anywhere.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import traceback
+
+import torch
+
+import reference
+import sparse_attn
+from sparse_attn import KernelNotFoundError, TensorView, ValidationError, ops
+
+# ||out - ref|| / ||ref|| allowed per element type (METHOD.md's ranges: f32
+# arithmetic, tf32 tensor cores near 3e-4, 16-bit operands 1e-3 .. 1e-2).
+TOLERANCE = {"f32": 1e-3, "f16": 1e-2, "bf16": 1e-2}
+TORCH_DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
+
+
+class Skip(Exception):
+    """A case that cannot run here (reported, not counted as a failure)."""
+
+
+class Group:
+    def __init__(self, results, name):
+        self.results = results
+        self.name = name
+
+    @contextlib.contextmanager
+    def case(self, name):
+        try:
+            yield
+            torch.cuda.synchronize()  # any error of the launches surfaces here
+        except Skip as reason:
+            self.results.record(self.name, "skipped", f"{name}: {reason}")
+        except Exception as error:  # a failing case must not stop the others
+            detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+            self.results.record(self.name, "failed", f"{name}: {detail}")
+        else:
+            self.results.record(self.name, "passed", name)
+
+
+class Results:
+    def __init__(self):
+        self.counts = {}  # group -> {"passed": n, "failed": n, "skipped": n}
+
+    def group(self, name):
+        self.counts.setdefault(name, {"passed": 0, "failed": 0, "skipped": 0})
+        return Group(self, name)
+
+    def skip(self, group, reason):
+        self.group(group)
+        self.record(group, "skipped", reason)
+
+    def record(self, group, outcome, detail):
+        self.counts[group][outcome] += 1
+        if outcome != "passed":
+            print(f"  {outcome.upper()} {group}: {detail}", flush=True)
+
+    def report(self):
+        """Prints the table; True when something failed."""
+        width = max(len(name) for name in self.counts)
+        print(f"\n{'kernel / check'.ljust(width)}  passed  failed  skipped")
+        totals = {"passed": 0, "failed": 0, "skipped": 0}
+        for name, counts in self.counts.items():
+            print(
+                f"{name.ljust(width)}  {counts['passed']:6d}  {counts['failed']:6d}  "
+                f"{counts['skipped']:7d}"
+            )
+            for outcome in totals:
+                totals[outcome] += counts[outcome]
+        print(
+            f"{'TOTAL'.ljust(width)}  {totals['passed']:6d}  {totals['failed']:6d}  "
+            f"{totals['skipped']:7d}"
+        )
+        return totals["failed"] > 0
+
+
+def stream():
+    return torch.cuda.current_stream().cuda_stream
+
+
+def poisoned(shape, dtype=torch.float32):
+    if dtype.is_floating_point:
+        return torch.full(shape, float("nan"), dtype=dtype, device="cuda")
+    return torch.full(shape, -123456, dtype=dtype, device="cuda")
+
+
+def expect_close(name, actual, expected, tolerance):
+    """Relative error of `actual` against float64 `expected`; infinities must
+    match exactly, NaN never passes."""
+    actual = actual.double()
+    if torch.isnan(actual).any():
+        raise AssertionError(
+            f"{name}: {int(torch.isnan(actual).sum())} elements are NaN " "(unwritten or invalid)"
+        )
+    infinite = torch.isinf(expected)
+    if not torch.equal(torch.isinf(actual), infinite) or not torch.equal(
+        actual[infinite], expected[infinite]
+    ):
+        raise AssertionError(f"{name}: infinities differ from the reference")
+    finite_actual, finite_expected = actual[~infinite], expected[~infinite]
+    scale = torch.linalg.vector_norm(finite_expected).item()
+    error = torch.linalg.vector_norm(finite_actual - finite_expected).item()
+    relative = error / scale if scale > 0 else error
+    if not relative <= tolerance:
+        raise AssertionError(f"{name}: relative error {relative:.3e} > {tolerance:.0e}")
+
+
+def expect_error(error_type, fragments, function):
+    """`function` must raise `error_type` with one of `fragments` (a string
+    or a tuple of alternatives) in its message."""
+    fragments = (fragments,) if isinstance(fragments, str) else fragments
+    try:
+        function()
+    except error_type as error:
+        if not any(fragment in str(error) for fragment in fragments):
+            raise AssertionError(
+                f"expected an error saying {' or '.join(fragments)!r}, got: {error}"
+            )
+        return
+    raise AssertionError(
+        f"expected {error_type.__name__} saying {fragments[0]!r}, but it succeeded"
+    )
+
+
+# --- test.scaled_add: z = a * x + y on strided 2-D f32 tensors ------------
+
+SCALED_ADD_SHAPES = [(1, 1), (16, 16), (33, 70), (300, 17), (1000, 1000)]
+
+
+def scaled_add_case(kernel, rows, cols, layout):
+    """Launches one case; returns (z's whole buffer, the view z, x, y, a)."""
+    x = torch.randn(rows, cols, device="cuda")
+    if layout == "mixed":
+        y = torch.randn(cols, rows, device="cuda").t()  # column-major
+        buffer = poisoned((rows, 2 * cols))
+        z = buffer[:, ::2]  # every other column: strides (2 cols, 2)
+    elif layout == "broadcast":
+        y = torch.randn(1, cols, device="cuda").expand(rows, cols)  # stride 0
+        buffer = poisoned((rows, cols))
+        z = buffer
+    else:
+        y = torch.randn(rows, cols, device="cuda")
+        buffer = poisoned((rows, cols))
+        z = buffer
+    a = torch.randn(()).item()
+    kernel.launch({"x": x, "y": y, "z": z}, {"a": a}, stream())
+    return buffer, z, x, y, a
+
+
+def check_scaled_add(kernel, group):
+    for rows, cols in SCALED_ADD_SHAPES:
+        for layout in ("row-major", "mixed", "broadcast"):
+            with group.case(f"{rows}x{cols} {layout}"):
+                buffer, z, x, y, a = scaled_add_case(kernel, rows, cols, layout)
+                torch.cuda.synchronize()
+                expect_close("z", z, a * x.double() + y.double(), 1e-6)
+                if layout == "mixed" and not torch.isnan(buffer[:, 1::2]).all():
+                    raise AssertionError("the kernel wrote between z's columns")
+    with group.case("empty tensors launch nothing"):
+        empty = torch.empty(0, 5, device="cuda")
+        kernel.launch(
+            {"x": empty, "y": empty, "z": torch.empty(0, 5, device="cuda")}, {"a": 1.0}, stream()
+        )
+    with group.case("dtype mismatch is refused"):
+        x = torch.randn(4, 4, device="cuda")
+        expect_error(
+            ValidationError,
+            "tensor 'y' has dtype f16, but the kernel needs f32",
+            lambda: kernel.launch(
+                {"x": x, "y": x.half(), "z": torch.empty_like(x)}, {"a": 1.0}, stream()
+            ),
+        )
+
+
+# --- test.tile_copy: out = source through a TMA tensor map ----------------
+
+TILE_COPY_SHAPES = [(16, 32), (1, 1), (17, 33), (100, 96), (257, 500), (1024, 4096)]
+
+
+def padded_source(rows, cols, extra=4):
+    """A [rows, cols] view with rows padded to a multiple of 16 bytes."""
+    width = -(-cols // 4) * 4 + extra
+    return torch.randn(rows, width, device="cuda")[:, :cols]
+
+
+def check_tile_copy(kernel, group):
+    for rows, cols in TILE_COPY_SHAPES:
+        for layout in ("row-major", "column-major"):
+            with group.case(f"{rows}x{cols} into {layout}"):
+                source = padded_source(rows, cols)
+                out = (
+                    poisoned((rows, cols)) if layout == "row-major" else poisoned((cols, rows)).t()
+                )
+                kernel.launch({"source": source, "out": out}, None, stream())
+                torch.cuda.synchronize()
+                if not torch.equal(out, source):
+                    wrong = int((out != source).sum())
+                    raise AssertionError(f"{wrong} of {out.numel()} elements differ")
+    with group.case("row stride not a multiple of 16 bytes is refused"):
+        source = torch.randn(8, 37, device="cuda")[:, :33]
+        expect_error(
+            ValidationError,
+            "tensor maps need multiples of 16 bytes",
+            lambda: kernel.launch(
+                {"source": source, "out": torch.empty(8, 33, device="cuda")}, None, stream()
+            ),
+        )
+    with group.case("misaligned source is refused"):
+        source = torch.randn(8, 40, device="cuda")[:, 1:33]
+        expect_error(
+            ValidationError,
+            "is not aligned to 16 bytes",
+            lambda: kernel.launch(
+                {"source": source, "out": torch.empty(8, 32, device="cuda")}, None, stream()
+            ),
+        )
+
+
+# --- attention ------------------------------------------------------------
+
+# (B, H, Hkv, Nq, Nk): single element, square, GQA with ragged tiles, fewer
+# queries than keys, more queries than keys (causal: leading rows empty).
+ATTENTION_SHAPES = [
+    (1, 1, 1, 1, 1),
+    (2, 4, 4, 128, 128),
+    (2, 8, 2, 300, 300),
+    (1, 4, 1, 77, 211),
+    (1, 2, 2, 256, 64),
+]
+
+
+def random_block_mask(batch, heads, query_len, key_len, block_q, block_k, full_blocks):
+    """FlexAttention-style index tensors with random rows (partial and,
+    optionally, disjoint full blocks), ascending, padded with zeros; the
+    batch extent is 1 (broadcast) to cover that case too."""
+    query_blocks, key_blocks = -(-query_len // block_q), -(-key_len // block_k)
+    shape = (1, heads, query_blocks)
+    counts = torch.zeros(shape, dtype=torch.int32)
+    indices = torch.zeros(*shape, key_blocks, dtype=torch.int32)
+    full_counts, full_indices = torch.zeros_like(counts), torch.zeros_like(indices)
+    for h in range(heads):
+        for row in range(query_blocks):
+            order = torch.randperm(key_blocks)
+            chosen = order[: torch.randint(0, key_blocks + 1, ()).item()]
+            if full_blocks:
+                split = torch.randint(0, len(chosen) + 1, ()).item()
+                full, chosen = chosen[:split].sort().values, chosen[split:]
+                full_counts[0, h, row] = len(full)
+                full_indices[0, h, row, : len(full)] = full
+            chosen = chosen.sort().values
+            counts[0, h, row] = len(chosen)
+            indices[0, h, row, : len(chosen)] = chosen
+    tensors = [counts.cuda(), indices.cuda()]
+    tensors += [full_counts.cuda(), full_indices.cuda()] if full_blocks else [None, None]
+    return tensors
+
+
+def attention_calls(spec):
+    """Keyword arguments of sparse_attn.attention for a kernel's
+    specialization, over shapes, layouts and (for alpha=any) alphas."""
+    alphas = [None]
+    if spec["normalizer"] == "entmax":
+        alphas = [1.25, 1.75, 2.0] if spec["alpha"] == "any" else [float(spec["alpha"])]
+    for batch, heads, kv_heads, query_len, key_len in ATTENTION_SHAPES:
+        for layout in ("bhnd", "bnhd"):
+            for alpha in alphas:
+                yield dict(
+                    shape=(batch, heads, kv_heads, query_len, key_len), layout=layout, alpha=alpha
+                )
+
+
+def attention_inputs(spec, shape, layout, alpha):
+    batch, heads, kv_heads, query_len, key_len = shape
+    dtype = TORCH_DTYPES[spec["dtype"]]
+    head_dim, value_dim = int(spec["head_dim"]), int(spec["value_dim"])
+
+    def tensor(heads_, length, dim):
+        data = torch.randn(batch, heads_, length, dim, device="cuda", dtype=dtype)
+        return data if layout == "bhnd" else data.transpose(1, 2).contiguous()
+
+    arguments = dict(
+        normalizer=spec["normalizer"],
+        alpha=alpha or 1.5,
+        causal=spec["causal"] == "true",
+        layout=layout,
+        return_stats=spec["statistics"] == "true",
+    )
+    inputs = dict(
+        q=tensor(heads, query_len, head_dim),
+        k=tensor(kv_heads, key_len, head_dim),
+        v=tensor(kv_heads, key_len, value_dim),
+    )
+    if spec["varlen"] == "true":
+        inputs["query_lengths"] = torch.randint(
+            0, query_len + 1, (batch,), dtype=torch.int32, device="cuda"
+        )
+        inputs["key_lengths"] = torch.randint(
+            0, key_len + 1, (batch,), dtype=torch.int32, device="cuda"
+        )
+    if spec["mask"] == "block":
+        block_q, block_k = int(spec["mask_block_q"]), int(spec["mask_block_k"])
+        counts, indices, full_counts, full_indices = random_block_mask(
+            batch, heads, query_len, key_len, block_q, block_k, spec["full_blocks"] == "true"
+        )
+        inputs.update(
+            kv_num_blocks=counts,
+            kv_indices=indices,
+            full_kv_num_blocks=full_counts,
+            full_kv_indices=full_indices,
+        )
+        arguments.update(mask_block_q=block_q, mask_block_k=block_k)
+    if spec["normalizer"] == "elastic_softmax":
+        inputs["elastic_tau"] = -1.0 + 0.2 * torch.rand(heads, device="cuda")
+        if spec.get("bias") == "true":
+            inputs["bias"] = 0.1 * torch.randn(heads, 64, device="cuda")
+    return inputs, arguments
+
+
+def logical(tensor, layout):
+    """[B, H, N, D] view of a tensor in `layout`."""
+    return tensor if layout == "bhnd" else tensor.transpose(1, 2)
+
+
+def check_attention(kernel, group):
+    spec = kernel.specialization_dict()
+    runtime = sparse_attn.default_runtime()
+    tolerance = TOLERANCE[spec["dtype"]]
+    op_path_checked = False
+    for call in attention_calls(spec):
+        shape, layout, alpha = call["shape"], call["layout"], call["alpha"]
+        name = f"{'x'.join(map(str, shape))} {layout}" + (f" alpha={alpha}" if alpha else "")
+        with group.case(name):
+            inputs, arguments = attention_inputs(spec, shape, layout, alpha)
+            optional = {
+                key: inputs.get(key)
+                for key in (
+                    "query_lengths",
+                    "key_lengths",
+                    "kv_num_blocks",
+                    "kv_indices",
+                    "full_kv_num_blocks",
+                    "full_kv_indices",
+                    "bias",
+                    "elastic_tau",
+                )
+            }
+            problem = ops.check_attention(
+                inputs["q"],
+                inputs["k"],
+                inputs["v"],
+                normalizer=arguments["normalizer"],
+                alpha=arguments["alpha"],
+                causal=arguments["causal"],
+                mask_block_q=arguments.get("mask_block_q", 0),
+                mask_block_k=arguments.get("mask_block_k", 0),
+                return_stats=arguments["return_stats"],
+                niter=ops.DEFAULT_NITER,
+                layout=layout,
+                **optional,
+            )
+            out = poisoned(problem.output_shape(), inputs["q"].dtype)
+            stats = poisoned(problem.stats_shape())
+            scale = ops.default_scale(problem.head_dim)
+            tensors, scalars = ops.attention_arguments(
+                problem,
+                kernel,
+                out=out,
+                stats=stats,
+                scale=scale,
+                q=inputs["q"],
+                k=inputs["k"],
+                v=inputs["v"],
+                **optional,
+            )
+            kernel.launch(tensors, scalars, stream())
+            torch.cuda.synchronize()
+            expected_out, expected_stats = reference.attention(
+                logical(inputs["q"], layout),
+                logical(inputs["k"], layout),
+                logical(inputs["v"], layout),
+                normalizer=arguments["normalizer"],
+                alpha=arguments["alpha"],
+                causal=arguments["causal"],
+                scale=scale,
+                block_q=arguments.get("mask_block_q", 128),
+                block_k=arguments.get("mask_block_k", 128),
+                **optional,
+            )
+            expect_close("out", logical(out, layout), expected_out, tolerance)
+            if problem.statistics:
+                expect_close("stats", stats, expected_stats, 1e-3)
+
+            # Once per kernel, the same call through the PyTorch operation
+            # (lookup by specialization, custom op, output allocation).
+            if not op_path_checked and chosen_by_the_operation(runtime, problem, kernel):
+                op_path_checked = True
+                block_mask = None
+                if optional["kv_num_blocks"] is not None:
+                    block_mask = BlockMask(optional, arguments)
+                result = sparse_attn.attention(
+                    inputs["q"],
+                    inputs["k"],
+                    inputs["v"],
+                    normalizer=arguments["normalizer"],
+                    alpha=arguments["alpha"],
+                    causal=arguments["causal"],
+                    query_lengths=optional["query_lengths"],
+                    key_lengths=optional["key_lengths"],
+                    block_mask=block_mask,
+                    bias=optional["bias"],
+                    elastic_tau=optional["elastic_tau"],
+                    return_stats=arguments["return_stats"],
+                    layout=layout,
+                )
+                result = result[0] if arguments["return_stats"] else result
+                expect_close(
+                    "out through sparse_attn.attention",
+                    logical(result, layout),
+                    expected_out,
+                    tolerance,
+                )
+
+    if not op_path_checked:
+        group.results.record(
+            group.name,
+            "skipped",
+            "through sparse_attn.attention: the operation's lookup does not "
+            "reach this kernel (an earlier bundle has its specialization, or the "
+            "specialization has keys the operation does not ask for)",
+        )
+
+
+def chosen_by_the_operation(runtime, problem, kernel):
+    try:
+        return ops.find_kernel(runtime, problem) is kernel
+    except KernelNotFoundError:
+        return False
+
+
+class BlockMask:
+    """What sparse_attn.attention reads of a FlexAttention BlockMask."""
+
+    def __init__(self, tensors, arguments):
+        self.kv_num_blocks = tensors["kv_num_blocks"]
+        self.kv_indices = tensors["kv_indices"]
+        self.full_kv_num_blocks = tensors["full_kv_num_blocks"]
+        self.full_kv_indices = tensors["full_kv_indices"]
+        self.BLOCK_SIZE = (arguments["mask_block_q"], arguments["mask_block_k"])
+
+
+# --- entmax ---------------------------------------------------------------
+
+ENTMAX_SHAPES = [(1, 1), (7, 33), (128, 1000), (4096, 128)]
+
+
+def check_entmax(kernel, group):
+    spec = kernel.specialization_dict()
+    dtype = TORCH_DTYPES[spec["dtype"]]
+    alphas = [1.25, 1.5, 2.0] if spec["alpha"] == "any" else [float(spec["alpha"])]
+    for rows, cols in ENTMAX_SHAPES:
+        for alpha in alphas:
+            with group.case(f"{rows}x{cols} alpha={alpha}"):
+                x = torch.randn(rows, cols, device="cuda", dtype=dtype)
+                y = poisoned((rows, cols), dtype)
+                problem = ops.check_entmax(x, alpha=alpha, niter=ops.DEFAULT_NITER)
+                tensors, scalars = ops.entmax_arguments(problem, kernel, x=x, y=y)
+                kernel.launch(tensors, scalars, stream())
+                torch.cuda.synchronize()
+                expect_close("y", y, reference.entmax(x, alpha), TOLERANCE[spec["dtype"]])
+
+
+CHECKERS = {
+    "test.scaled_add": check_scaled_add,
+    "test.tile_copy": check_tile_copy,
+    "attention": check_attention,
+    "entmax": check_entmax,
+}
+
+
+# --- the runtime on a real device -----------------------------------------
+
+
+def check_runtime_behaviour(runtime, group):
+    """Streams, graphs, threads, JIT and pointer checks, with the test
+    bundle's kernels (skipped without them)."""
+    try:
+        add = runtime.find_kernel("test.scaled_add", {"dtype": "f32"})
+        copy = runtime.find_kernel("test.tile_copy", {"dtype": "f32"})
+    except KernelNotFoundError:
+        group.results.record(group.name, "skipped", "the runtime-test bundle is not loaded")
+        return
+
+    with group.case("launch on a side stream"):
+        side = torch.cuda.Stream()
+        x, y = torch.randn(64, 64, device="cuda"), torch.randn(64, 64, device="cuda")
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            z = poisoned((64, 64))
+            add.launch({"x": x, "y": y, "z": z}, {"a": 3.0}, side.cuda_stream)
+        torch.cuda.current_stream().wait_stream(side)
+        torch.cuda.synchronize()
+        expect_close("z", z, 3.0 * x.double() + y.double(), 1e-6)
+
+    with group.case("CUDA graph capture and replay (pointers and TMA descriptors)"):
+        x, y, z = (
+            torch.randn(100, 96, device="cuda"),
+            torch.randn(100, 96, device="cuda"),
+            poisoned((100, 96)),
+        )
+        source, out = padded_source(100, 96), poisoned((100, 96))
+        second_source, second_out = padded_source(50, 40), poisoned((50, 40))
+        # Warm up outside capture: module load and descriptor memory.
+        add.launch({"x": x, "y": y, "z": z}, {"a": 0.5}, stream())
+        copy.launch({"source": source, "out": out}, None, stream())
+        torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            add.launch({"x": x, "y": y, "z": z}, {"a": 0.5}, stream())
+            copy.launch({"source": source, "out": out}, None, stream())
+            # A descriptor first seen during capture (its memory exists).
+            copy.launch({"source": second_source, "out": second_out}, None, stream())
+        for _ in range(3):
+            for tensor in (x, y, source, second_source):
+                tensor.copy_(torch.randn_like(tensor))
+            for tensor in (z, out, second_out):
+                tensor.fill_(float("nan"))
+            graph.replay()
+            torch.cuda.synchronize()
+            expect_close("z", z, 0.5 * x.double() + y.double(), 1e-6)
+            if not torch.equal(out, source) or not torch.equal(second_out, second_source):
+                raise AssertionError("a replayed tile copy differs from its source")
+
+    with group.case("launches from several threads"):
+        failures = []
+
+        def worker():
+            try:
+                torch.cuda.set_device(0)  # makes the context current on this thread
+                side = torch.cuda.Stream()
+                with torch.cuda.stream(side):
+                    for _ in range(20):
+                        x, y = torch.randn(37, 53, device="cuda"), torch.randn(
+                            37, 53, device="cuda"
+                        )
+                        z = poisoned((37, 53))
+                        add.launch({"x": x, "y": y, "z": z}, {"a": -2.0}, side.cuda_stream)
+                        side.synchronize()
+                        expect_close("z", z, -2.0 * x.double() + y.double(), 1e-6)
+            except Exception as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+
+    with group.case("PTX JIT (a copy of the bundle without its cubin)"):
+        bundle_path = next(b.path for b in runtime.bundles if b.name == "runtime-test")
+        with tempfile.TemporaryDirectory() as directory:
+            jit_path = os.path.join(directory, "runtime-test-ptx.bundle")
+            shutil.copytree(bundle_path, jit_path)
+            manifest_path = os.path.join(jit_path, "manifest.json")
+            with open(manifest_path) as stream_:
+                manifest = json.load(stream_)
+            manifest["name"] = "runtime-test-ptx"
+            for module in manifest["modules"]:
+                module.pop("cubin", None)
+            with open(manifest_path, "w") as stream_:
+                json.dump(manifest, stream_)
+            jit_add = runtime.load_bundle(jit_path).kernel("scaled_add_f32")
+        x, y, z = (
+            torch.randn(20, 30, device="cuda"),
+            torch.randn(20, 30, device="cuda"),
+            poisoned((20, 30)),
+        )
+        jit_add.launch({"x": x, "y": y, "z": z}, {"a": 1.5}, stream())
+        torch.cuda.synchronize()
+        expect_close("z", z, 1.5 * x.double() + y.double(), 1e-6)
+
+    with group.case("host memory is refused"):
+        pinned = torch.randn(8, 8, pin_memory=True)
+        device_tensor = torch.randn(8, 8, device="cuda")
+        host_view = TensorView(pinned.data_ptr(), "f32", (8, 8), (8, 1), 0)
+        expect_error(
+            ValidationError,
+            "is host memory",
+            lambda: add.launch(
+                {"x": host_view, "y": device_tensor, "z": torch.empty(8, 8, device="cuda")},
+                {"a": 1.0},
+                stream(),
+            ),
+        )
+        pageable = torch.randn(8, 8)
+        pageable_view = TensorView(pageable.data_ptr(), "f32", (8, 8), (8, 1), 0)
+        expect_error(
+            ValidationError,
+            # Pageable memory is unknown to CUDA, or host memory where the
+            # driver manages it (HMM).
+            ("is not memory allocated through CUDA", "is host memory"),
+            lambda: add.launch(
+                {"x": pageable_view, "y": device_tensor, "z": torch.empty(8, 8, device="cuda")},
+                {"a": 1.0},
+                stream(),
+            ),
+        )
+
+    with group.case("a view beyond its allocation is refused"):
+        buffers = sorted(
+            (torch.randn(2, 64, device="cuda") for _ in range(3)),
+            key=lambda tensor: tensor.data_ptr(),
+        )
+        z, y, x = buffers  # x has the highest address, so its huge view overlaps nothing written
+        huge = TensorView(x.data_ptr(), "f32", (2, 64), (1 << 36, 1), 0)  # row 1 is 256 GiB on
+        expect_error(
+            ValidationError,
+            "past the end of its allocation",
+            lambda: add.launch({"x": huge, "y": y, "z": z}, {"a": 1.0}, stream()),
+        )
+
+    with group.case("a missing specialization is a clear error"):
+        expect_error(
+            KernelNotFoundError,
+            "kernels for this op:\n  {dtype=f32}",
+            lambda: runtime.find_kernel("test.scaled_add", {"dtype": "bf16"}),
+        )
