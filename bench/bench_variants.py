@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Times the same attention specialization from several bundles (tuning
-variants: tile sizes, warps) on one shape, each bundle in its own runtime.
+"""Times the same attention specializations from several bundles (tuning
+variants: tile sizes, warps), each bundle in its own runtime; a bundle
+without the specialization of a case is skipped for it.
 
-    python3 bench/bench_variants.py BUNDLE... [--shape B,H,N,D] [--causal]
+    python3 bench/bench_variants.py BUNDLE... [--cases "B,H,N,D,causal;..."]
 """
 
 import argparse
@@ -22,29 +23,35 @@ from sparse_attn import runtime as sa_runtime  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundles", nargs="+")
-    parser.add_argument("--shape", default="1,32,16384,128")
-    parser.add_argument("--causal", action="store_true")
+    parser.add_argument("--cases", default="1,32,16384,128,0;1,32,16384,128,1")
     args = parser.parse_args()
-    batch, heads, length, dim = (int(x) for x in args.shape.split(","))
-    torch.manual_seed(0)
-    q, k, v = (torch.randn(batch, heads, length, dim, device="cuda", dtype=torch.bfloat16)
-               for _ in range(3))
-    out = torch.empty_like(q)
-    flops = 4.0 * batch * heads * length * length * dim / (2 if args.causal else 1)
-    specialization = {"normalizer": "softmax", "dtype": "bf16", "head_dim": dim,
-                      "value_dim": dim, "causal": args.causal, "varlen": False,
-                      "statistics": False, "mask": "none"}
-    stream = torch.cuda.current_stream().cuda_stream
+    runtimes = []
     for path in args.bundles:
         runtime = sa_runtime.Runtime()
         runtime.load_bundle(path)
-        kernel = runtime.find_kernel("attention", specialization)
+        runtimes.append((os.path.basename(path), runtime))
+    stream = torch.cuda.current_stream().cuda_stream
+    for case in args.cases.split(";"):
+        batch, heads, length, dim, causal = (int(x) for x in case.split(","))
+        torch.manual_seed(0)
+        q, k, v = (torch.randn(batch, heads, length, dim, device="cuda", dtype=torch.bfloat16)
+                   for _ in range(3))
+        out = torch.empty_like(q)
+        flops = 4.0 * batch * heads * length * length * dim / (2 if causal else 1)
+        specialization = {"normalizer": "softmax", "dtype": "bf16", "head_dim": dim,
+                          "value_dim": dim, "causal": bool(causal), "varlen": False,
+                          "statistics": False, "mask": "none"}
         tensors = {"q": q, "k": k, "v": v, "out": out}
         scalars = {"scale": 1 / math.sqrt(dim)}
-        ms = triton.testing.do_bench(lambda: kernel.launch(tensors, scalars, stream),
-                                     warmup=25, rep=100, return_mode="median")
-        print(f"{os.path.basename(path)}: {kernel.name} {ms:.3f} ms "
-              f"{flops / ms / 1e9:.1f} TFLOP/s", flush=True)
+        for name, runtime in runtimes:
+            try:
+                kernel = runtime.find_kernel("attention", specialization)
+            except sa_runtime.KernelNotFoundError:
+                continue
+            ms = triton.testing.do_bench(lambda: kernel.launch(tensors, scalars, stream),
+                                         warmup=25, rep=100, return_mode="median")
+            print(f"B={batch} H={heads} N={length} D={dim} causal={causal} {name}: "
+                  f"{kernel.name} {ms:.3f} ms {flops / ms / 1e9:.1f} TFLOP/s", flush=True)
 
 
 if __name__ == "__main__":

@@ -83,9 +83,12 @@ void sparse_attn::buildGpuKernelPipeline(OpPassManager &pm,
   tileOptions.queryTile = options.queryTile;
   tileOptions.keyTile = options.keyTile;
   pm.addPass(createSparseAttnTilePass(tileOptions));
+  pm.addPass(createSparseAttnSkipBlocksPass());
+  pm.addPass(createSparseAttnFusePass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   SparseAttnToGPUPassOptions gpuOptions;
+  gpuOptions.warps = options.warps;
   gpuOptions.scaleArgument = options.scaleArgument;
   gpuOptions.minBlocksPerMultiprocessor = options.minBlocksPerMultiprocessor;
   pm.addPass(createSparseAttnToGPUPass(gpuOptions));
@@ -95,24 +98,25 @@ void sparse_attn::buildGpuKernelPipeline(OpPassManager &pm,
 
 void sparse_attn::buildGpuSerializationPipeline(
     OpPassManager &pm, const GpuPipelineOptions &options) {
-  // The device half of upstream's gpu-lower-to-nvvm-pipeline: the kernels
-  // need no host code (the runtime launches them).
+  // The device half of upstream's gpu-lower-to-nvvm-pipeline (the kernels
+  // need no host code: the runtime launches them), with one conversion of
+  // the kernels at one index width.
   GpuNVVMAttachTargetOptions target;
   target.chip = options.chip;
   target.features = options.features;
   target.optLevel = options.optLevel;
   pm.addPass(createGpuNVVMAttachTarget(target));
-  pm.addPass(createConvertNVGPUToNVVMPass());
   pm.addPass(createConvertVectorToSCFPass());
   pm.addPass(createSCFToControlFlowPass());
-  pm.addPass(createConvertNVVMToLLVMPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(arith::createArithExpandOpsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  pm.addNestedPass<gpu::GPUModuleOp>(createConvertGpuOpsToNVVMOps());
+  SparseAttnKernelsToNVVMPassOptions nvvm;
+  nvvm.indexBitwidth = options.indexBitwidth;
+  pm.addNestedPass<gpu::GPUModuleOp>(createSparseAttnKernelsToNVVMPass(nvvm));
+  pm.addPass(createConvertNVVMToLLVMPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createCSEPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createReconcileUnrealizedCastsPass());

@@ -6,7 +6,7 @@
 //
 //     attention normalizer=softmax,dtype=bf16,head_dim=128,value_dim=128,causal=true,varlen=false,statistics=false,mask=none
 //
-// optionally followed by tuning (`block_q=64,block_k=64`). For each the tool
+// optionally followed by tuning (`block_q=64,block_k=64,warps=4`). For each the tool
 // writes the sparse_attn function that computes it, runs the sparse-attn-gpu
 // pipeline, reads what sparse-attn-to-gpu recorded on the kernel (argument
 // names, launch shape), and writes `<name>.bundle/` with the manifest, the
@@ -40,6 +40,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
+#include <tuple>
 #include <optional>
 
 using namespace mlir;
@@ -64,6 +65,8 @@ cl::opt<int64_t> queryTile("query-tile", cl::init(128),
                            cl::desc("Default rows of a query tile"));
 cl::opt<int64_t> keyTile("key-tile", cl::init(64),
                          cl::desc("Default keys of a key tile"));
+cl::opt<int64_t> warps("warps", cl::init(4),
+                       cl::desc("Default warps of a CTA"));
 cl::opt<std::string> ptxasPath("ptxas", cl::init(""),
                                cl::desc("ptxas to build cubins with (default: "
                                         "from PATH or /usr/local/cuda/bin)"));
@@ -441,8 +444,12 @@ buildCubin(StringRef directory, StringRef module, StringRef ptxFile,
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // 32-bit shared-memory pointers in the NVPTX backend: every staged tile
+  // address takes one register instead of two.
+  SmallVector<const char *> arguments(argv, argv + argc);
+  arguments.push_back("--nvptx-short-ptr");
   cl::ParseCommandLineOptions(
-      argc, argv,
+      arguments.size(), arguments.data(),
       "sparse_attn GPU kernel bundles from a list of specializations\n");
 
   std::vector<KernelSpec> specs = readKernelList(kernelList);
@@ -456,7 +463,7 @@ int main(int argc, char **argv) {
 
   // Kernels of different tile sizes compile separately, then merge into
   // one module: a pipeline run applies one tuning.
-  std::map<std::pair<int64_t, int64_t>, std::string> sources;
+  std::map<std::tuple<int64_t, int64_t, int64_t>, std::string> sources;
   std::map<std::string, const KernelSpec *> byName;
   for (const KernelSpec &spec : specs) {
     if (spec.op != "attention")
@@ -470,8 +477,11 @@ int main(int argc, char **argv) {
       auto it = spec.tuning.find(key.str());
       return it == spec.tuning.end() ? fallback : it->second;
     };
-    sources[{tile("block_q", queryTile), tile("block_k", keyTile)}] +=
-        attentionFunction(spec, name);
+    for (auto &[key, value] : spec.tuning)
+      if (key != "block_q" && key != "block_k" && key != "warps")
+        fail("line " + Twine(spec.line) + ": unknown tuning key " + key);
+    sources[{tile("block_q", queryTile), tile("block_k", keyTile),
+             tile("warps", warps)}] += attentionFunction(spec, name);
   }
 
   SmallString<256> directory(outputDirectory);
@@ -482,9 +492,10 @@ int main(int argc, char **argv) {
   // One module (PTX file) per tiling.
   json::Array kernels, modules;
   std::string gpuIR;
-  for (auto &[tiles, source] : sources) {
-    std::string moduleName = llvm::formatv("kernels_q{0}_k{1}", tiles.first,
-                                           tiles.second);
+  for (auto &[tuning, source] : sources) {
+    auto [rows, keys, warpCount] = tuning;
+    std::string moduleName =
+        llvm::formatv("kernels_q{0}_k{1}_w{2}", rows, keys, warpCount);
     OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(
         source, ParserConfig(&context), "kernel-list");
     if (!module)
@@ -492,8 +503,9 @@ int main(int argc, char **argv) {
     sparse_attn::GpuPipelineOptions options;
     options.chip = chip;
     options.features = features;
-    options.queryTile = tiles.first;
-    options.keyTile = tiles.second;
+    options.queryTile = rows;
+    options.keyTile = keys;
+    options.warps = warpCount;
     options.scaleArgument = true;
     PassManager kernelPm(&context);
     sparse_attn::buildGpuKernelPipeline(kernelPm, options);

@@ -66,6 +66,14 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
   Option<int64_t> keyTile{*this, "key-tile",
                           llvm::cl::desc("Keys of a key tile"),
                           llvm::cl::init(64)};
+  Option<unsigned> indexBitwidth{
+      *this, "index-bitwidth",
+      llvm::cl::desc("Bits of the index type in the kernels (32 or 64); the "
+                     "kernels' size and stride parameters have this width"),
+      llvm::cl::init(32)};
+  Option<int64_t> warps{*this, "warps",
+                        llvm::cl::desc("Warps of a CTA"),
+                        llvm::cl::init(4)};
   Option<bool> scaleArgument{
       *this, "scale-argument",
       llvm::cl::desc("Take the score scale as a kernel argument"),

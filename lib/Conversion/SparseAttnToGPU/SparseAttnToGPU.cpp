@@ -73,10 +73,11 @@ MemRefType globalMemRefType(RankedTensorType type) {
 class GridLowering {
 public:
   GridLowering(func::FuncOp func, scf::ForallOp grid, bool scaleArgument,
-               int64_t minBlocksPerMultiprocessor)
+               int64_t numWarps, int64_t minBlocksPerMultiprocessor)
       : func(func), grid(grid), scaleArgument(scaleArgument),
-        minBlocks(minBlocksPerMultiprocessor),
-        b(func.getContext()) {}
+        minBlocks(minBlocksPerMultiprocessor), b(func.getContext()) {
+    layout.numWarps = numWarps;
+  }
 
   LogicalResult run(gpu::GPUModuleOp module);
 
@@ -100,6 +101,13 @@ private:
   LogicalResult lowerWhile(scf::WhileOp whileOp);
   LogicalResult lowerLoadTile(LoadTileOp load);
   LogicalResult lowerScoreTile(ScoreTileOp op);
+  /// `scale * query @ key^T` of a score tile, before its visibility.
+  FailureOr<Value> scaledProducts(ScoreTileOp op);
+  /// The scores with the `visible` region applied.
+  FailureOr<Value> applyVisibility(ScoreTileOp op, Value scores);
+  /// skip-blocks' `scf.if %full {score_tile} else {score_tile visible}`:
+  /// one product, the mask only in the partial branch.
+  FailureOr<bool> lowerScoreSelection(scf::IfOp ifOp);
 
   /// Issues the cp.async copies of a streamed load with the loop's
   /// induction variable taken as `inductionValue`.
@@ -112,7 +120,7 @@ private:
                         RankedTensorType tileType);
   SharedTile slotView(LoadTileOp load, Value slot);
   Value sequenceExtent(Value source);
-  WarpTiles tiles() { return WarpTiles(b, loc(), ids, numThreads); }
+  WarpTiles tiles() { return WarpTiles(b, loc(), ids, layout); }
   Location loc() { return func.getLoc(); }
 
   func::FuncOp func;
@@ -122,8 +130,9 @@ private:
   OpBuilder b;
 
   // Plan.
-  int64_t tileRows = 0, numThreads = 0;
-  int64_t operandBytes = 0, slotBytes = 0, maxStreamRows = 0;
+  WarpLayout layout;
+  int64_t tileRows = 0;
+  int64_t operandBytes = 0, slotBytes = 0, maxStreamRows = 0, sharedBytes = 0;
   SmallVector<std::string> gridExpressions;
   SmallVector<std::string> argumentNames, resultNames;
 
@@ -131,9 +140,13 @@ private:
   IRMapping mapping;
   ThreadIds ids;
   Value sharedBase, scaleValue;
+  /// Shared memory as a flat array of each element type in use.
+  DenseMap<Type, Value> sharedMemories;
   /// Streamed key/value tiles: the shared-memory tile each one is in while
   /// its consumers run.
   DenseMap<Value, SharedTile> sharedTiles;
+  /// Query tiles: the left operands of score tiles.
+  DenseMap<Value, Operand> operands;
   /// `tensor.extract_slice` of rows [0, rows) of a tile: (tile, rows).
   DenseMap<Value, std::pair<Value, Value>> rowSlices;
 };
@@ -250,10 +263,12 @@ LogicalResult GridLowering::plan() {
     return failure();
   if (!tileRows)
     return grid.emitOpError("loads no query tile; nothing to map onto warps");
-  numThreads = tileRows / kWarpRows * 32;
-  if (numThreads > 1024)
+  if (layout.numWarps < 1 || layout.numWarps > 32 ||
+      tileRows % (kWarpRows * layout.numWarps) != 0)
     return grid.emitOpError("has query tiles of ")
-           << tileRows << " rows; a CTA holds at most 64 warps of 16 rows";
+           << tileRows << " rows, which " << layout.numWarps
+           << " warps cannot share in m-tiles of " << kWarpRows << " rows";
+  layout.rowTiles = tileRows / (kWarpRows * layout.numWarps);
   return success();
 }
 
@@ -295,11 +310,12 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
                                  b.getStringAttr(kScaleArgumentName))}));
   }
 
-  int64_t sharedBytes = operandBytes + 2 * slotBytes;
+  sharedBytes = operandBytes + 2 * slotBytes;
   b.setInsertionPointToEnd(module.getBody());
   auto kernel = gpu::GPUFuncOp::create(
       b, loc(), func.getName(), b.getFunctionType(argumentTypes, {}));
   kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  int64_t numThreads = layout.numThreads();
   kernel.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(numThreads), 1, 1}));
   if (minBlocks > 1)
@@ -321,7 +337,7 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
       b.getDictionaryAttr(
           {b.getNamedAttr("block_q", b.getI64IntegerAttr(tileRows)),
            b.getNamedAttr("block_k", b.getI64IntegerAttr(maxStreamRows)),
-           b.getNamedAttr("warps", b.getI64IntegerAttr(numThreads / 32))}));
+           b.getNamedAttr("warps", b.getI64IntegerAttr(layout.numWarps))}));
 
   Block &entry = kernel.getBody().front();
   b.setInsertionPointToStart(&entry);
@@ -414,7 +430,7 @@ LogicalResult GridLowering::lowerGridTerminator(scf::InParallelOp terminator) {
       offsets.push_back(value);
     }
     bool isRowVector = cast<VectorType>(tile.getType()) ==
-                       rowVectorType(b.getContext());
+                       rowVectorType(b.getContext(), layout);
     if (offsets.size() == 3 && isRowVector) {
       tiles().storeRowVector(tile, rows, dest, offsets[0], offsets[1],
                              offsets[2]);
@@ -493,9 +509,10 @@ FailureOr<Type> GridLowering::convertType(Type type, Operation *user) {
   if (tensor && tensor.getElementType().isF32() && tensor.hasStaticShape() &&
       tensor.getDimSize(0) == tileRows) {
     if (tensor.getRank() == 1)
-      return Type(rowVectorType(b.getContext()));
+      return Type(rowVectorType(b.getContext(), layout));
     if (tensor.getRank() == 2 && tensor.getDimSize(1) % 8 == 0)
-      return Type(accumulatorType(b.getContext(), tensor.getDimSize(1)));
+      return Type(
+          accumulatorType(b.getContext(), layout, tensor.getDimSize(1)));
   }
   return user->emitOpError("carries a value of type ")
          << type << " that has no register form on the GPU";
@@ -587,17 +604,31 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
 
 SharedTile GridLowering::sharedView(int64_t byteOffset, Value dynamicOffset,
                                     RankedTensorType tileType) {
-  auto type = MemRefType::get(
-      tileType.getShape(), tileType.getElementType(),
-      MemRefLayoutAttrInterface(),
-      gpu::AddressSpaceAttr::get(b.getContext(),
-                                 gpu::AddressSpace::Workgroup));
-  Value offset = arith::ConstantIndexOp::create(b, loc(), byteOffset);
+  // All of shared memory as elements of the tile's type (one view per type,
+  // at the kernel's entry), and the tile's element offset in it.
+  Type elementType = tileType.getElementType();
+  int64_t elementBytes = tileType.getElementTypeBitWidth() / 8;
+  Value &memory = sharedMemories[elementType];
+  if (!memory) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointAfterValue(sharedBase);
+    auto type = MemRefType::get(
+        {sharedBytes / elementBytes}, elementType, MemRefLayoutAttrInterface(),
+        gpu::AddressSpaceAttr::get(b.getContext(),
+                                   gpu::AddressSpace::Workgroup));
+    memory = memref::ViewOp::create(
+        b, loc(), type, sharedBase,
+        arith::ConstantIndexOp::create(b, loc(), 0), ValueRange{});
+  }
+  Value offset =
+      arith::ConstantIndexOp::create(b, loc(), byteOffset / elementBytes);
   if (dynamicOffset)
-    offset = arith::AddIOp::create(b, loc(), offset, dynamicOffset);
-  Value view =
-      memref::ViewOp::create(b, loc(), type, sharedBase, offset, ValueRange{});
-  return {view, tileType.getDimSize(0), tileType.getDimSize(1)};
+    offset = arith::AddIOp::create(
+        b, loc(), offset,
+        arith::DivUIOp::create(
+            b, loc(), dynamicOffset,
+            arith::ConstantIndexOp::create(b, loc(), elementBytes)));
+  return {memory, offset, tileType.getDimSize(0), tileType.getDimSize(1)};
 }
 
 SharedTile GridLowering::slotView(LoadTileOp load, Value slot) {
@@ -630,49 +661,109 @@ LogicalResult GridLowering::lowerLoadTile(LoadTileOp load) {
   NVVM::CpAsyncCommitGroupOp::create(b, loc());
   NVVM::CpAsyncWaitGroupOp::create(b, loc(), 0);
   gpu::BarrierOp::create(b, loc());
-  mapping.map(load.getResult(), tiles().loadOperand(staging));
+  Operand operand{Value(), staging};
+  if (operandFitsRegisters(layout, staging.width))
+    operand.registers = tiles().loadOperand(staging);
+  operands[load.getResult()] = operand;
   return success();
 }
 
-LogicalResult GridLowering::lowerScoreTile(ScoreTileOp op) {
+FailureOr<Value> GridLowering::scaledProducts(ScoreTileOp op) {
   auto keys = sharedTiles.find(op.getKey());
   if (keys == sharedTiles.end())
     return op.emitOpError("takes a key tile that is not streamed by its key "
                           "loop");
   if (op.getBias())
     return op.emitOpError("has a bias; not lowered to the GPU yet");
-  Value query = mapping.lookupOrNull(op.getQuery());
-  if (!query)
-    return op.emitOpError("takes a query tile that is not in registers");
+  auto query = operands.find(op.getQuery());
+  if (query == operands.end())
+    return op.emitOpError("takes a query tile that is not loaded before its "
+                          "key loop");
   Type elementType = op.getKey().getType().getElementType();
   WarpTiles warp = tiles();
-  Value scores = warp.scoreProducts(query, keys->second, elementType);
+  Value scores = warp.scoreProducts(query->second, keys->second, elementType);
   Value factor = arith::ConstantOp::create(b, loc(), op.getScaleAttr());
   if (scaleValue)
     factor = arith::MulFOp::create(b, loc(), factor, scaleValue);
-  scores = warp.scaleTile(scores, factor);
-  if (op.isMasked()) {
-    Block &region = op.getVisible().front();
-    LogicalResult status = success();
-    scores = warp.maskTile(
-        scores, mapping.lookup(op.getRowOffset()),
-        mapping.lookup(op.getColOffset()),
-        [&](OpBuilder &, Location, Value i, Value j) -> Value {
-          IRMapping local;
-          local.map(region.getArgument(0), i);
-          local.map(region.getArgument(1), j);
-          for (Operation &inner : region.without_terminator())
-            if (failed(lowerScalar(&inner, local))) {
-              status = failure();
-              return arith::ConstantOp::create(b, loc(), b.getBoolAttr(false));
-            }
-          return resolve(op.getVisibleCondition(), local);
-        });
-    if (failed(status))
-      return failure();
-  }
-  mapping.map(op.getResult(), scores);
+  return warp.scaleTile(scores, factor);
+}
+
+FailureOr<Value> GridLowering::applyVisibility(ScoreTileOp op, Value scores) {
+  if (!op.isMasked())
+    return scores;
+  Block &region = op.getVisible().front();
+  LogicalResult status = success();
+  Value masked = tiles().maskTile(
+      scores, mapping.lookup(op.getRowOffset()),
+      mapping.lookup(op.getColOffset()),
+      [&](OpBuilder &, Location, Value i, Value j) -> Value {
+        IRMapping local;
+        local.map(region.getArgument(0), i);
+        local.map(region.getArgument(1), j);
+        for (Operation &inner : region.without_terminator())
+          if (failed(lowerScalar(&inner, local))) {
+            status = failure();
+            return arith::ConstantOp::create(b, loc(), b.getBoolAttr(false));
+          }
+        return resolve(op.getVisibleCondition(), local);
+      });
+  if (failed(status))
+    return failure();
+  return masked;
+}
+
+LogicalResult GridLowering::lowerScoreTile(ScoreTileOp op) {
+  FailureOr<Value> scores = scaledProducts(op);
+  if (failed(scores))
+    return failure();
+  FailureOr<Value> visible = applyVisibility(op, *scores);
+  if (failed(visible))
+    return failure();
+  mapping.map(op.getResult(), *visible);
   return success();
+}
+
+FailureOr<bool> GridLowering::lowerScoreSelection(scf::IfOp ifOp) {
+  auto onlyScoreTile = [](Region &region) -> ScoreTileOp {
+    if (region.empty() || !llvm::hasSingleElement(region.front().without_terminator()))
+      return {};
+    auto score = dyn_cast<ScoreTileOp>(region.front().front());
+    auto yield = cast<scf::YieldOp>(region.front().getTerminator());
+    if (!score || yield.getNumOperands() != 1 ||
+        yield.getOperand(0) != score.getResult())
+      return {};
+    return score;
+  };
+  if (ifOp.getNumResults() != 1)
+    return false;
+  ScoreTileOp full = onlyScoreTile(ifOp.getThenRegion());
+  ScoreTileOp partial = onlyScoreTile(ifOp.getElseRegion());
+  if (!full || !partial || full.getQuery() != partial.getQuery() ||
+      full.getKey() != partial.getKey() ||
+      full.getRowOffset() != partial.getRowOffset() ||
+      full.getColOffset() != partial.getColOffset() ||
+      full.getScaleAttr() != partial.getScaleAttr() || full.getBias() ||
+      partial.getBias())
+    return false;
+  FailureOr<Value> scores = scaledProducts(full);
+  if (failed(scores))
+    return failure();
+  auto newIf = scf::IfOp::create(b, loc(), TypeRange{scores->getType()},
+                                 mapping.lookup(ifOp.getCondition()),
+                                 /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  for (auto [branch, op] : {std::pair{&newIf.getThenRegion(), full},
+                            std::pair{&newIf.getElseRegion(), partial}}) {
+    Block *block = &branch->front();
+    eraseTerminator(block);
+    b.setInsertionPointToEnd(block);
+    FailureOr<Value> visible = applyVisibility(op, *scores);
+    if (failed(visible))
+      return failure();
+    scf::YieldOp::create(b, loc(), *visible);
+  }
+  mapping.map(ifOp.getResult(0), newIf.getResult(0));
+  return true;
 }
 
 //===----------------------------------------------------------------------===//
@@ -710,6 +801,11 @@ LogicalResult GridLowering::lowerFor(scf::ForOp loop) {
 }
 
 LogicalResult GridLowering::lowerIf(scf::IfOp ifOp) {
+  FailureOr<bool> selection = lowerScoreSelection(ifOp);
+  if (failed(selection))
+    return failure();
+  if (*selection)
+    return success();
   SmallVector<Type> types;
   for (Type type : ifOp.getResultTypes()) {
     FailureOr<Type> converted = convertType(type, ifOp);
@@ -1023,7 +1119,7 @@ struct SparseAttnToGPUPass
         b.getI64IntegerAttr(kSharedAlignment));
 
     for (auto [func, grid] : kernels) {
-      GridLowering lowering(func, grid, scaleArgument,
+      GridLowering lowering(func, grid, scaleArgument, warps,
                             minBlocksPerMultiprocessor);
       if (failed(lowering.run(gpuModule)))
         return signalPassFailure();
