@@ -70,6 +70,10 @@ cl::opt<int64_t> warps("warps", cl::init(4),
 cl::opt<std::string> ptxasPath("ptxas", cl::init(""),
                                cl::desc("ptxas to build cubins with (default: "
                                         "from PATH or /usr/local/cuda/bin)"));
+cl::opt<unsigned> indexBitwidth(
+    "index-bitwidth", cl::init(32),
+    cl::desc("Bits of the kernels' index type (32 or 64): the width of their "
+             "size, stride and offset parameters"));
 cl::opt<bool> noCubin("no-cubin", cl::init(false),
                       cl::desc("Write PTX only"));
 cl::opt<std::string> emitMlir("emit-mlir", cl::init(""),
@@ -291,6 +295,7 @@ std::string dtypeName(Type type) {
 json::Object kernelEntry(const KernelSpec &spec, gpu::GPUFuncOp kernel,
                          const std::string &module) {
   json::Array tensors, scalars, params;
+  json::Array constraints = attentionConstraints(spec);
   for (unsigned i = 0, e = kernel.getNumArguments(); i < e; ++i) {
     Type type = kernel.getArgument(i).getType();
     if (auto name = kernel.getArgAttrOfType<StringAttr>(i, sparse_attn::kKernelScalarAttr)) {
@@ -322,11 +327,27 @@ json::Object kernelEntry(const KernelSpec &spec, gpu::GPUFuncOp kernel,
     // offset, sizes, strides.
     for (int p = 0; p < 2; ++p)
       params.push_back(json::Object{{"kind", "pointer"}, {"tensor", name.str()}});
-    params.push_back(json::Object{{"kind", "value"}, {"expr", "0"}});
+    std::string indexType = indexBitwidth == 32 ? "i32" : "i64";
+    params.push_back(
+        json::Object{{"kind", "value"}, {"expr", "0"}, {"type", indexType}});
     for (StringRef kind : {"size", "stride"})
       for (int64_t d = 0; d < memref.getRank(); ++d)
-        params.push_back(json::Object{
-            {"kind", kind}, {"tensor", name.str()}, {"dim", d}});
+        params.push_back(json::Object{{"kind", kind},
+                                      {"tensor", name.str()},
+                                      {"dim", d},
+                                      {"type", indexType}});
+    if (indexBitwidth == 32) {
+      // Element offsets are computed in 32 bits.
+      std::string extent;
+      for (int64_t d = 0; d < memref.getRank(); ++d)
+        extent += llvm::formatv("({0}.size{1} - 1) * {0}.stride{1} + ",
+                                name.getValue(), d);
+      constraints.push_back(json::Object{
+          {"expr", extent + "1 <= 2147483647"},
+          {"message", "tensor '" + name.str() +
+                          "' spans more elements than the kernel's 32-bit "
+                          "offsets reach"}});
+    }
   }
   auto launch = kernel->getAttrOfType<DictionaryAttr>(sparse_attn::kKernelLaunchAttr);
   if (!launch)
@@ -363,7 +384,7 @@ json::Object kernelEntry(const KernelSpec &spec, gpu::GPUFuncOp kernel,
       {"tuning", std::move(tuning)},
       {"tensors", std::move(tensors)},
       {"scalars", std::move(scalars)},
-      {"constraints", attentionConstraints(spec)},
+      {"constraints", std::move(constraints)},
       {"params", std::move(params)},
       {"launch",
        json::Object{{"grid", std::move(grid)},
@@ -371,6 +392,55 @@ json::Object kernelEntry(const KernelSpec &spec, gpu::GPUFuncOp kernel,
                     {"shared_memory_bytes",
                      cast<IntegerAttr>(launch.get("shared_memory_bytes"))
                          .getInt()}}}};
+}
+
+/// Bytes of each parameter slot, as the runtime fills them.
+int64_t slotBytes(const json::Object &slot) {
+  StringRef kind = *slot.getString("kind");
+  if (kind == "pointer" || kind == "tensor_map")
+    return 8;
+  if (kind == "scalar")
+    return 4; // f32 scalars only
+  std::optional<StringRef> type = slot.getString("type");
+  return type && *type == "i32" ? 4 : 8;
+}
+
+/// Checks every kernel's parameter slots against its PTX entry's
+/// parameters: a mismatch would only surface when the GPU loads the module.
+void checkParameters(StringRef ptx, const json::Array &kernels) {
+  llvm::Regex entryPattern("\\.entry[ \t]+([A-Za-z0-9_]+)\\(([^)]*)\\)");
+  llvm::Regex paramPattern("\\.param[ \t]+\\.([a-z]+)([0-9]+)");
+  std::map<std::string, std::vector<int64_t>> entries;
+  StringRef rest = ptx;
+  SmallVector<StringRef> match;
+  while (entryPattern.match(rest, &match)) {
+    std::vector<int64_t> &sizes = entries[match[1].str()];
+    SmallVector<StringRef> lines;
+    match[2].split(lines, ',');
+    for (StringRef line : lines) {
+      SmallVector<StringRef> param;
+      if (paramPattern.match(line, &param)) {
+        int64_t bits = 0;
+        param[2].getAsInteger(10, bits);
+        sizes.push_back(bits / 8);
+      }
+    }
+    rest = rest.substr(rest.find(match[0]) + match[0].size());
+  }
+  for (const json::Value &kernel : kernels) {
+    const json::Object &object = *kernel.getAsObject();
+    std::string entry = object.getString("entry")->str();
+    auto it = entries.find(entry);
+    if (it == entries.end())
+      fail("the PTX has no entry " + entry);
+    const json::Array &params = *object.getArray("params");
+    std::vector<int64_t> declared;
+    for (const json::Value &slot : params)
+      declared.push_back(slotBytes(*slot.getAsObject()));
+    if (declared != it->second)
+      fail("the parameter slots of " + entry +
+           " do not match its PTX entry's parameters");
+  }
 }
 
 void writeFile(StringRef path, StringRef contents) {
@@ -486,6 +556,9 @@ int main(int argc, char **argv) {
 
   SmallString<256> directory(outputDirectory);
   llvm::sys::path::append(directory, bundleName + ".bundle");
+  // A rebuilt bundle holds only what its manifest names.
+  if (std::error_code error = llvm::sys::fs::remove_directories(directory))
+    fail("cannot clear " + directory + ": " + error.message());
   if (std::error_code error = llvm::sys::fs::create_directories(directory))
     fail("cannot create " + directory + ": " + error.message());
 
@@ -507,6 +580,7 @@ int main(int argc, char **argv) {
     options.keyTile = keys;
     options.warps = warpCount;
     options.scaleArgument = true;
+    options.indexBitwidth = indexBitwidth;
     PassManager kernelPm(&context);
     sparse_attn::buildGpuKernelPipeline(kernelPm, options);
     if (failed(kernelPm.run(*module)))
@@ -530,6 +604,7 @@ int main(int argc, char **argv) {
       for (Attribute object : binary.getObjects())
         ptx += cast<gpu::ObjectAttr>(object).getObject().getValue().str();
     });
+    checkParameters(ptx, moduleKernels);
     std::string ptxFile = moduleName + ".ptx";
     SmallString<256> ptxPath(directory);
     llvm::sys::path::append(ptxPath, ptxFile);
