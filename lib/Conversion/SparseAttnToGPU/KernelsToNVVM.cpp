@@ -46,7 +46,7 @@ struct SparseAttnKernelsToNVVMPass
     gpu::GPUModuleOp module = getOperation();
     if (indexBitwidth != 32 && indexBitwidth != 64) {
       module.emitError("index-bitwidth must be 32 or 64, got ")
-          << indexBitwidth;
+          << static_cast<int64_t>(indexBitwidth);
       return signalPassFailure();
     }
     LowerToLLVMOptions options(&getContext());
