@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
 """Forward attention throughput: sparse_attn kernels against their peers.
 
-One process, one device, the same inputs for every contender: dense softmax,
-causal and not, ours against torch SDPA (flash and cuDNN backends) and
-FlexAttention (torch.compile'd, `--flex`).
+One process, one device, the same inputs for every contender:
+
+- dense softmax, causal and not: ours against torch SDPA (flash and cuDNN
+  backends) and FlexAttention (torch.compile'd, `--flex`);
+- block-sparse softmax (`--sparse`): random 128 x 128 block masks at 5, 10,
+  25 and 50 % density, one FlexAttention BlockMask handed to both ours and
+  FlexAttention (full blocks, no mask_mod).
 
 Times are medians of triton.testing.do_bench. TFLOP/s are dense-equivalent
 (4 B H Nq Nk D, halved for causal, over the time) and effective (the FLOPs of
-the visited blocks only). Writes bench/results/<date>-<device>.md.
+the visited blocks only). The summary compares with the bar of issue 6:
+dense >= 0.9x SDPA flash, block-sparse at 10 % <= 1.2x density x our dense
+time. Writes bench/results/<date>-<device>.md.
 
-    python3 bench/bench_attention.py [--shapes all|quick] [--flex] [--output DIR]
+    python3 bench/bench_attention.py [--shapes all|quick|bar] [--flex] [--sparse] [--output DIR]
 """
 
 import argparse
@@ -30,7 +36,10 @@ import sparse_attn  # noqa: E402
 SHAPES = {
     "all": [(1, 32, 4096, 128), (1, 32, 16384, 128), (1, 32, 32768, 128), (4, 16, 8192, 64)],
     "quick": [(1, 32, 4096, 128), (1, 32, 16384, 128)],
+    "bar": [(1, 32, 16384, 128)],
 }
+DENSITIES = (0.05, 0.10, 0.25, 0.50)
+BLOCK = 128
 
 
 def median_ms(fn):
@@ -70,6 +79,11 @@ def try_time(fn):
         return math.nan
 
 
+def compiled_flex():
+    from torch.nn.attention.flex_attention import flex_attention
+    return torch.compile(flex_attention)
+
+
 def dense(shape, causal, flex, rows):
     batch, heads, length, dim = shape
     torch.manual_seed(0)
@@ -90,8 +104,8 @@ def dense(shape, causal, flex, rows):
     contenders["sdpa flash"] = sdpa(SDPBackend.FLASH_ATTENTION)
     contenders["sdpa cudnn"] = sdpa(SDPBackend.CUDNN_ATTENTION)
     if flex:
-        from torch.nn.attention.flex_attention import create_block_mask, flex_attention
-        compiled = torch.compile(flex_attention)
+        from torch.nn.attention.flex_attention import create_block_mask
+        compiled = compiled_flex()
         mask = None
         if causal:
             mask = create_block_mask(lambda b, h, i, j: j <= i, None, None, length, length)
@@ -100,6 +114,47 @@ def dense(shape, causal, flex, rows):
         ms = try_time(fn)
         rows.append(Row(shape, workload, 0.5 if causal else 1.0, name, ms, flops, flops))
         print("  " + " | ".join(rows[-1].cells()), flush=True)
+
+
+def random_block_mask(batch, heads, length, density, generator):
+    """A FlexAttention BlockMask of full 128 x 128 blocks: each query-block
+    row keeps round(density * blocks) random key blocks (at least one)."""
+    from torch.nn.attention.flex_attention import BlockMask
+    blocks = length // BLOCK
+    keep = max(1, round(density * blocks))
+    scores = torch.rand(batch, heads, blocks, blocks, generator=generator, device="cuda")
+    full_indices = scores.argsort(dim=-1)[..., :keep].sort(dim=-1).values
+    indices = torch.zeros(batch, heads, blocks, blocks, dtype=torch.int32, device="cuda")
+    indices[..., :keep] = full_indices.to(torch.int32)
+    full_counts = torch.full((batch, heads, blocks), keep, dtype=torch.int32, device="cuda")
+    counts = torch.zeros_like(full_counts)
+    partial = torch.zeros_like(indices)
+    mask = BlockMask.from_kv_blocks(counts, partial, full_counts, indices,
+                                    BLOCK_SIZE=BLOCK)
+    return mask, keep / blocks
+
+
+def block_sparse(shape, flex, rows, dense_ms):
+    batch, heads, length, dim = shape
+    torch.manual_seed(1)
+    generator = torch.Generator(device="cuda").manual_seed(1)
+    q, k, v = (torch.randn(batch, heads, length, dim, device="cuda", dtype=torch.bfloat16)
+               for _ in range(3))
+    dense_eq = dense_flops(batch, heads, length, dim, False)
+    compiled = compiled_flex() if flex else None
+    for target in DENSITIES:
+        mask, density = random_block_mask(batch, heads, length, target, generator)
+        contenders = {"sparse_attn": lambda: sparse_attn.attention(q, k, v, block_mask=mask)}
+        if compiled is not None:
+            contenders["flex"] = lambda: compiled(q, k, v, block_mask=mask)
+        for name, fn in contenders.items():
+            ms = try_time(fn)
+            rows.append(Row(shape, "block-sparse", density, name, ms, dense_eq,
+                            density * dense_eq))
+            extra = ""
+            if name == "sparse_attn" and dense_ms:
+                extra = f" | {ms / (density * dense_ms):.2f}x density x dense"
+            print("  " + " | ".join(rows[-1].cells()) + extra, flush=True)
 
 
 def write_results(rows, args):
@@ -125,16 +180,45 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", choices=sorted(SHAPES), default="all")
     parser.add_argument("--flex", action="store_true", help="include FlexAttention (compiles)")
+    parser.add_argument("--sparse", action="store_true", help="block-sparse workloads")
     parser.add_argument("--output", default="", help="results directory")
     args = parser.parse_args()
     rows = []
     for shape in SHAPES[args.shapes]:
         for causal in (False, True):
             dense(shape, causal, args.flex, rows)
+        if args.sparse:
+            ours = [r.ms for r in rows if r.shape == shape and r.workload == "softmax"
+                    and r.contender == "sparse_attn"]
+            block_sparse(shape, args.flex, rows, ours[0] if ours else None)
     print("| " + " | ".join(HEADER) + " |")
     for row in rows:
         print("| " + " | ".join(row.cells()) + " |")
+    summarize(rows)
     write_results(rows, args)
+
+
+def summarize(rows):
+    """The issue's bar, per shape, from this run's medians."""
+    def time_of(shape, workload, contender, density=None):
+        for row in rows:
+            if (row.shape == shape and row.workload == workload and row.contender == contender
+                    and (density is None or abs(row.density - density) < 0.02)):
+                return row.ms
+        return math.nan
+    for shape in dict.fromkeys(row.shape for row in rows):
+        for workload in ("softmax", "softmax causal"):
+            ours = time_of(shape, workload, "sparse_attn")
+            flash = time_of(shape, workload, "sdpa flash")
+            print(f"bar {shape} {workload}: {flash / ours:.3f}x SDPA flash throughput "
+                  f"(>= 0.9 wanted)")
+        sparse = time_of(shape, "block-sparse", "sparse_attn", 0.10)
+        dense_time = time_of(shape, "softmax", "sparse_attn")
+        density = [r.density for r in rows if r.shape == shape and r.workload == "block-sparse"
+                   and abs(r.density - 0.10) < 0.02]
+        if density:
+            print(f"bar {shape} block-sparse {density[0]:.3f}: "
+                  f"{sparse / (density[0] * dense_time):.2f}x density x dense (<= 1.2 wanted)")
 
 
 if __name__ == "__main__":

@@ -197,9 +197,14 @@ std::string attentionFunction(const KernelSpec &spec, const std::string &name) {
     normalizer = "entmax<alpha = " + spec.get("alpha") + ">";
   else if (normalizer != "softmax")
     fail(where + "normalizer " + normalizer + " has no GPU kernel yet");
-  if (spec.get("mask") != "none")
-    fail(where + "block masks need sparse-attn-skip-blocks, which the GPU "
-                 "pipeline does not run yet");
+  std::string mask = spec.get("mask");
+  if (mask != "none" && mask != "block")
+    fail(where + "mask must be none or block");
+  bool blockMask = mask == "block";
+  if (blockMask)
+    for (StringRef key : {"mask_block_q", "mask_block_k", "full_blocks"})
+      if (!spec.keys.count(key.str()))
+        fail(where + "a block-mask specialization lacks `" + key + "`");
 
   std::string qk = llvm::formatv("tensor<?x?x?x{0}x{1}>", spec.get("head_dim"),
                                  dtype);
@@ -220,6 +225,34 @@ std::string attentionFunction(const KernelSpec &spec, const std::string &name) {
                               "{0})",
                               lengths);
   }
+  std::string prologue;
+  if (blockMask) {
+    std::string counts = "tensor<?x?x?xi32>", indices = "tensor<?x?x?x?xi32>";
+    std::string maskType =
+        llvm::formatv("!sparse_attn.block_mask<?x?x?x?, block = {0}x{1}>",
+                      spec.get("mask_block_q"), spec.get("mask_block_k"));
+    args += llvm::formatv(
+        ", %kvn: {0} {{sparse_attn.name = \"kv_num_blocks\"}, %kvi: {1} "
+        "{{sparse_attn.name = \"kv_indices\"}",
+        counts, indices);
+    std::string full, fullTypes;
+    if (spec.flag("full_blocks")) {
+      args += llvm::formatv(
+          ", %fkvn: {0} {{sparse_attn.name = \"full_kv_num_blocks\"}, %fkvi: "
+          "{1} {{sparse_attn.name = \"full_kv_indices\"}",
+          counts, indices);
+      full = " full(%fkvn, %fkvi)";
+      fullTypes = ", " + counts + ", " + indices;
+    }
+    prologue = llvm::formatv(
+        "  %c2 = arith.constant 2 : index\n"
+        "  %nq = tensor.dim %q, %c2 : {0}\n"
+        "  %nk = tensor.dim %k, %c2 : {0}\n"
+        "  %mask = sparse_attn.mask_from_indices %kvn, %kvi{1} (%nq, %nk) : "
+        "{2}, {3}{4} -> {5}\n",
+        qk, full, counts, indices, fullTypes, maskType);
+    operands = " mask(%mask : " + maskType + ")" + operands;
+  }
   bool statistics = spec.flag("statistics");
   std::string results =
       vo + " {sparse_attn.name = \"out\"}" +
@@ -227,13 +260,14 @@ std::string attentionFunction(const KernelSpec &spec, const std::string &name) {
   std::string resultTypes = vo + (statistics ? ", " + stats : "");
   std::string values = statistics ? "%o, %s" : "%o";
   return llvm::formatv(
-      "func.func @{0}({1}) -> ({2}) {{\n"
+      "func.func @{0}({1}) -> ({2}) {{\n{10}"
       "  {3} = sparse_attn.attention {4}{5} %q, %k, %v{6} scale(1.0) : {7}, "
       "{7}, {8} -> {9}\n"
       "  return {3} : {9}\n"
       "}\n",
       name, args, results, values, normalizer,
-      spec.flag("causal") ? " causal" : "", operands, qk, vo, resultTypes);
+      spec.flag("causal") ? " causal" : "", operands, qk, vo, resultTypes,
+      prologue);
 }
 
 /// What the kernel requires of its arguments beyond the manifest's dtype,
@@ -269,6 +303,29 @@ json::Array attentionConstraints(const KernelSpec &spec) {
   if (spec.flag("varlen"))
     constraints.push_back(
         "query_lengths.size0 == q.size0 && key_lengths.size0 == q.size0");
+  if (spec.get("mask") == "block") {
+    SmallVector<std::pair<std::string, std::string>> pairs = {
+        {"kv_num_blocks", "kv_indices"}};
+    if (spec.flag("full_blocks"))
+      pairs.push_back({"full_kv_num_blocks", "full_kv_indices"});
+    for (auto &[counts, indices] : pairs) {
+      constraints.push_back(json::Object{
+          {"expr", counts + ".size0 == 1 || " + counts + ".size0 == q.size0"},
+          {"message", "the mask's batch extent must be 1 or the batch size"}});
+      constraints.push_back(json::Object{
+          {"expr", counts + ".size1 == 1 || " + counts + ".size1 == q.size1"},
+          {"message", "the mask's head extent must be 1 or the number of "
+                      "query heads"}});
+      constraints.push_back(json::Object{
+          {"expr", counts + ".size2 == ceil_div(q.size2, " +
+                       spec.get("mask_block_q") + ")"},
+          {"message", "the mask must have one row per " +
+                          spec.get("mask_block_q") + " queries"}});
+      constraints.push_back(indices + ".size0 == " + counts + ".size0 && " +
+                            indices + ".size1 == " + counts + ".size1 && " +
+                            indices + ".size2 == " + counts + ".size2");
+    }
+  }
   return constraints;
 }
 
@@ -352,13 +409,34 @@ json::Object kernelEntry(const KernelSpec &spec, gpu::GPUFuncOp kernel,
   auto launch = kernel->getAttrOfType<DictionaryAttr>(sparse_attn::kKernelLaunchAttr);
   if (!launch)
     fail("kernel " + kernel.getName() + " has no launch attribute");
+  auto tuningAttrs =
+      kernel->getAttrOfType<DictionaryAttr>(sparse_attn::kKernelTuningAttr);
+  // Per-CTA structures of block-mask schedules have fixed capacities.
+  auto limit = [&](StringRef name) -> int64_t {
+    auto attr = launch.getAs<IntegerAttr>(name);
+    return attr ? attr.getInt() : 0;
+  };
+  if (int64_t blocks = limit("max_key_blocks"))
+    constraints.push_back(json::Object{
+        {"expr", "ceil_div(k.size2, " + spec.get("mask_block_k") +
+                     ") <= " + std::to_string(blocks)},
+        {"message", "the kernel's block-mask tables hold " +
+                        std::to_string(blocks) + " key blocks"}});
+  if (int64_t entries = limit("max_list_entries"); entries && tuningAttrs)
+    constraints.push_back(json::Object{
+        {"expr", "ceil_div(k.size2, " +
+                     std::to_string(tuningAttrs.getAs<IntegerAttr>("block_k")
+                                        .getInt()) +
+                     ") <= " + std::to_string(entries)},
+        {"message", "the kernel's key-tile schedule holds " +
+                        std::to_string(entries) + " tiles"}});
   json::Array grid, block;
   for (Attribute entry : cast<ArrayAttr>(launch.get("grid")))
     grid.push_back(cast<StringAttr>(entry).str());
   for (Attribute entry : cast<ArrayAttr>(launch.get("block")))
     block.push_back(cast<IntegerAttr>(entry).getInt());
   json::Object tuning;
-  if (auto attrs = kernel->getAttrOfType<DictionaryAttr>(sparse_attn::kKernelTuningAttr))
+  if (auto attrs = tuningAttrs)
     for (NamedAttribute attr : attrs)
       tuning[attr.getName().str()] = cast<IntegerAttr>(attr.getValue()).getInt();
 

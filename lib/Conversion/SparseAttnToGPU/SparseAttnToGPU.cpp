@@ -25,6 +25,8 @@
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <tuple>
+
 namespace mlir::sparse_attn {
 #define GEN_PASS_DEF_SPARSEATTNTOGPUPASS
 #include "sparse_attn/Conversion/Passes.h.inc"
@@ -42,6 +44,26 @@ constexpr StringLiteral kSharedMemorySymbol = "sparse_attn_shared_memory";
 constexpr StringLiteral kKernelModuleName = "sparse_attn_kernels";
 /// Alignment of the dynamic shared memory and of every region in it.
 constexpr int64_t kSharedAlignment = 1024;
+/// Capacities of the per-CTA structures of block-mask schedules: the first
+/// position of every key block in an index row (FlexAttention rows of up to
+/// this many key blocks), and a schedule list of key tiles.
+constexpr int64_t kMaxKeyBlocks = 1024;
+constexpr int64_t kMaxListEntries = 4096;
+
+/// The operands naming one FlexAttention index row: counts, indices,
+/// batch, head, row.
+using IndexRowKey = std::tuple<Value, Value, Value, Value, Value>;
+
+IndexRowKey indexRowKey(IndexRowContainsOp op) {
+  return {op.getCounts(), op.getIndices(), op.getBatch(), op.getHead(),
+          op.getRow()};
+}
+
+bool isScheduleList(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  return tensor && tensor.getRank() == 1 &&
+         tensor.getElementType().isInteger(32);
+}
 
 int64_t alignTo(int64_t value, int64_t alignment) {
   return (value + alignment - 1) / alignment * alignment;
@@ -94,6 +116,9 @@ private:
   Value resolve(Value value, IRMapping &map);
   FailureOr<Type> convertType(Type type, Operation *user);
   LogicalResult lowerGrid();
+  /// Builds the index-row tables that ops nested in `op` query.
+  LogicalResult buildIndexRowTables(Operation *op);
+  LogicalResult lowerIndexRowContains(IndexRowContainsOp op);
   LogicalResult lowerGridTerminator(scf::InParallelOp terminator);
   LogicalResult lowerFor(scf::ForOp loop);
   LogicalResult lowerKeyLoop(scf::ForOp loop);
@@ -133,6 +158,10 @@ private:
   WarpLayout layout;
   int64_t tileRows = 0;
   int64_t operandBytes = 0, slotBytes = 0, maxStreamRows = 0, sharedBytes = 0;
+  /// Shared memory of the index-row tables and of the schedule lists.
+  int64_t tablesOffset = 0, listsOffset = 0;
+  SmallVector<IndexRowKey> indexRows;
+  int64_t numLists = 0, nextList = 0;
   SmallVector<std::string> gridExpressions;
   SmallVector<std::string> argumentNames, resultNames;
 
@@ -147,6 +176,9 @@ private:
   DenseMap<Value, SharedTile> sharedTiles;
   /// Query tiles: the left operands of score tiles.
   DenseMap<Value, Operand> operands;
+  /// Per index row: the table of first positions of each key block, and the
+  /// row's clamped count.
+  DenseMap<IndexRowKey, std::pair<Value, Value>> indexRowTables;
   /// `tensor.extract_slice` of rows [0, rows) of a tile: (tile, rows).
   DenseMap<Value, std::pair<Value, Value>> rowSlices;
 };
@@ -263,6 +295,19 @@ LogicalResult GridLowering::plan() {
     return failure();
   if (!tileRows)
     return grid.emitOpError("loads no query tile; nothing to map onto warps");
+  grid.walk([&](Operation *op) {
+    if (auto contains = dyn_cast<IndexRowContainsOp>(op)) {
+      if (!llvm::is_contained(indexRows, indexRowKey(contains)))
+        indexRows.push_back(indexRowKey(contains));
+    } else if (auto empty = dyn_cast<tensor::EmptyOp>(op)) {
+      numLists += isScheduleList(empty.getType());
+    }
+  });
+  tablesOffset = operandBytes + 2 * slotBytes;
+  listsOffset = tablesOffset + static_cast<int64_t>(indexRows.size()) *
+                                   kMaxKeyBlocks * 4;
+  sharedBytes = alignTo(listsOffset + numLists * kMaxListEntries * 4,
+                        kSharedAlignment);
   if (layout.numWarps < 1 || layout.numWarps > 32 ||
       tileRows % (kWarpRows * layout.numWarps) != 0)
     return grid.emitOpError("has query tiles of ")
@@ -310,7 +355,6 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
                                  b.getStringAttr(kScaleArgumentName))}));
   }
 
-  sharedBytes = operandBytes + 2 * slotBytes;
   b.setInsertionPointToEnd(module.getBody());
   auto kernel = gpu::GPUFuncOp::create(
       b, loc(), func.getName(), b.getFunctionType(argumentTypes, {}));
@@ -331,7 +375,13 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
           {b.getNamedAttr("grid", b.getArrayAttr(gridAttrs)),
            b.getNamedAttr("block", b.getI64ArrayAttr({numThreads, 1, 1})),
            b.getNamedAttr("shared_memory_bytes",
-                          b.getI64IntegerAttr(sharedBytes))}));
+                          b.getI64IntegerAttr(sharedBytes)),
+           b.getNamedAttr("max_key_blocks",
+                          b.getI64IntegerAttr(indexRows.empty() ? 0
+                                                                : kMaxKeyBlocks)),
+           b.getNamedAttr("max_list_entries",
+                          b.getI64IntegerAttr(numLists ? kMaxListEntries
+                                                       : 0))}));
   kernel->setAttr(
       kKernelTuningAttr,
       b.getDictionaryAttr(
@@ -406,10 +456,121 @@ LogicalResult GridLowering::lowerGrid() {
     }
     mapping.map(iv, blockId);
   }
-  Block *body = grid.getBody();
-  if (failed(lowerBlock(*body)))
-    return failure();
+  for (Operation &op : grid.getBody()->without_terminator())
+    if (failed(buildIndexRowTables(&op)) || failed(lowerOp(&op)))
+      return failure();
   return lowerGridTerminator(grid.getTerminator());
+}
+
+LogicalResult GridLowering::buildIndexRowTables(Operation *op) {
+  SmallVector<IndexRowContainsOp> uses;
+  op->walk([&](IndexRowContainsOp contains) { uses.push_back(contains); });
+  for (IndexRowContainsOp contains : uses) {
+    IndexRowKey key = indexRowKey(contains);
+    if (indexRowTables.count(key))
+      continue;
+    SmallVector<Value> operands;
+    auto [counts, indices, batch, head, row] = key;
+    for (Value operand : {counts, indices, batch, head, row}) {
+      Value lowered = mapping.lookupOrNull(operand);
+      if (!lowered)
+        return contains.emitOpError("reads an index row chosen inside a "
+                                    "loop; the GPU lowering builds one "
+                                    "table per row and grid point");
+      operands.push_back(lowered);
+    }
+    // firstPosition[J] = the first slot s < n with indices[.., s] == J
+    // (kMaxKeyBlocks when none), built by all threads with shared-memory
+    // atomics: then `J in the row before slot limit` is one load.
+    auto i32 = b.getI32Type();
+    auto tableType = MemRefType::get(
+        {kMaxKeyBlocks}, i32, MemRefLayoutAttrInterface(),
+        gpu::AddressSpaceAttr::get(b.getContext(),
+                                   gpu::AddressSpace::Workgroup));
+    int64_t index = llvm::find(indexRows, key) - indexRows.begin();
+    auto constant = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(b, loc(), v);
+    };
+    Value table = memref::ViewOp::create(
+        b, loc(), tableType, sharedBase,
+        constant(tablesOffset + index * kMaxKeyBlocks * 4), ValueRange{});
+    Value threads = constant(layout.numThreads());
+    Value none = arith::ConstantOp::create(b, loc(),
+                                           b.getI32IntegerAttr(kMaxKeyBlocks));
+    scf::ForOp::create(b, loc(), ids.thread, constant(kMaxKeyBlocks), threads,
+                       ValueRange{},
+                       [&](OpBuilder &nb, Location nl, Value slot, ValueRange) {
+                         memref::StoreOp::create(nb, nl, none, table, slot);
+                         scf::YieldOp::create(nb, nl);
+                       });
+    gpu::BarrierOp::create(b, loc());
+    Value rowPosition[] = {operands[2], operands[3], operands[4]};
+    Value count = arith::IndexCastOp::create(
+        b, loc(), b.getIndexType(),
+        memref::LoadOp::create(b, loc(), operands[0], rowPosition));
+    Value slots = memref::DimOp::create(b, loc(), operands[1], 3);
+    count = arith::MinSIOp::create(
+        b, loc(), arith::MaxSIOp::create(b, loc(), count, constant(0)), slots);
+    scf::ForOp::create(
+        b, loc(), ids.thread, count, threads, ValueRange{},
+        [&](OpBuilder &nb, Location nl, Value slot, ValueRange) {
+          Value block = memref::LoadOp::create(
+              nb, nl, operands[1],
+              ValueRange{operands[2], operands[3], operands[4], slot});
+          Value zero = arith::ConstantOp::create(nb, nl, nb.getI32IntegerAttr(0));
+          Value inRange = arith::AndIOp::create(
+              nb, nl,
+              arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::sge, block,
+                                    zero),
+              arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt, block,
+                                    none));
+          auto ifOp = scf::IfOp::create(nb, nl, inRange, /*withElseRegion=*/false);
+          OpBuilder inner = OpBuilder::atBlockBegin(ifOp.thenBlock());
+          Value position = arith::IndexCastOp::create(inner, nl, i32, slot);
+          memref::AtomicRMWOp::create(
+              inner, nl, arith::AtomicRMWKind::mins, position, table,
+              ValueRange{arith::IndexCastOp::create(inner, nl,
+                                                    inner.getIndexType(),
+                                                    block)});
+          scf::YieldOp::create(nb, nl);
+        });
+    gpu::BarrierOp::create(b, loc());
+    indexRowTables[key] = {table, count};
+  }
+  return success();
+}
+
+LogicalResult GridLowering::lowerIndexRowContains(IndexRowContainsOp op) {
+  auto it = indexRowTables.find(indexRowKey(op));
+  if (it == indexRowTables.end())
+    return op.emitOpError("queries an index row without a table");
+  auto [table, count] = it->second;
+  Value bound = count;
+  if (Value limit = op.getLimit())
+    bound = arith::MinSIOp::create(b, loc(), bound, mapping.lookup(limit));
+  // A block outside the table's range is in no row (the kernel's
+  // constraints keep every real key block inside it).
+  Value block = mapping.lookup(op.getBlock());
+  Value zero = arith::ConstantOp::create(b, loc(), b.getI32IntegerAttr(0));
+  Value inRange = arith::AndIOp::create(
+      b, loc(),
+      arith::CmpIOp::create(b, loc(), arith::CmpIPredicate::sge, block, zero),
+      arith::CmpIOp::create(
+          b, loc(), arith::CmpIPredicate::slt, block,
+          arith::ConstantOp::create(b, loc(),
+                                    b.getI32IntegerAttr(kMaxKeyBlocks))));
+  Value safe = arith::SelectOp::create(b, loc(), inRange, block, zero);
+  Value first = arith::IndexCastOp::create(
+      b, loc(), b.getIndexType(),
+      memref::LoadOp::create(
+          b, loc(), table,
+          ValueRange{arith::IndexCastOp::create(b, loc(), b.getIndexType(),
+                                                safe)}));
+  Value listed =
+      arith::CmpIOp::create(b, loc(), arith::CmpIPredicate::slt, first, bound);
+  mapping.map(op.getResult(),
+              arith::AndIOp::create(b, loc(), inRange, listed));
+  return success();
 }
 
 LogicalResult GridLowering::lowerGridTerminator(scf::InParallelOp terminator) {
@@ -505,6 +666,12 @@ LogicalResult GridLowering::lowerScalar(Operation *op, IRMapping &map) {
 FailureOr<Type> GridLowering::convertType(Type type, Operation *user) {
   if (isScalar(type))
     return type;
+  if (isScheduleList(type))
+    return Type(MemRefType::get(
+        {kMaxListEntries}, IntegerType::get(b.getContext(), 32),
+        MemRefLayoutAttrInterface(),
+        gpu::AddressSpaceAttr::get(b.getContext(),
+                                   gpu::AddressSpace::Workgroup)));
   auto tensor = dyn_cast<RankedTensorType>(type);
   if (tensor && tensor.getElementType().isF32() && tensor.hasStaticShape() &&
       tensor.getDimSize(0) == tileRows) {
@@ -537,13 +704,46 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
                             vectorType, splat.getSplatValue<Attribute>())));
         return success();
       })
-      .Case([&](tensor::EmptyOp) -> LogicalResult {
-        // Only as the grid's outputs, which the kernel's output arguments
-        // replace.
+      .Case([&](tensor::EmptyOp empty) -> LogicalResult {
+        if (isScheduleList(empty.getType())) {
+          // A schedule list (key tiles to visit): a region of shared
+          // memory, written by thread 0 and read after a barrier.
+          auto type = cast<MemRefType>(*convertType(empty.getType(), op));
+          Value offset = arith::ConstantIndexOp::create(
+              b, loc(), listsOffset + nextList++ * kMaxListEntries * 4);
+          mapping.map(empty.getResult(),
+                      memref::ViewOp::create(b, loc(), type, sharedBase,
+                                             offset, ValueRange{}));
+          return success();
+        }
+        // Otherwise only as the grid's outputs, which the kernel's output
+        // arguments replace.
         for (Operation *user : op->getUsers())
           if (user != grid.getOperation())
             return op->emitOpError("is used other than as a grid output");
         return success();
+      })
+      .Case([&](tensor::InsertOp insert) -> LogicalResult {
+        Value list = mapping.lookupOrNull(insert.getDest());
+        if (!list || !isa<MemRefType>(list.getType()) ||
+            insert.getIndices().size() != 1)
+          return insert.emitOpError("must append to a schedule list");
+        Value first = arith::CmpIOp::create(
+            b, loc(), arith::CmpIPredicate::eq, ids.thread,
+            arith::ConstantIndexOp::create(b, loc(), 0));
+        auto ifOp = scf::IfOp::create(b, loc(), first, /*withElseRegion=*/false);
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(ifOp.thenBlock());
+          memref::StoreOp::create(b, loc(),
+                                  mapping.lookup(insert.getScalar()), list,
+                                  mapping.lookup(insert.getIndices()[0]));
+        }
+        mapping.map(insert.getResult(), list);
+        return success();
+      })
+      .Case([&](IndexRowContainsOp contains) {
+        return lowerIndexRowContains(contains);
       })
       .Case([&](LoadTileOp load) { return lowerLoadTile(load); })
       .Case([&](ScoreTileOp score) { return lowerScoreTile(score); })
@@ -724,20 +924,28 @@ LogicalResult GridLowering::lowerScoreTile(ScoreTileOp op) {
 }
 
 FailureOr<bool> GridLowering::lowerScoreSelection(scf::IfOp ifOp) {
-  auto onlyScoreTile = [](Region &region) -> ScoreTileOp {
-    if (region.empty() || !llvm::hasSingleElement(region.front().without_terminator()))
+  // Each branch: scalar ops (the mask's block tests), then the score tile
+  // it yields.
+  auto yieldedScoreTile = [](Region &region) -> ScoreTileOp {
+    if (region.empty())
       return {};
-    auto score = dyn_cast<ScoreTileOp>(region.front().front());
     auto yield = cast<scf::YieldOp>(region.front().getTerminator());
-    if (!score || yield.getNumOperands() != 1 ||
-        yield.getOperand(0) != score.getResult())
+    if (yield.getNumOperands() != 1)
       return {};
+    auto score = yield.getOperand(0).getDefiningOp<ScoreTileOp>();
+    if (!score || score->getBlock() != &region.front())
+      return {};
+    for (Operation &op : region.front().without_terminator())
+      if (&op != score.getOperation() &&
+          (op.getNumRegions() != 0 ||
+           !llvm::all_of(op.getResultTypes(), isScalar)))
+        return {};
     return score;
   };
   if (ifOp.getNumResults() != 1)
     return false;
-  ScoreTileOp full = onlyScoreTile(ifOp.getThenRegion());
-  ScoreTileOp partial = onlyScoreTile(ifOp.getElseRegion());
+  ScoreTileOp full = yieldedScoreTile(ifOp.getThenRegion());
+  ScoreTileOp partial = yieldedScoreTile(ifOp.getElseRegion());
   if (!full || !partial || full.getQuery() != partial.getQuery() ||
       full.getKey() != partial.getKey() ||
       full.getRowOffset() != partial.getRowOffset() ||
@@ -752,12 +960,16 @@ FailureOr<bool> GridLowering::lowerScoreSelection(scf::IfOp ifOp) {
                                  mapping.lookup(ifOp.getCondition()),
                                  /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
-  for (auto [branch, op] : {std::pair{&newIf.getThenRegion(), full},
-                            std::pair{&newIf.getElseRegion(), partial}}) {
-    Block *block = &branch->front();
+  for (auto [from, to, score] :
+       {std::tuple{&ifOp.getThenRegion(), &newIf.getThenRegion(), full},
+        std::tuple{&ifOp.getElseRegion(), &newIf.getElseRegion(), partial}}) {
+    Block *block = &to->front();
     eraseTerminator(block);
     b.setInsertionPointToEnd(block);
-    FailureOr<Value> visible = applyVisibility(op, *scores);
+    for (Operation &op : from->front().without_terminator())
+      if (&op != score.getOperation() && failed(lowerOp(&op)))
+        return failure();
+    FailureOr<Value> visible = applyVisibility(score, *scores);
     if (failed(visible))
       return failure();
     scf::YieldOp::create(b, loc(), *visible);
