@@ -16,7 +16,7 @@
 // GPU-SAME: memref<?x?x?xf32, strided<[?, ?, ?], offset: ?>> {sparse_attn.access = "write", sparse_attn.tensor = "stats"}
 // GPU-SAME: %[[SCALE:.*]]: f32 {sparse_attn.scalar = "scale"}) kernel
 // GPU-SAME: known_block_size = array<i32: 128, 1, 1>
-// GPU-SAME: sparse_attn.launch = {block = [128, 1, 1], grid = ["ceil_div(q.size2, 128)", "q.size1", "q.size0"], shared_memory_bytes = 32768 : i64}
+// GPU-SAME: sparse_attn.launch = {block = [128, 1, 1], grid = ["ceil_div(q.size2, 128)", "q.size1", "q.size0"], max_key_blocks = 0 : i64, max_list_entries = 0 : i64, shared_memory_bytes = 32768 : i64}
 // GPU-SAME: sparse_attn.tuning = {block_k = 64 : i64, block_q = 128 : i64, warps = 4 : i64}
 // The last query tile first: x counts down.
 // GPU: %[[BX:.*]] = gpu.block_id  x
