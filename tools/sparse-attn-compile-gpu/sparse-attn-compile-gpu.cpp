@@ -360,43 +360,49 @@ json::Object kernelEntry(const KernelSpec &spec, gpu::GPUFuncOp kernel,
       params.push_back(json::Object{{"kind", "scalar"}, {"name", name.str()}});
       continue;
     }
+    std::string indexType = indexBitwidth == 32 ? "i32" : "i64";
+    // An extent or a stride of a tensor.
+    for (StringRef kind : {"size", "stride"}) {
+      auto tensor = kernel.getArgAttrOfType<StringAttr>(
+          i, kind == "size" ? sparse_attn::kKernelSizeAttr
+                            : sparse_attn::kKernelStrideAttr);
+      auto dim = kernel.getArgAttrOfType<IntegerAttr>(i, sparse_attn::kKernelDimAttr);
+      if (tensor && dim)
+        params.push_back(json::Object{{"kind", kind},
+                                      {"tensor", tensor.str()},
+                                      {"dim", dim.getInt()},
+                                      {"type", indexType}});
+    }
+    if (!isa<MemRefType>(type))
+      continue;
+    // A tensor: its bare pointer.
     auto name = kernel.getArgAttrOfType<StringAttr>(i, sparse_attn::kKernelTensorAttr);
     auto access = kernel.getArgAttrOfType<StringAttr>(i, sparse_attn::kKernelAccessAttr);
-    auto memref = dyn_cast<MemRefType>(type);
-    if (!name || !access || !memref)
-      fail("kernel " + kernel.getName() + " has an argument without a name");
+    auto shape = kernel.getArgAttrOfType<DenseI64ArrayAttr>(i, sparse_attn::kKernelShapeAttr);
+    if (!name || !access || !shape)
+      fail("kernel " + kernel.getName() + " has a pointer argument without a "
+           "tensor name, access and shape");
     json::Array sizes;
-    for (int64_t size : memref.getShape())
-      sizes.push_back(ShapedType::isDynamic(size) ? json::Value(nullptr)
-                                                  : json::Value(size));
-    int64_t elementBytes = memref.getElementTypeBitWidth() / 8;
+    for (int64_t size : shape.asArrayRef())
+      sizes.push_back(size < 0 ? json::Value(nullptr) : json::Value(size));
+    Type elementType = cast<MemRefType>(type).getElementType();
+    int64_t rank = shape.size();
+    int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
     // 16-byte copies read q, k and v; pairs of elements are written.
-    int64_t alignment = access.getValue() == "read" && memref.getRank() == 4
+    int64_t alignment = access.getValue() == "read" && rank == 4
                             ? 16
-                            : (memref.getRank() == 4 ? 2 : 1) * elementBytes;
+                            : (rank == 4 ? 2 : 1) * elementBytes;
     tensors.push_back(json::Object{{"name", name.str()},
-                                   {"dtype", dtypeName(memref.getElementType())},
-                                   {"rank", memref.getRank()},
+                                   {"dtype", dtypeName(elementType)},
+                                   {"rank", rank},
                                    {"sizes", std::move(sizes)},
                                    {"alignment", alignment},
                                    {"access", access.str()}});
-    // The memref descriptor, expanded: allocated and aligned pointers,
-    // offset, sizes, strides.
-    for (int p = 0; p < 2; ++p)
-      params.push_back(json::Object{{"kind", "pointer"}, {"tensor", name.str()}});
-    std::string indexType = indexBitwidth == 32 ? "i32" : "i64";
-    params.push_back(
-        json::Object{{"kind", "value"}, {"expr", "0"}, {"type", indexType}});
-    for (StringRef kind : {"size", "stride"})
-      for (int64_t d = 0; d < memref.getRank(); ++d)
-        params.push_back(json::Object{{"kind", kind},
-                                      {"tensor", name.str()},
-                                      {"dim", d},
-                                      {"type", indexType}});
+    params.push_back(json::Object{{"kind", "pointer"}, {"tensor", name.str()}});
     if (indexBitwidth == 32) {
       // Element offsets are computed in 32 bits.
       std::string extent;
-      for (int64_t d = 0; d < memref.getRank(); ++d)
+      for (int64_t d = 0; d < rank; ++d)
         extent += llvm::formatv("({0}.size{1} - 1) * {0}.stride{1} + ",
                                 name.getValue(), d);
       constraints.push_back(json::Object{

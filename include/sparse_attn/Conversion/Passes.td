@@ -71,8 +71,10 @@ def SparseAttnToGPUPass : Pass<"sparse-attn-to-gpu", "ModuleOp"> {
       of consecutive 16-row m-tiles of the query tile;
       the query-tile index is `gridDim.x - 1 - blockIdx.x` (heaviest causal
       tiles first), the head `blockIdx.y`, the batch `blockIdx.z`;
-    - tensor arguments and results become strided memrefs (the last
-      dimension of q/k/v/out contiguous), scalars stay scalars;
+    - each tensor argument and result becomes a bare pointer
+      (`memref<1xT>`), the extents the kernel reads and its dynamic strides
+      (the last dimension of q/k/v/out contiguous), viewed inside as a
+      strided memref; scalars stay scalars;
     - each tile value lives in registers in the mma.sync m16n8k16 fragment
       layout (f32 tiles as accumulator fragments, row vectors as the two
       rows a thread holds, the query tile as A-operand fragments loaded
@@ -137,6 +139,8 @@ def SparseAttnKernelsToNVVMPass
   let options = [
     Option<"indexBitwidth", "index-bitwidth", "unsigned", /*default=*/"32",
            "Bits of the index type in the kernels (32 or 64)">,
+    Option<"barePointers", "bare-pointers", "bool", /*default=*/"true",
+           "Pass statically shaped memref arguments as one pointer each">,
   ];
   let dependentDialects = [
     "::mlir::LLVM::LLVMDialect",

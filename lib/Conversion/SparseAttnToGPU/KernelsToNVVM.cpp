@@ -51,6 +51,7 @@ struct SparseAttnKernelsToNVVMPass
     }
     LowerToLLVMOptions options(&getContext());
     options.overrideIndexBitwidth(indexBitwidth);
+    options.useBarePtrCallConv = barePointers;
     LLVMTypeConverter converter(&getContext(), options);
     configureGpuToNVVMTypeConverter(converter);
     nvgpu::populateCommonGPUTypeAndAttributeConversions(converter);

@@ -25,6 +25,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <set>
 #include <tuple>
 
 namespace mlir::sparse_attn {
@@ -78,16 +79,22 @@ void eraseTerminator(Block *block) {
     block->back().erase();
 }
 
-/// The memref a tensor argument or result becomes: strided, the innermost
-/// dimension contiguous for the floating-point 4-D tensors that tiles are
-/// copied from or stored to (16-byte cp.async and vector stores).
-MemRefType globalMemRefType(RankedTensorType type) {
+/// The strides of a tensor argument or result in the kernel: dynamic, but
+/// the innermost dimension contiguous for the floating-point 4-D tensors
+/// that tiles are copied from or stored to (16-byte cp.async and vector
+/// stores).
+SmallVector<int64_t> globalStrides(RankedTensorType type) {
   int64_t rank = type.getRank();
   SmallVector<int64_t> strides(rank, ShapedType::kDynamic);
   if (rank == 4 && isa<FloatType>(type.getElementType()))
     strides.back() = 1;
-  auto layout = StridedLayoutAttr::get(type.getContext(), ShapedType::kDynamic,
-                                       strides);
+  return strides;
+}
+
+/// The view of a tensor argument or result inside the kernel.
+MemRefType globalMemRefType(RankedTensorType type) {
+  auto layout =
+      StridedLayoutAttr::get(type.getContext(), 0, globalStrides(type));
   return MemRefType::get(type.getShape(), type.getElementType(), layout);
 }
 
@@ -326,28 +333,106 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
     return failure();
   MLIRContext *context = func.getContext();
 
-  // Arguments: the function's tensors, then its results as outputs, then
-  // the scale.
+  // The outputs: results of the grid returned by the function. Tensor t is
+  // argument t, or result t - #arguments.
+  Block &body = func.getBody().front();
+  auto returnOp = cast<func::ReturnOp>(body.getTerminator());
+  DenseMap<Value, unsigned> tensorIndex;
+  for (auto [i, arg] : llvm::enumerate(body.getArguments()))
+    tensorIndex[arg] = i;
+  for (auto [i, returned] : llvm::enumerate(returnOp.getOperands())) {
+    auto result = dyn_cast<OpResult>(returned);
+    if (!result || result.getOwner() != grid)
+      return returnOp.emitOpError("returns a value that is not a result of "
+                                  "the tiled grid");
+    tensorIndex[grid.getRegionIterArgs()[result.getResultNumber()]] =
+        func.getNumArguments() + i;
+  }
+  for (Value init : grid.getOutputs())
+    if (!init.getDefiningOp<tensor::EmptyOp>())
+      return grid.emitOpError("writes into an initialised tensor; kernels "
+                              "write every output element themselves");
+
+  // The extents the kernel reads: those of tensor.dim ops, the sequence
+  // extent of every tensor tiles are loaded from, and the slots of index
+  // rows.
+  std::set<std::pair<unsigned, int64_t>> usedSizes;
+  func.walk([&](tensor::DimOp dim) {
+    auto it = tensorIndex.find(dim.getSource());
+    if (std::optional<int64_t> d = dim.getConstantIndex();
+        it != tensorIndex.end() && d)
+      usedSizes.insert({it->second, *d});
+  });
+  func.walk([&](LoadTileOp load) {
+    auto it = tensorIndex.find(load.getSource());
+    if (it != tensorIndex.end())
+      usedSizes.insert({it->second, 2});
+  });
+  // Index-row tables clamp counts by the slots of a row.
+  func.walk([&](IndexRowContainsOp contains) {
+    auto it = tensorIndex.find(contains.getIndices());
+    if (it != tensorIndex.end())
+      usedSizes.insert({it->second, 3});
+  });
+
+  // Arguments: per tensor (the function's, then its results as outputs) a
+  // bare pointer, the extents it reads and the dynamic strides; then the
+  // scale. Descriptors would take 11 parameters per 4-D tensor, and the
+  // runtime launches at most 64.
+  SmallVector<RankedTensorType> tensorTypes;
+  SmallVector<std::string> tensorNames = argumentNames;
+  llvm::append_range(tensorNames, resultNames);
   SmallVector<Type> argumentTypes;
   SmallVector<DictionaryAttr> argumentAttrs;
-  auto tensorArgument = [&](Type type, StringRef name,
-                            StringRef access) -> LogicalResult {
+  struct TensorArguments {
+    unsigned pointer;
+    SmallVector<std::optional<unsigned>> sizes, strides;
+  };
+  SmallVector<TensorArguments> tensorArguments;
+  SmallVector<Type> tensorArgumentTypes = llvm::to_vector(func.getArgumentTypes());
+  llvm::append_range(tensorArgumentTypes, func.getResultTypes());
+  for (auto [t, type] : llvm::enumerate(tensorArgumentTypes)) {
     auto tensorType = dyn_cast<RankedTensorType>(type);
     if (!tensorType)
       return func.emitOpError("has an argument or result of type ")
              << type << "; kernels take ranked tensors";
-    argumentTypes.push_back(globalMemRefType(tensorType));
+    tensorTypes.push_back(tensorType);
+    StringRef name = tensorNames[t];
+    StringRef access = t < func.getNumArguments() ? "read" : "write";
+    TensorArguments arguments;
+    arguments.pointer = argumentTypes.size();
+    argumentTypes.push_back(
+        MemRefType::get({1}, tensorType.getElementType()));
     argumentAttrs.push_back(DictionaryAttr::get(
-        context, {b.getNamedAttr(kKernelTensorAttr, b.getStringAttr(name)),
-                  b.getNamedAttr(kKernelAccessAttr, b.getStringAttr(access))}));
-    return success();
-  };
-  for (auto [type, name] : llvm::zip(func.getArgumentTypes(), argumentNames))
-    if (failed(tensorArgument(type, name, "read")))
-      return failure();
-  for (auto [type, name] : llvm::zip(func.getResultTypes(), resultNames))
-    if (failed(tensorArgument(type, name, "write")))
-      return failure();
+        context,
+        {b.getNamedAttr(kKernelTensorAttr, b.getStringAttr(name)),
+         b.getNamedAttr(kKernelAccessAttr, b.getStringAttr(access)),
+         b.getNamedAttr(kKernelShapeAttr,
+                        b.getDenseI64ArrayAttr(llvm::to_vector(llvm::map_range(
+                            tensorType.getShape(), [](int64_t size) {
+                              return ShapedType::isDynamic(size) ? int64_t(-1)
+                                                                 : size;
+                            }))))}));
+    auto indexArgument = [&](StringRef kind, int64_t d) {
+      argumentTypes.push_back(b.getIndexType());
+      argumentAttrs.push_back(DictionaryAttr::get(
+          context, {b.getNamedAttr(kind, b.getStringAttr(name)),
+                    b.getNamedAttr(kKernelDimAttr, b.getI64IntegerAttr(d))}));
+      return static_cast<unsigned>(argumentTypes.size() - 1);
+    };
+    SmallVector<int64_t> strides = globalStrides(tensorType);
+    for (int64_t d = 0, rank = tensorType.getRank(); d < rank; ++d)
+      arguments.sizes.push_back(
+          tensorType.isDynamicDim(d) && usedSizes.count({t, d})
+              ? std::optional<unsigned>(indexArgument(kKernelSizeAttr, d))
+              : std::nullopt);
+    for (int64_t d = 0, rank = tensorType.getRank(); d < rank; ++d)
+      arguments.strides.push_back(
+          ShapedType::isDynamic(strides[d])
+              ? std::optional<unsigned>(indexArgument(kKernelStrideAttr, d))
+              : std::nullopt);
+    tensorArguments.push_back(arguments);
+  }
   if (scaleArgument) {
     argumentTypes.push_back(b.getF32Type());
     argumentAttrs.push_back(DictionaryAttr::get(
@@ -391,9 +476,30 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
 
   Block &entry = kernel.getBody().front();
   b.setInsertionPointToStart(&entry);
-  Block &body = func.getBody().front();
-  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
-    mapping.map(body.getArgument(i), entry.getArgument(i));
+  // Each tensor's strided view over its bare pointer; extents the kernel
+  // never reads are 0 (nothing takes them: see usedSizes).
+  SmallVector<Value> views;
+  for (auto [t, type] : llvm::enumerate(tensorTypes)) {
+    const TensorArguments &arguments = tensorArguments[t];
+    SmallVector<OpFoldResult> sizes, strides;
+    for (int64_t d = 0, rank = type.getRank(); d < rank; ++d) {
+      if (!type.isDynamicDim(d))
+        sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
+      else if (arguments.sizes[d])
+        sizes.push_back(entry.getArgument(*arguments.sizes[d]));
+      else
+        sizes.push_back(b.getIndexAttr(0));
+      if (arguments.strides[d])
+        strides.push_back(entry.getArgument(*arguments.strides[d]));
+      else
+        strides.push_back(b.getIndexAttr(1));
+    }
+    views.push_back(memref::ReinterpretCastOp::create(
+        b, loc(), globalMemRefType(type), entry.getArgument(arguments.pointer),
+        b.getIndexAttr(0), sizes, strides));
+  }
+  for (auto [value, t] : tensorIndex)
+    mapping.map(value, views[t]);
   if (scaleArgument)
     scaleValue = entry.getArguments().back();
   ids = buildThreadIds(b, loc());
@@ -402,21 +508,6 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
       gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup));
   sharedBase =
       memref::GetGlobalOp::create(b, loc(), bytesType, kSharedMemorySymbol);
-
-  // The outputs: results of the grid returned by the function.
-  auto returnOp = cast<func::ReturnOp>(body.getTerminator());
-  for (auto [i, returned] : llvm::enumerate(returnOp.getOperands())) {
-    auto result = dyn_cast<OpResult>(returned);
-    if (!result || result.getOwner() != grid)
-      return returnOp.emitOpError("returns a value that is not a result of "
-                                  "the tiled grid");
-    mapping.map(grid.getRegionIterArgs()[result.getResultNumber()],
-                entry.getArgument(func.getNumArguments() + i));
-  }
-  for (Value init : grid.getOutputs())
-    if (!init.getDefiningOp<tensor::EmptyOp>())
-      return grid.emitOpError("writes into an initialised tensor; kernels "
-                              "write every output element themselves");
 
   for (Operation &op : body) {
     if (&op == grid.getOperation()) {

@@ -19,9 +19,17 @@ namespace mlir::sparse_attn {
 /// are "arg<i>" and "result<i>".
 inline constexpr llvm::StringLiteral kTensorNameAttr = "sparse_attn.name";
 
-/// On a kernel's memref argument: the tensor it is, and "read" or "write".
+/// On a kernel's pointer argument (a `memref<1xT>` passed as a bare
+/// pointer): the tensor it is, "read" or "write", and the tensor's shape
+/// (-1 for dynamic extents).
 inline constexpr llvm::StringLiteral kKernelTensorAttr = "sparse_attn.tensor";
 inline constexpr llvm::StringLiteral kKernelAccessAttr = "sparse_attn.access";
+inline constexpr llvm::StringLiteral kKernelShapeAttr = "sparse_attn.shape";
+/// On a kernel's index argument: the extent (`sparse_attn.size`) or stride
+/// (`sparse_attn.stride`) of dimension `sparse_attn.dim` of a tensor.
+inline constexpr llvm::StringLiteral kKernelSizeAttr = "sparse_attn.size";
+inline constexpr llvm::StringLiteral kKernelStrideAttr = "sparse_attn.stride";
+inline constexpr llvm::StringLiteral kKernelDimAttr = "sparse_attn.dim";
 /// On a kernel's scalar argument: its name.
 inline constexpr llvm::StringLiteral kKernelScalarAttr = "sparse_attn.scalar";
 
