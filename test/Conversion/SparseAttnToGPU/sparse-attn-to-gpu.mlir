@@ -10,14 +10,17 @@
 
 // GPU-LABEL: gpu.module @sparse_attn_kernels
 // GPU: memref.global @sparse_attn_shared_memory : memref<0xi8, #gpu.address_space<workgroup>> {alignment = 1024 : i64}
-// GPU: gpu.func @attention(
-// GPU-SAME: memref<?x?x?x64xbf16, strided<[?, ?, ?, 1], offset: ?>> {sparse_attn.access = "read", sparse_attn.tensor = "q"}
-// GPU-SAME: {sparse_attn.access = "write", sparse_attn.tensor = "out"}
-// GPU-SAME: memref<?x?x?xf32, strided<[?, ?, ?], offset: ?>> {sparse_attn.access = "write", sparse_attn.tensor = "stats"}
-// GPU-SAME: %[[SCALE:.*]]: f32 {sparse_attn.scalar = "scale"}) kernel
+// Per tensor a bare pointer, the extents the kernel reads, the strides.
+// GPU: gpu.func @attention(%[[Q:arg[0-9]+]]: memref<1xbf16> {sparse_attn.access = "read", sparse_attn.shape = array<i64: -1, -1, -1, 64>, sparse_attn.tensor = "q"},
+// GPU-SAME: %{{.*}}: index {sparse_attn.dim = 2 : i64, sparse_attn.size = "q"},
+// GPU-SAME: %{{.*}}: index {sparse_attn.dim = 2 : i64, sparse_attn.stride = "q"},
+// GPU-SAME: {sparse_attn.access = "write", sparse_attn.shape = array<i64: -1, -1, -1, 64>, sparse_attn.tensor = "out"}
+// GPU-SAME: %{{.*}}: memref<1xf32> {sparse_attn.access = "write", sparse_attn.shape = array<i64: -1, -1, -1>, sparse_attn.tensor = "stats"}
+// GPU-SAME: %[[SCALE:arg[0-9]+]]: f32 {sparse_attn.scalar = "scale"}) kernel
 // GPU-SAME: known_block_size = array<i32: 128, 1, 1>
 // GPU-SAME: sparse_attn.launch = {block = [128, 1, 1], grid = ["ceil_div(q.size2, 128)", "q.size1", "q.size0"], max_key_blocks = 0 : i64, max_list_entries = 0 : i64, shared_memory_bytes = 32768 : i64}
 // GPU-SAME: sparse_attn.tuning = {block_k = 64 : i64, block_q = 128 : i64, warps = 4 : i64}
+// GPU: memref.reinterpret_cast %[[Q]] to offset: [0], sizes: [%{{.*}}, %{{.*}}, %{{.*}}, 64], strides: [%{{.*}}, %{{.*}}, %{{.*}}, 1] : memref<1xbf16> to memref<?x?x?x64xbf16, strided<[?, ?, ?, 1]>>
 // The last query tile first: x counts down.
 // GPU: %[[BX:.*]] = gpu.block_id  x
 // GPU: arith.subi %{{.*}}, %[[BX]] : index
@@ -57,15 +60,15 @@
 // GPU: scf.yield %{{.*}}, %{{.*}}, %{{.*}} : vector<4xf32>, vector<4xf32>, vector<64xf32>
 // Rows inside the sequence are stored, the log-sum-exp by one thread a quad.
 // GPU: llvm.call_intrinsic "llvm.nvvm.lg2.approx.ftz.f"
-// GPU: vector.store %{{.*}}, %{{.*}} : memref<?x?x?x64xbf16, strided<[?, ?, ?, 1], offset: ?>>, vector<2xbf16>
-// GPU: memref.store %{{.*}}, %{{.*}} : memref<?x?x?xf32, strided<[?, ?, ?], offset: ?>>
+// GPU: vector.store %{{.*}}, %{{.*}} : memref<?x?x?x64xbf16, strided<[?, ?, ?, 1]>>, vector<2xbf16>
+// GPU: memref.store %{{.*}}, %{{.*}} : memref<?x?x?xf32, strided<[?, ?, ?]>>
 // GPU: gpu.return
 
-// The kernel in the LLVM and NVVM dialects: 32-bit indices, memref
-// descriptors expanded into pointers and i32 sizes.
+// The kernel in the LLVM and NVVM dialects: bare pointers and 32-bit
+// extents and strides.
 // NVVM-LABEL: gpu.module @sparse_attn_kernels
 // NVVM: llvm.mlir.global external @sparse_attn_shared_memory() {addr_space = 3 : i32, alignment = 1024 : i64} : !llvm.array<0 x i8>
-// NVVM: llvm.func @attention(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i32, %{{.*}}: i32,
+// NVVM: llvm.func @attention(%{{.*}}: !llvm.ptr, %{{.*}}: i32, %{{.*}}: i32,
 // NVVM-SAME: gpu.kernel
 // NVVM-SAME: nvvm.maxntid = array<i32: 128, 1, 1>
 // NVVM: nvvm.cp.async.shared.global
