@@ -74,6 +74,9 @@ void sparse_attn::buildCpuPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createSparseAttnDecomposeTilesPass());
+  // What tiling does not cover (mask ops whose values leave the attention:
+  // mask_to_indices, returned masks) takes its reference form.
+  pm.addPass(createConvertSparseAttnToLinalgPass());
   buildHostLoweringPipeline(pm);
 }
 

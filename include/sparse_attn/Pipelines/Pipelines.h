@@ -36,8 +36,9 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
 };
 
 /// `sparse-attn-to-cpu`: sparse-attn-tile, sparse-attn-skip-blocks and
-/// sparse-attn-fuse, the tile ops decomposed into linalg on tensors, then
-/// the host lowering.
+/// sparse-attn-fuse (sparse-attn-instrument on request), the tile ops
+/// decomposed into linalg on tensors, the remaining mask ops in their
+/// reference form, then the host lowering.
 void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options);
 
 /// Options of `sparse-attn-gpu`.

@@ -42,8 +42,8 @@ static LogicalResult verifyValueProduct(Operation *op, Value scores,
   ArrayRef<int64_t> actual = cast<RankedTensorType>(acc.getType()).getShape();
   if (actual != ArrayRef<int64_t>(expected))
     return op->emitOpError("accumulator must be ")
-           << formatShape(expected) << " (score rows x value columns), got "
-           << formatShape(actual);
+           << shapeToString(expected) << " (score rows x value columns), got "
+           << shapeToString(actual);
   return success();
 }
 
@@ -53,7 +53,7 @@ static LogicalResult verifyOutputTile(Operation *op, Value acc, Value output) {
       cast<RankedTensorType>(output.getType()).getShape();
   if (accShape != outShape)
     return op->emitOpError("output tile must have the accumulator's shape ")
-           << formatShape(accShape) << ", got " << formatShape(outShape);
+           << shapeToString(accShape) << ", got " << shapeToString(outShape);
   return success();
 }
 
@@ -64,7 +64,7 @@ static LogicalResult verifyHistogram(Operation *op, Value histogram,
   if (shape.size() != 3 || shape[0] != rows || shape[1] < 1 || shape[2] != 3)
     return op->emitOpError("histogram must be ")
            << rows << "xBINSx3 (rows x bins x {count, sum z, sum z^2}), got "
-           << formatShape(shape);
+           << shapeToString(shape);
   return success();
 }
 
@@ -121,10 +121,9 @@ LogicalResult ScoreTileOp::verify() {
   SmallVector<int64_t> expected = {query.getDimSize(0), key.getDimSize(0)};
   if (getResult().getType().getShape() != ArrayRef<int64_t>(expected))
     return emitOpError("result must be a ")
-           << formatShape(expected) << " tile (query rows x key rows), got "
-           << formatShape(getResult().getType().getShape());
-  if (failed(verifyPositiveScale(*this, getScale().convertToDouble(),
-                                 "scale")))
+           << shapeToString(expected) << " tile (query rows x key rows), got "
+           << shapeToString(getResult().getType().getShape());
+  if (failed(verifyPositiveScale(*this, getScale().convertToDouble(), "scale")))
     return failure();
 
   bool hasBias = static_cast<bool>(getBias());
@@ -158,9 +157,9 @@ LogicalResult IndexRowContainsOp::verify() {
     if (!ShapedType::isDynamic(count) && !ShapedType::isDynamic(index) &&
         count != index)
       return emitOpError("counts ")
-             << formatShape(counts)
+             << shapeToString(counts)
              << " do not match the leading extents of indices "
-             << formatShape(indices);
+             << shapeToString(indices);
   return success();
 }
 
@@ -169,8 +168,8 @@ LogicalResult IndexRowContainsOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult OnlineSoftmaxOp::verify() {
-  if (failed(verifyRowVector(*this, getMax(), "running max",
-                             rowsOf(getScores()))))
+  if (failed(
+          verifyRowVector(*this, getMax(), "running max", rowsOf(getScores()))))
     return failure();
   return verifyValueProduct(*this, getScores(), getValue(), getAcc());
 }
@@ -235,8 +234,8 @@ LogicalResult EntmaxWeightsOp::verify() {
     return failure();
   if (getResult().getType().getShape() != getScores().getType().getShape())
     return emitOpError("result must have the shape of the scores ")
-           << formatShape(getScores().getType().getShape()) << ", got "
-           << formatShape(getResult().getType().getShape());
+           << shapeToString(getScores().getType().getShape()) << ", got "
+           << shapeToString(getResult().getType().getShape());
   return success();
 }
 

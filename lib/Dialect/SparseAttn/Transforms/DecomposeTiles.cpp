@@ -47,8 +47,12 @@ public:
   Value sub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
   Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
-  Value max(Value x, Value y) { return arith::MaximumFOp::create(b, loc, x, y); }
-  Value min(Value x, Value y) { return arith::MinimumFOp::create(b, loc, x, y); }
+  Value max(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  }
+  Value min(Value x, Value y) {
+    return arith::MinimumFOp::create(b, loc, x, y);
+  }
   Value exp2(Value x) { return math::Exp2Op::create(b, loc, x); }
   Value log2(Value x) { return math::Log2Op::create(b, loc, x); }
   Value sqrt(Value x) { return math::SqrtOp::create(b, loc, x); }
@@ -218,13 +222,14 @@ public:
     }
     maps.push_back(AffineMap::get(rank, 0, {}, b.getContext()));
     SmallVector<IteratorType> iterators(rank, kReduction);
-    Value init = filled({}, b.getI1Type(),
-                        arith::ConstantOp::create(b, loc, b.getBoolAttr(false)));
-    Value result = generic(inputs, {init}, maps, iterators,
-                           [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
-                             return {s.orI(a.back(),
-                                           predicate(s, a.drop_back()))};
-                           })[0];
+    Value init =
+        filled({}, b.getI1Type(),
+               arith::ConstantOp::create(b, loc, b.getBoolAttr(false)));
+    Value result =
+        generic(inputs, {init}, maps, iterators,
+                [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                  return {s.orI(a.back(), predicate(s, a.drop_back()))};
+                })[0];
     return tensor::ExtractOp::create(b, loc, result, ValueRange{});
   }
 
@@ -295,10 +300,9 @@ Value Decomposer::loadTile(LoadTileOp op) {
       ArrayRef<OpFoldResult>{one, one, one, one});
   Value padValue = arith::ConstantOp::create(
       b, loc, b.getFloatAttr(type.getElementType(), 0.0));
-  return tensor::PadOp::create(b, loc, type, slice,
-                               ArrayRef<OpFoldResult>{zero, zero},
-                               ArrayRef<OpFoldResult>{range.padding, zero},
-                               padValue);
+  return tensor::PadOp::create(
+      b, loc, type, slice, ArrayRef<OpFoldResult>{zero, zero},
+      ArrayRef<OpFoldResult>{range.padding, zero}, padValue);
 }
 
 Value Decomposer::loadScoreChunk(LoadScoreChunkOp op) {
@@ -318,16 +322,14 @@ Value Decomposer::loadScoreChunk(LoadScoreChunkOp op) {
   float scale = op.getScale().convertToFloat();
   auto dynamicType = RankedTensorType::get(
       {ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type());
-  Value scaled =
-      generic({slice},
-              {tensor::EmptyOp::create(b, loc, dynamicType,
-                                       ValueRange{rowRange.size,
-                                                  columnRange.size})},
-              {mapOf(b, 2, {0, 1}), mapOf(b, 2, {0, 1})},
-              {kParallel, kParallel},
-              [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
-                return {s.mul(s.toF32(a[0]), s.f32(scale))};
-              })[0];
+  Value scaled = generic(
+      {slice},
+      {tensor::EmptyOp::create(b, loc, dynamicType,
+                               ValueRange{rowRange.size, columnRange.size})},
+      {mapOf(b, 2, {0, 1}), mapOf(b, 2, {0, 1})}, {kParallel, kParallel},
+      [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+        return {s.mul(s.toF32(a[0]), s.f32(scale))};
+      })[0];
   Value negInf = Scalar(b, loc).f32(-kInf);
   OpFoldResult zero = b.getIndexAttr(0);
   return tensor::PadOp::create(
@@ -338,8 +340,8 @@ Value Decomposer::loadScoreChunk(LoadScoreChunkOp op) {
 Value Decomposer::scoreTile(ScoreTileOp op) {
   RankedTensorType type = op.getType();
   Value products =
-      matmul(op.getQuery(), op.getKey(),
-             filledF32(type.getShape(), 0.0f), /*transposeRhs=*/true);
+      matmul(op.getQuery(), op.getKey(), filledF32(type.getShape(), 0.0f),
+             /*transposeRhs=*/true);
   float scale = op.getScale().convertToFloat();
   Value bias = op.getBias();
   float biasScale = op.getBiasScale() ? op.getBiasScale()->convertToFloat() : 0;
@@ -364,14 +366,14 @@ Value Decomposer::scoreTile(ScoreTileOp op) {
           Value distance = arith::SubIOp::create(
               nb, loc, arith::AddIOp::create(nb, loc, i, biasDiagonal), j);
           Value zero = s.index(0);
-          Value inWindow = s.andI(
-              arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::sge,
-                                    distance, zero),
-              arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::slt,
-                                    distance, biasWidth));
+          Value inWindow =
+              s.andI(arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::sge,
+                                           distance, zero),
+                     arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::slt,
+                                           distance, biasWidth));
           Value column = s.select(inWindow, distance, zero);
-          Value entry = tensor::ExtractOp::create(
-              nb, loc, bias, ValueRange{biasHead, column});
+          Value entry = tensor::ExtractOp::create(nb, loc, bias,
+                                                  ValueRange{biasHead, column});
           Value term = s.mul(s.toF32(entry), s.f32(biasScale));
           score = s.add(score, s.select(inWindow, term, s.f32(0.0)));
         }
@@ -424,9 +426,8 @@ Value Decomposer::indexRowContains(IndexRowContainsOp op) {
 
 SmallVector<Value> Decomposer::onlineSoftmax(Value scores, Value value,
                                              Value max, Value sum, Value acc) {
-  Value tileMax = reduceRows(scores, -kInf, [](Scalar &s, Value x, Value m) {
-    return s.max(m, x);
-  });
+  Value tileMax = reduceRows(
+      scores, -kInf, [](Scalar &s, Value x, Value m) { return s.max(m, x); });
   // The new max and the exponent base (0 while the row has seen no key, so
   // that -inf - -inf never happens) and the rescaling of the old state.
   SmallVector<Value> rows = mapRows(
@@ -440,14 +441,13 @@ SmallVector<Value> Decomposer::onlineSoftmax(Value scores, Value value,
                           [](Scalar &s, ValueRange a) -> SmallVector<Value> {
                             return {s.exp2(s.sub(a[0], a[1]))};
                           });
-  Value rescaledSum = mapRows({sum, rescale}, 1,
-                              [](Scalar &s, ValueRange a) -> SmallVector<Value> {
-                                return {s.mul(a[0], a[1])};
-                              })[0];
-  Value newSum = reduceRows(weights, rescaledSum,
-                            [](Scalar &s, Value x, Value l) {
-                              return s.add(l, x);
-                            });
+  Value rescaledSum = mapRows(
+      {sum, rescale}, 1, [](Scalar &s, ValueRange a) -> SmallVector<Value> {
+        return {s.mul(a[0], a[1])};
+      })[0];
+  Value newSum =
+      reduceRows(weights, rescaledSum,
+                 [](Scalar &s, Value x, Value l) { return s.add(l, x); });
   if (!value)
     return {newMax, newSum};
   Value rescaled = mapTile(acc, {rescale}, b.getF32Type(),
@@ -464,25 +464,26 @@ SmallVector<Value> Decomposer::rowMax(RowMaxOp op) {
                  {kParallel, kReduction},
                  [](Scalar &s, ValueRange a) -> SmallVector<Value> {
                    Value visible = s.gt(a[0], s.f32(-kInf));
-                   return {s.max(a[1], a[0]),
-                           s.add(a[2], s.select(visible, s.f32(1.0),
-                                                s.f32(0.0)))};
+                   return {
+                       s.max(a[1], a[0]),
+                       s.add(a[2], s.select(visible, s.f32(1.0), s.f32(0.0)))};
                  });
 }
 
 Value Decomposer::elasticAccumulate(ElasticAccumulateOp op) {
   Value tau = op.getTau(), position = op.getPosition();
-  Value weights = mapTile(
-      op.getScores(), {op.getMax(), op.getSum()}, b.getF32Type(),
-      [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
-        Value row = arith::AddIOp::create(b, loc, position, s.loopIndex(0));
-        Value shift = s.div(tau, s.add(s.indexToF32(row), s.f32(1.0)));
-        Value softmax = s.div(s.exp2(s.sub(a[0], a[1])), a[2]);
-        Value weight = s.max(s.f32(0.0), s.add(softmax, shift));
-        Value counted = s.andI(s.gt(a[2], s.f32(0.0)),
-                               s.gt(a[0], s.f32(-kInf)));
-        return {s.select(counted, weight, s.f32(0.0))};
-      });
+  Value weights =
+      mapTile(op.getScores(), {op.getMax(), op.getSum()}, b.getF32Type(),
+              [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                Value row =
+                    arith::AddIOp::create(b, loc, position, s.loopIndex(0));
+                Value shift = s.div(tau, s.add(s.indexToF32(row), s.f32(1.0)));
+                Value softmax = s.div(s.exp2(s.sub(a[0], a[1])), a[2]);
+                Value weight = s.max(s.f32(0.0), s.add(softmax, shift));
+                Value counted =
+                    s.andI(s.gt(a[2], s.f32(0.0)), s.gt(a[0], s.f32(-kInf)));
+                return {s.select(counted, weight, s.f32(0.0))};
+              });
   return matmul(weights, op.getValue(), op.getAcc(), false);
 }
 
@@ -494,32 +495,30 @@ Value Decomposer::elasticTileLive(ElasticTileLiveOp op) {
                    arith::AddIOp::create(b, loc, position, s.loopIndex(0));
                Value shift = s.div(tau, s.add(s.indexToF32(row), s.f32(1.0)));
                Value softmax = s.div(s.exp2(s.sub(a[0], a[1])), a[2]);
-               Value counted = s.andI(s.gt(a[2], s.f32(0.0)),
-                                      s.gt(a[0], s.f32(-kInf)));
-               return s.andI(counted,
-                             s.gt(s.add(softmax, shift), s.f32(0.0)));
+               Value counted =
+                   s.andI(s.gt(a[2], s.f32(0.0)), s.gt(a[0], s.f32(-kInf)));
+               return s.andI(counted, s.gt(s.add(softmax, shift), s.f32(0.0)));
              });
 }
 
 Value Decomposer::finalizeRows(Value acc, Value sum, Value rows,
                                Type elementType, bool divide) {
-  return mapTile(acc, {sum}, elementType,
-                 [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
-                   Value inTile = arith::CmpIOp::create(
-                       b, loc, arith::CmpIPredicate::slt, s.loopIndex(0), rows);
-                   Value valid = s.andI(inTile, s.gt(a[1], s.f32(0.0)));
-                   Value value = divide ? s.div(a[0], a[1]) : a[0];
-                   return {s.fromF32(s.select(valid, value, s.f32(0.0)),
-                                     elementType)};
-                 });
+  return mapTile(
+      acc, {sum}, elementType,
+      [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+        Value inTile = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                             s.loopIndex(0), rows);
+        Value valid = s.andI(inTile, s.gt(a[1], s.f32(0.0)));
+        Value value = divide ? s.div(a[0], a[1]) : a[0];
+        return {s.fromF32(s.select(valid, value, s.f32(0.0)), elementType)};
+      });
 }
 
 SmallVector<Value> Decomposer::softmaxFinalize(SoftmaxFinalizeOp op) {
   Value rows = op.getRows();
-  Value output =
-      finalizeRows(op.getAcc(), op.getSum(), rows,
-                   op.getOutput().getType().getElementType(),
-                   /*divide=*/!op.getUnnormalized());
+  Value output = finalizeRows(op.getAcc(), op.getSum(), rows,
+                              op.getOutput().getType().getElementType(),
+                              /*divide=*/!op.getUnnormalized());
   Value logSumExp = mapRows(
       {op.getMax(), op.getSum()}, 1,
       [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
@@ -549,8 +548,7 @@ Value Decomposer::entmaxHistogram(EntmaxHistogramOp op) {
     planes.push_back(tensor::ExtractSliceOp::create(
         b, loc, planeType, histogram,
         ArrayRef<OpFoldResult>{zero, zero, b.getIndexAttr(moment)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(rows), b.getIndexAttr(bins),
-                               one},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(rows), b.getIndexAttr(bins), one},
         ArrayRef<OpFoldResult>{one, one, one}));
   // Iterates (row, column, bin): each entry adds into the bin it falls in.
   AffineMap plane = mapOf(b, 3, {0, 2});
@@ -575,8 +573,7 @@ Value Decomposer::entmaxHistogram(EntmaxHistogramOp op) {
     result = tensor::InsertSliceOp::create(
         b, loc, updated[moment], result,
         ArrayRef<OpFoldResult>{zero, zero, b.getIndexAttr(moment)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(rows), b.getIndexAttr(bins),
-                               one},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(rows), b.getIndexAttr(bins), one},
         ArrayRef<OpFoldResult>{one, one, one});
   return result;
 }
@@ -590,28 +587,28 @@ SmallVector<Value> Decomposer::entmaxMoments(EntmaxMomentsOp op) {
   for (int k = 0; k < 3; ++k)
     outputs.push_back(filledF32({rows}, 0.0f));
   AffineMap row = mapOf(b, 2, {0});
-  SmallVector<Value> sums = generic(
-      {op.getScores(), op.getThreshold()}, outputs,
-      {mapOf(b, 2, {0, 1}), row, row, row, row, row, row, row},
-      {kParallel, kReduction},
-      [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
-        Value d = s.sub(a[0], a[1]);
-        Value inSupport = s.gt(d, s.f32(0.0));
-        // Outside the support d is clamped to 1 so that no negative power
-        // produces inf or NaN before the select.
-        Value safe = s.select(inSupport, d, s.f32(1.0));
-        SmallVector<Value> sums(3), compensations(3);
-        for (int k = 0; k < 3; ++k) {
-          Value term =
-              s.select(inSupport, s.power(safe, c0 - k), s.f32(0.0));
-          Value corrected = s.sub(term, a[5 + k]);
-          Value total = s.add(a[2 + k], corrected);
-          compensations[k] = s.sub(s.sub(total, a[2 + k]), corrected);
-          sums[k] = total;
-        }
-        llvm::append_range(sums, compensations);
-        return sums;
-      });
+  SmallVector<Value> sums =
+      generic({op.getScores(), op.getThreshold()}, outputs,
+              {mapOf(b, 2, {0, 1}), row, row, row, row, row, row, row},
+              {kParallel, kReduction},
+              [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                Value d = s.sub(a[0], a[1]);
+                Value inSupport = s.gt(d, s.f32(0.0));
+                // Outside the support d is clamped to 1 so that no negative
+                // power produces inf or NaN before the select.
+                Value safe = s.select(inSupport, d, s.f32(1.0));
+                SmallVector<Value> sums(3), compensations(3);
+                for (int k = 0; k < 3; ++k) {
+                  Value term =
+                      s.select(inSupport, s.power(safe, c0 - k), s.f32(0.0));
+                  Value corrected = s.sub(term, a[5 + k]);
+                  Value total = s.add(a[2 + k], corrected);
+                  compensations[k] = s.sub(s.sub(total, a[2 + k]), corrected);
+                  sums[k] = total;
+                }
+                llvm::append_range(sums, compensations);
+                return sums;
+              });
   sums.resize(3);
   return sums;
 }
@@ -623,8 +620,7 @@ static Value closedFormRoot(Scalar &s, EntmaxAttr config, Value n, Value z1,
                             Value z2) {
   if (config.isSparsemax())
     return s.div(s.sub(z1, s.f32(1.0)), n);
-  Value discriminant =
-      s.sub(s.mul(z1, z1), s.mul(n, s.sub(z2, s.f32(1.0))));
+  Value discriminant = s.sub(s.mul(z1, z1), s.mul(n, s.sub(z2, s.f32(1.0))));
   Value root = s.sqrt(s.max(discriminant, s.f32(0.0)));
   return s.div(s.sub(z1, root), n);
 }
@@ -657,8 +653,7 @@ SmallVector<Value> Decomposer::thresholdInit(EntmaxThresholdInitOp op) {
         for (int64_t k = bins - 1; k >= 0; --k) {
           auto moment = [&](int64_t m) {
             return tensor::ExtractOp::create(
-                b, loc, histogram,
-                ValueRange{row, s.index(k), s.index(m)});
+                b, loc, histogram, ValueRange{row, s.index(k), s.index(m)});
           };
           n = s.add(n, moment(0));
           z1 = s.add(z1, moment(1));
@@ -685,12 +680,12 @@ SmallVector<Value> Decomposer::thresholdInit(EntmaxThresholdInitOp op) {
         Value width = s.f32(1.0 / bins);
         Value lower = s.add(origin, s.mul(chosen, width));
         Value upper = s.add(lower, width);
-        Value start = s.add(origin, closedFormRoot(s, config, chosenMoments[0],
-                                                   chosenMoments[1],
-                                                   chosenMoments[2]));
+        Value start =
+            s.add(origin, closedFormRoot(s, config, chosenMoments[0],
+                                         chosenMoments[1], chosenMoments[2]));
         // NaN (no entry) falls back to the lower end through the clamp.
-        Value clamped = s.select(s.ge(start, lower), s.min(start, upper),
-                                 lower);
+        Value clamped =
+            s.select(s.ge(start, lower), s.min(start, upper), lower);
         return {orInf(clamped), orInf(lower), orInf(upper)};
       });
 }
@@ -700,8 +695,8 @@ SmallVector<Value> Decomposer::thresholdStep(EntmaxThresholdStepOp op) {
   double c0 = config.getExponent(), c1 = c0 - 1.0;
   bool closedForm = config.isSparsemax() || config.isOnePointFive();
   SmallVector<Value> next = mapRows(
-      {op.getThreshold(), op.getLower(), op.getUpper(), op.getS0(),
-       op.getS1(), op.getS2()},
+      {op.getThreshold(), op.getLower(), op.getUpper(), op.getS0(), op.getS1(),
+       op.getS2()},
       4, [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
         Value tau = a[0], lower = a[1], upper = a[2];
         Value s0 = a[3], s1 = a[4], s2 = a[5];
@@ -728,19 +723,18 @@ SmallVector<Value> Decomposer::thresholdStep(EntmaxThresholdStepOp op) {
           candidate = s.sub(tau, s.div(numerator, denominator));
         }
         Value tolerance = s.f32(1e-6);
-        Value accepted =
-            s.andI(s.gt(candidate, s.sub(newLower, tolerance)),
-                   s.lt(candidate, s.add(newUpper, tolerance)));
+        Value accepted = s.andI(s.gt(candidate, s.sub(newLower, tolerance)),
+                                s.lt(candidate, s.add(newUpper, tolerance)));
         if (!closedForm) {
           // The Halley step must land strictly inside the bracket (a
           // clamped candidate would re-evaluate an end), and entries just
           // above tau make f' or f'' huge for alpha > 1.5 and the step
           // crawl: far from the root a step shorter than 1/64 of the
           // bracket is replaced by bisection.
-          Value inside = s.andI(s.gt(candidate, newLower),
-                                s.lt(candidate, newUpper));
-          Value progress = s.ge(s.abs(s.sub(candidate, tau)),
-                                s.mul(width, s.f32(1.0 / 64)));
+          Value inside =
+              s.andI(s.gt(candidate, newLower), s.lt(candidate, newUpper));
+          Value progress =
+              s.ge(s.abs(s.sub(candidate, tau)), s.mul(width, s.f32(1.0 / 64)));
           accepted = s.andI(inside, s.orI(progress, nearRoot));
         }
         Value midpoint = s.mul(s.add(newLower, newUpper), s.f32(0.5));
@@ -748,9 +742,9 @@ SmallVector<Value> Decomposer::thresholdStep(EntmaxThresholdStepOp op) {
         chosen = s.min(s.max(chosen, newLower), newUpper);
         // Converged: a short step at the root, or a collapsed bracket.
         Value resolution = s.mul(s.f32(0x1p-20), s.max(s.f32(1.0), s.abs(tau)));
-        Value converged = s.orI(
-            s.andI(s.le(s.abs(s.sub(chosen, tau)), resolution), nearRoot),
-            s.le(width, resolution));
+        Value converged =
+            s.orI(s.andI(s.le(s.abs(s.sub(chosen, tau)), resolution), nearRoot),
+                  s.le(width, resolution));
         // Empty rows (tau = +inf) keep their state and have converged.
         Value empty = s.eq(tau, s.f32(kInf));
         Value pending = s.andI(s.xorI(empty, s.boolean(true)),
@@ -782,10 +776,9 @@ Value Decomposer::entmaxWeightsOf(EntmaxAttr config, Value scores,
 SmallVector<Value> Decomposer::entmaxAccumulate(EntmaxAccumulateOp op) {
   Value weights =
       entmaxWeightsOf(op.getConfig(), op.getScores(), op.getThreshold());
-  Value newSum = reduceRows(weights, op.getSum(),
-                            [](Scalar &s, Value x, Value l) {
-                              return s.add(l, x);
-                            });
+  Value newSum =
+      reduceRows(weights, op.getSum(),
+                 [](Scalar &s, Value x, Value l) { return s.add(l, x); });
   return {matmul(weights, op.getValue(), op.getAcc(), false), newSum};
 }
 
@@ -806,14 +799,14 @@ SmallVector<Value> Decomposer::entmaxFinalize(EntmaxFinalizeOp op) {
   Value output = finalizeRows(op.getAcc(), op.getSum(), rows,
                               op.getOutput().getType().getElementType(),
                               /*divide=*/true);
-  Value statistic = mapRows(
-      {op.getThreshold(), op.getSum()}, 1,
-      [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
-        Value inTile = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                             s.loopIndex(0), rows);
-        Value valid = s.andI(inTile, s.gt(a[1], s.f32(0.0)));
-        return {s.select(valid, a[0], s.f32(kInf))};
-      })[0];
+  Value statistic =
+      mapRows({op.getThreshold(), op.getSum()}, 1,
+              [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                Value inTile = arith::CmpIOp::create(
+                    b, loc, arith::CmpIPredicate::slt, s.loopIndex(0), rows);
+                Value valid = s.andI(inTile, s.gt(a[1], s.f32(0.0)));
+                return {s.select(valid, a[0], s.f32(kInf))};
+              })[0];
   return {output, statistic};
 }
 
@@ -844,10 +837,9 @@ FailureOr<SmallVector<Value>> Decomposer::decompose(Operation *op) {
       .Case([&](EntmaxAccumulateOp o) -> Result { return entmaxAccumulate(o); })
       .Case([&](EntmaxWeightsOp o) { return single(entmaxWeights(o)); })
       .Case([&](AnyAboveOp o) {
-        return single(any(o.getScores(), {o.getThreshold()},
-                          [](Scalar &s, ValueRange a) {
-                            return s.gt(a[0], a[1]);
-                          }));
+        return single(
+            any(o.getScores(), {o.getThreshold()},
+                [](Scalar &s, ValueRange a) { return s.gt(a[0], a[1]); }));
       })
       .Case([&](EntmaxFinalizeOp o) -> Result { return entmaxFinalize(o); })
       .Default([](Operation *) -> Result { return failure(); });
@@ -868,7 +860,8 @@ struct SparseAttnDecomposeTilesPass
                         "tiles are decomposed");
         return WalkResult::interrupt();
       }
-      if (op->getDialect() == getContext().getLoadedDialect<SparseAttnDialect>() &&
+      if (op->getDialect() ==
+              getContext().getLoadedDialect<SparseAttnDialect>() &&
           !isa<YieldOp>(op))
         tileOps.push_back(op);
       return WalkResult::advance();

@@ -64,26 +64,25 @@ private:
     return andI(inner, cmp(inner, arith::CmpIPredicate::slt, i, lengths.first),
                 cmp(inner, arith::CmpIPredicate::slt, j, lengths.second));
   }
-  Value listed(OpBuilder &b, MaskFromIndicesOp indices, Value batch,
-               Value head, Value row, Value block);
+  Value listed(OpBuilder &b, MaskFromIndicesOp indices, Value batch, Value head,
+               Value row, Value block);
 
   MaskVisibleOp query;
   ScoreTileOp score;
 };
 
-Value MaskExpander::listed(OpBuilder &b, MaskFromIndicesOp indices,
-                           Value batch, Value head, Value row, Value block) {
+Value MaskExpander::listed(OpBuilder &b, MaskFromIndicesOp indices, Value batch,
+                           Value head, Value row, Value block) {
   Location loc = query.getLoc();
-  Value result =
-      IndexRowContainsOp::create(b, loc, indices.getKvNumBlocks(),
-                                 indices.getKvIndices(), batch, head, row,
-                                 block, Value());
+  Value result = IndexRowContainsOp::create(b, loc, indices.getKvNumBlocks(),
+                                            indices.getKvIndices(), batch, head,
+                                            row, block, Value());
   if (indices.getFullKvNumBlocks())
-    result = orI(b, result,
-                 IndexRowContainsOp::create(
-                     b, loc, indices.getFullKvNumBlocks(),
-                     indices.getFullKvIndices(), batch, head, row, block,
-                     Value()));
+    result =
+        orI(b, result,
+            IndexRowContainsOp::create(b, loc, indices.getFullKvNumBlocks(),
+                                       indices.getFullKvIndices(), batch, head,
+                                       row, block, Value()));
   return result;
 }
 
@@ -113,8 +112,8 @@ FailureOr<Value> MaskExpander::expand(OpBuilder &inner, OpBuilder &outer,
   Value inside = inBounds(inner, *lengths);
   if (isa<DenseMaskOp>(producer))
     return inside;
-  Value offset = arith::SubIOp::create(outer, loc, lengths->second,
-                                       lengths->first);
+  Value offset =
+      arith::SubIOp::create(outer, loc, lengths->second, lengths->first);
   if (isa<CausalMaskOp>(producer)) {
     Value position = arith::AddIOp::create(inner, loc, i, offset);
     return andI(inner, inside,
@@ -133,19 +132,20 @@ FailureOr<Value> MaskExpander::expand(OpBuilder &inner, OpBuilder &outer,
   auto indices = cast<MaskFromIndicesOp>(producer);
   auto type = cast<BlockMaskType>(mask.getType());
   Value counts = indices.getKvNumBlocks();
-  Value batch = broadcastIndex(outer, loc,
-                               tensor::DimOp::create(outer, loc, counts, 0),
-                               query.getBatch());
-  Value head = broadcastIndex(outer, loc,
-                              tensor::DimOp::create(outer, loc, counts, 1),
-                              query.getHead());
+  Value batch =
+      broadcastIndex(outer, loc, tensor::DimOp::create(outer, loc, counts, 0),
+                     query.getBatch());
+  Value head =
+      broadcastIndex(outer, loc, tensor::DimOp::create(outer, loc, counts, 1),
+                     query.getHead());
   auto blockOf = [&](OpBuilder &b, Value position, int64_t size) {
     return arith::DivUIOp::create(b, loc, position, index(b, size));
   };
   auto asI32 = [&](OpBuilder &b, Value value) -> Value {
     return arith::IndexCastOp::create(b, loc, b.getI32Type(), value);
   };
-  int64_t blockRows = type.getQueryBlockSize(), blockKeys = type.getKeyBlockSize();
+  int64_t blockRows = type.getQueryBlockSize(),
+          blockKeys = type.getKeyBlockSize();
   if (score && score.getType().getDimSize(0) <= blockRows &&
       score.getType().getDimSize(1) <= blockKeys) {
     // The tile lies in one block: its membership is computed once.
@@ -174,11 +174,13 @@ std::pair<Value, Value> tileOfScores(OpBuilder &b, Location loc, Value scores) {
   } else {
     score = scores.getDefiningOp<ScoreTileOp>();
     if (score)
-      full = arith::ConstantOp::create(b, loc, b.getBoolAttr(!score.isMasked()));
+      full =
+          arith::ConstantOp::create(b, loc, b.getBoolAttr(!score.isMasked()));
   }
   if (!score)
     return {};
-  Value keys = arith::ConstantIndexOp::create(b, loc, score.getType().getDimSize(1));
+  Value keys =
+      arith::ConstantIndexOp::create(b, loc, score.getType().getDimSize(1));
   return {arith::DivUIOp::create(b, loc, score.getColOffset(), keys), full};
 }
 

@@ -49,13 +49,13 @@ constexpr llvm::StringLiteral kCountersName = "sparse_attn_counters";
 constexpr llvm::StringLiteral kLayoutName = "sparse_attn_counters_layout";
 
 struct Counters {
-  Value global;    // memref<records x slots x i64>
-  Value record;    // index of the grid's record
-  Value headSlot;  // first of the two slots of the grid point's head
+  Value global;   // memref<records x slots x i64>
+  Value record;   // index of the grid's record
+  Value headSlot; // first of the two slots of the grid point's head
 };
 
-void increment(OpBuilder &b, Location loc, const Counters &counters,
-               Value slot, Value amount = {}) {
+void increment(OpBuilder &b, Location loc, const Counters &counters, Value slot,
+               Value amount = {}) {
   if (!amount)
     amount = arith::ConstantIntOp::create(b, loc, b.getI64Type(), 1);
   memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, amount,
@@ -119,7 +119,8 @@ struct SparseAttnInstrumentPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (headCapacity < 1) {
-      module.emitError("head-capacity must be positive, got ") << headCapacity;
+      module.emitError("head-capacity must be positive, got ")
+          << headCapacity.getValue();
       return signalPassFailure();
     }
     SmallVector<scf::ForallOp> grids;
@@ -129,39 +130,52 @@ struct SparseAttnInstrumentPass
     });
     if (grids.empty())
       return;
-    if (SymbolTable::lookupSymbolIn(module, kCountersName) ||
-        SymbolTable::lookupSymbolIn(module, kLayoutName)) {
-      module.emitError("the module is already instrumented");
-      return signalPassFailure();
-    }
-
     int64_t slots = kFirstHeadSlot + 2 * headCapacity;
     int64_t records = grids.size();
-    OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
-    Location loc = module.getLoc();
-    auto countersType =
-        MemRefType::get({records, slots}, b.getI64Type());
-    memref::GlobalOp::create(
-        b, loc, kCountersName, b.getStringAttr("public"), countersType,
-        DenseElementsAttr::get(
-            RankedTensorType::get({records, slots}, b.getI64Type()),
-            ArrayRef<int64_t>{0}),
-        /*constant=*/false, /*alignment=*/IntegerAttr());
+    MLIRContext *context = module.getContext();
+    Type i64 = IntegerType::get(context, 64);
+    auto countersType = MemRefType::get({records, slots}, i64);
     SmallVector<int64_t> layout = {1, records, slots, headCapacity};
     for (scf::ForallOp grid : grids)
       layout.push_back(kindOf(grid));
     auto layoutType =
-        MemRefType::get({static_cast<int64_t>(layout.size())}, b.getI64Type());
-    memref::GlobalOp::create(
-        b, loc, kLayoutName, b.getStringAttr("public"), layoutType,
-        DenseElementsAttr::get(
-            RankedTensorType::get({static_cast<int64_t>(layout.size())},
-                                  b.getI64Type()),
-            ArrayRef<int64_t>(layout)),
-        /*constant=*/true, /*alignment=*/IntegerAttr());
+        MemRefType::get({static_cast<int64_t>(layout.size())}, i64);
+    auto zeros = DenseElementsAttr::get(
+        RankedTensorType::get({records, slots}, i64), ArrayRef<int64_t>{0});
+    auto layoutValues = DenseElementsAttr::get(
+        RankedTensorType::get({static_cast<int64_t>(layout.size())}, i64),
+        ArrayRef<int64_t>(layout));
+    if (failed(defineGlobal(module, kCountersName, countersType, zeros,
+                            /*constant=*/false)) ||
+        failed(defineGlobal(module, kLayoutName, layoutType, layoutValues,
+                            /*constant=*/true)))
+      return signalPassFailure();
 
     for (auto [index, grid] : llvm::enumerate(grids))
       instrumentGrid(grid, index, countersType);
+  }
+
+  /// Defines a public global, or gives its value to an uninitialised
+  /// declaration of the same type (a test driver in the module that reads
+  /// the counters declares them).
+  LogicalResult defineGlobal(ModuleOp module, StringRef name, MemRefType type,
+                             DenseElementsAttr value, bool constant) {
+    Operation *existing = SymbolTable::lookupSymbolIn(module, name);
+    if (!existing) {
+      OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+      memref::GlobalOp::create(b, module.getLoc(), name,
+                               b.getStringAttr("public"), type, value,
+                               constant, /*alignment=*/IntegerAttr());
+      return success();
+    }
+    auto declared = dyn_cast<memref::GlobalOp>(existing);
+    if (!declared || !declared.isExternal() || declared.getType() != type)
+      return existing->emitError("@")
+             << name << " exists; the instrumentation defines it as an "
+             << "uninitialised " << type << " declaration or creates it";
+    declared.setInitialValueAttr(value);
+    declared.setConstant(constant);
+    return success();
   }
 
   void instrumentGrid(scf::ForallOp grid, int64_t record,
@@ -175,8 +189,8 @@ struct SparseAttnInstrumentPass
     // Attention grids run over (batch, head, query tile); heads past the
     // capacity share the last pair of slots.
     ValueRange ivs = grid.getInductionVars();
-    Value head = ivs.size() == 3 ? ivs[1]
-                                 : arith::ConstantIndexOp::create(b, loc, 0);
+    Value head =
+        ivs.size() == 3 ? ivs[1] : arith::ConstantIndexOp::create(b, loc, 0);
     Value capped = arith::MinUIOp::create(
         b, loc, head, arith::ConstantIndexOp::create(b, loc, headCapacity - 1));
     counters.headSlot = arith::AddIOp::create(

@@ -44,10 +44,10 @@ struct RegionPredicate {
 
   /// Identifies predicates that share a block schedule.
   std::vector<const void *> signature() const {
-    std::vector<const void *> key = {keyBound.getAsOpaquePointer(),
-                                     rowBound.getAsOpaquePointer(),
-                                     causalOffset.getAsOpaquePointer(),
-                                     reinterpret_cast<const void *>(hasUnknown)};
+    std::vector<const void *> key = {
+        keyBound.getAsOpaquePointer(), rowBound.getAsOpaquePointer(),
+        causalOffset.getAsOpaquePointer(),
+        reinterpret_cast<const void *>(hasUnknown)};
     for (MaskVisibleOp mask : masks) {
       key.push_back(mask.getMask().getAsOpaquePointer());
       key.push_back(mask.getBatch().getAsOpaquePointer());
@@ -128,13 +128,21 @@ RegionPredicate analyzePredicate(ScoreTileOp score) {
 /// Block-level structure of a predicate: which key tiles can hold a visible
 /// entry and which hold only visible ones.
 struct BlockExpr {
-  enum class Kind { All, Causal, Streaming, KeyBound, List, Union, Intersect,
-                    Unknown };
+  enum class Kind {
+    All,
+    Causal,
+    Streaming,
+    KeyBound,
+    List,
+    Union,
+    Intersect,
+    Unknown
+  };
   Kind kind = Kind::Unknown;
-  Value offset;                    // Causal, Streaming: j <= i + offset
-  int64_t sink = 0, window = 0;    // Streaming
-  Value bound;                     // KeyBound: j < bound
-  MaskFromIndicesOp list;          // List
+  Value offset;                 // Causal, Streaming: j <= i + offset
+  int64_t sink = 0, window = 0; // Streaming
+  Value bound;                  // KeyBound: j < bound
+  MaskFromIndicesOp list;       // List
   Value listBatch, listHead, numBlocks;
   int64_t blockRows = 0, blockKeys = 0;
   std::unique_ptr<BlockExpr> lhs, rhs;
@@ -186,10 +194,14 @@ using BlockExprPtr = std::unique_ptr<BlockExpr>;
 class IndexBuilder {
 public:
   IndexBuilder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
-  Value constant(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value constant(int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
   Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
-  Value mul(Value x, int64_t y) { return arith::MulIOp::create(b, loc, x, constant(y)); }
+  Value mul(Value x, int64_t y) {
+    return arith::MulIOp::create(b, loc, x, constant(y));
+  }
   Value floorDiv(Value x, int64_t y) {
     return arith::FloorDivSIOp::create(b, loc, x, constant(y));
   }
@@ -208,10 +220,12 @@ public:
   Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
   Value orI(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
   Value notI(Value x) {
-    return arith::XOrIOp::create(b, loc, x,
-                                 arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+    return arith::XOrIOp::create(
+        b, loc, x, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
   }
-  Value boolean(bool v) { return arith::ConstantOp::create(b, loc, b.getBoolAttr(v)); }
+  Value boolean(bool v) {
+    return arith::ConstantOp::create(b, loc, b.getBoolAttr(v));
+  }
   Value select(Value c, Value x, Value y) {
     return arith::SelectOp::create(b, loc, c, x, y);
   }
@@ -230,18 +244,16 @@ private:
 /// The tile geometry of one grid point's key loops.
 struct TileGeometry {
   int64_t rows = 0, keys = 0;
-  Value rowStart;  // absolute index of the tile's first query row
-  Value lastRow;   // last row that matters (rows past the row bound are dead)
-  Value numTiles;  // key tiles of the dense loop
+  Value rowStart; // absolute index of the tile's first query row
+  Value lastRow;  // last row that matters (rows past the row bound are dead)
+  Value numTiles; // key tiles of the dense loop
 };
 
 /// Builds the block expression of a predicate at the schedule's insertion
-/// point; failure when a mask has no known producer is not an error (the
-/// mask becomes an unknown conjunct).
+/// point. A mask without a known producer becomes an unknown conjunct.
 class ExprBuilder {
 public:
-  ExprBuilder(OpBuilder &b, Location loc, const TileGeometry &geometry)
-      : b(b), loc(loc), geometry(geometry) {}
+  ExprBuilder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
 
   BlockExprPtr build(const RegionPredicate &predicate) {
     SmallVector<BlockExprPtr> conjuncts;
@@ -282,8 +294,7 @@ private:
                                 buildMask(combined.getRhs(), batch, head));
     if (isa_and_nonnull<DenseMaskOp>(producer))
       return BlockExpr::leaf(BlockExpr::Kind::All);
-    FailureOr<std::pair<Value, Value>> lengths =
-        buildMaskLengths(b, loc, mask);
+    FailureOr<std::pair<Value, Value>> lengths = buildMaskLengths(b, loc, mask);
     if (failed(lengths))
       return BlockExpr::leaf(BlockExpr::Kind::Unknown);
     IndexBuilder math(b, loc);
@@ -305,8 +316,10 @@ private:
     auto expr = BlockExpr::leaf(BlockExpr::Kind::List);
     expr->list = indices;
     Value counts = indices.getKvNumBlocks();
-    expr->listBatch = broadcastIndex(b, loc, tensor::DimOp::create(b, loc, counts, 0), batch);
-    expr->listHead = broadcastIndex(b, loc, tensor::DimOp::create(b, loc, counts, 1), head);
+    expr->listBatch =
+        broadcastIndex(b, loc, tensor::DimOp::create(b, loc, counts, 0), batch);
+    expr->listHead =
+        broadcastIndex(b, loc, tensor::DimOp::create(b, loc, counts, 1), head);
     expr->blockRows = type.getQueryBlockSize();
     expr->blockKeys = type.getKeyBlockSize();
     expr->numBlocks = math.ceilDiv(lengths->second, expr->blockKeys);
@@ -315,7 +328,6 @@ private:
 
   OpBuilder &b;
   Location loc;
-  const TileGeometry &geometry;
 };
 
 //===----------------------------------------------------------------------===//
@@ -338,9 +350,10 @@ public:
   /// One past the last key tile that a causal bound with `offset` reaches.
   Value causalEnd(OpBuilder &b, Location loc, Value offset) const {
     IndexBuilder math(b, loc);
-    Value last = math.floorDiv(math.add(geometry.lastRow, offset), geometry.keys);
-    return math.max(math.constant(0),
-                    math.min(math.add(last, math.constant(1)), geometry.numTiles));
+    Value last =
+        math.floorDiv(math.add(geometry.lastRow, offset), geometry.keys);
+    return math.max(math.constant(0), math.min(math.add(last, math.constant(1)),
+                                               geometry.numTiles));
   }
   /// The first key tile a streaming window of `window` keys reaches.
   Value windowStart(OpBuilder &b, Location loc, const BlockExpr &expr) const {
@@ -395,8 +408,8 @@ Value BlockWalker::listed(OpBuilder &b, Location loc, const BlockExpr &expr,
   Value row = queryBlock(b, loc, expr);
   MaskFromIndicesOp indices = expr.list;
   Value result = IndexRowContainsOp::create(
-      b, loc, indices.getKvNumBlocks(), indices.getKvIndices(),
-      expr.listBatch, expr.listHead, row, block, Value());
+      b, loc, indices.getKvNumBlocks(), indices.getKvIndices(), expr.listBatch,
+      expr.listHead, row, block, Value());
   if (indices.getFullKvNumBlocks())
     result = math.orI(result, IndexRowContainsOp::create(
                                   b, loc, indices.getFullKvNumBlocks(),
@@ -428,12 +441,12 @@ TileClass BlockWalker::classify(OpBuilder &b, Location loc,
     Value sink = math.constant(expr.sink);
     Value window = math.constant(expr.window);
     Value reachable = math.le(first, lastPos);
-    Value inSinkOrWindow = math.orI(
-        math.lt(first, sink), math.gt(last, math.sub(firstPos, window)));
+    Value inSinkOrWindow = math.orI(math.lt(first, sink),
+                                    math.gt(last, math.sub(firstPos, window)));
     Value allCausal = math.le(last, firstPos);
-    Value allInside = math.orI(
-        math.lt(last, sink),
-        math.gt(math.max(first, sink), math.sub(lastPos, window)));
+    Value allInside =
+        math.orI(math.lt(last, sink),
+                 math.gt(math.max(first, sink), math.sub(lastPos, window)));
     return {math.andI(reachable, inSinkOrWindow),
             math.andI(allCausal, allInside)};
   }
@@ -481,8 +494,8 @@ ifThen(OpBuilder &b, Location loc, Value condition, ValueRange state,
 }
 
 void BlockWalker::visitList(OpBuilder &b, Location loc, const BlockExpr &expr,
-                            const Filter &filter,
-                            SmallVectorImpl<Value> &state, const Body &emit) {
+                            const Filter &filter, SmallVectorImpl<Value> &state,
+                            const Body &emit) {
   MaskFromIndicesOp indices = expr.list;
   IndexBuilder math(b, loc);
   Value row = queryBlock(b, loc, expr);
@@ -500,65 +513,62 @@ void BlockWalker::visitList(OpBuilder &b, Location loc, const BlockExpr &expr,
     Value rowLength = tensor::DimOp::create(b, loc, entries, 3);
     count = math.min(math.max(count, math.constant(0)), rowLength);
     bool afterFullRow = rows.size() == 2 && index == 1;
-    forRange(b, loc, math.constant(0), count, state,
-             [&](OpBuilder &nb, Location nl, Value slot, ValueRange carried) {
-               IndexBuilder inner(nb, nl);
-               Value block = tensor::ExtractOp::create(
-                   nb, nl, entries,
-                   ValueRange{expr.listBatch, expr.listHead, row, slot});
-               Value blockIndex = inner.toIndex(block);
-               Value fresh = inner.notI(IndexRowContainsOp::create(
-                   nb, nl, counts, entries, expr.listBatch, expr.listHead, row,
-                   block, slot));
-               Value valid = inner.andI(
-                   inner.andI(inner.ge(blockIndex, inner.constant(0)),
-                              inner.lt(blockIndex, expr.numBlocks)),
-                   fresh);
-               if (afterFullRow)
-                 valid = inner.andI(valid, inner.notI(IndexRowContainsOp::create(
-                                               nb, nl, rows[0].first,
-                                               rows[0].second, expr.listBatch,
-                                               expr.listHead, row, block,
-                                               Value())));
-               return ifThen(nb, nl, valid, carried,
-                             [&](OpBuilder &tb, Location tl) {
-                               IndexBuilder tm(tb, tl);
-                               SmallVector<Value> inBlock(carried);
-                               Value start = tm.mul(blockIndex, tilesPerBlock);
-                               forRange(tb, tl, start,
-                                        tm.add(start, tm.constant(tilesPerBlock)),
-                                        inBlock,
-                                        [&](OpBuilder &eb, Location el,
-                                            Value kt, ValueRange s) {
-                                          IndexBuilder em(eb, el);
-                                          Value take = em.lt(kt, geometry.numTiles);
-                                          if (filter)
-                                            take = em.andI(take, filter(eb, el, kt));
-                                          return ifThen(eb, el, take, s,
-                                                        [&](OpBuilder &fb, Location fl) {
-                                                          return emit(fb, fl, kt, s);
-                                                        });
-                                        });
-                               return inBlock;
-                             });
-             });
+    forRange(
+        b, loc, math.constant(0), count, state,
+        [&](OpBuilder &nb, Location nl, Value slot, ValueRange carried) {
+          IndexBuilder inner(nb, nl);
+          Value block = tensor::ExtractOp::create(
+              nb, nl, entries,
+              ValueRange{expr.listBatch, expr.listHead, row, slot});
+          Value blockIndex = inner.toIndex(block);
+          Value fresh = inner.notI(IndexRowContainsOp::create(
+              nb, nl, counts, entries, expr.listBatch, expr.listHead, row,
+              block, slot));
+          Value valid =
+              inner.andI(inner.andI(inner.ge(blockIndex, inner.constant(0)),
+                                    inner.lt(blockIndex, expr.numBlocks)),
+                         fresh);
+          if (afterFullRow)
+            valid = inner.andI(valid, inner.notI(IndexRowContainsOp::create(
+                                          nb, nl, rows[0].first, rows[0].second,
+                                          expr.listBatch, expr.listHead, row,
+                                          block, Value())));
+          return ifThen(
+              nb, nl, valid, carried, [&](OpBuilder &tb, Location tl) {
+                IndexBuilder tm(tb, tl);
+                SmallVector<Value> inBlock(carried);
+                Value start = tm.mul(blockIndex, tilesPerBlock);
+                forRange(
+                    tb, tl, start, tm.add(start, tm.constant(tilesPerBlock)),
+                    inBlock,
+                    [&](OpBuilder &eb, Location el, Value kt, ValueRange s) {
+                      IndexBuilder em(eb, el);
+                      Value take = em.lt(kt, geometry.numTiles);
+                      if (filter)
+                        take = em.andI(take, filter(eb, el, kt));
+                      return ifThen(eb, el, take, s,
+                                    [&](OpBuilder &fb, Location fl) {
+                                      return emit(fb, fl, kt, s);
+                                    });
+                    });
+                return inBlock;
+              });
+        });
   }
 }
 
-void BlockWalker::visit(
-    OpBuilder &b, Location loc, const BlockExpr &expr, const Filter &filter,
-    SmallVectorImpl<Value> &state,
-    const std::function<SmallVector<Value>(OpBuilder &, Location, Value,
-                                           ValueRange)> &emit) {
+void BlockWalker::visit(OpBuilder &b, Location loc, const BlockExpr &expr,
+                        const Filter &filter, SmallVectorImpl<Value> &state,
+                        const std::function<SmallVector<Value>(
+                            OpBuilder &, Location, Value, ValueRange)> &emit) {
   IndexBuilder math(b, loc);
   auto filtered = [&](OpBuilder &nb, Location nl, Value kt,
                       ValueRange carried) -> SmallVector<Value> {
     if (!filter)
       return emit(nb, nl, kt, carried);
-    return ifThen(nb, nl, filter(nb, nl, kt), carried,
-                  [&](OpBuilder &tb, Location tl) {
-                    return emit(tb, tl, kt, carried);
-                  });
+    return ifThen(
+        nb, nl, filter(nb, nl, kt), carried,
+        [&](OpBuilder &tb, Location tl) { return emit(tb, tl, kt, carried); });
   };
   switch (expr.kind) {
   case BlockExpr::Kind::All:
@@ -566,9 +576,10 @@ void BlockWalker::visit(
     forRange(b, loc, math.constant(0), geometry.numTiles, state, filtered);
     return;
   case BlockExpr::Kind::KeyBound:
-    forRange(b, loc, math.constant(0),
-             math.min(math.ceilDiv(expr.bound, geometry.keys), geometry.numTiles),
-             state, filtered);
+    forRange(
+        b, loc, math.constant(0),
+        math.min(math.ceilDiv(expr.bound, geometry.keys), geometry.numTiles),
+        state, filtered);
     return;
   case BlockExpr::Kind::Causal:
     forRange(b, loc, math.constant(0), causalEnd(b, loc, expr.offset), state,
@@ -624,7 +635,8 @@ struct Schedule {
   BlockExprPtr expr;
   TileGeometry geometry;
   Value count;
-  Value firstCount, secondStart; // ranges: tile(s) = s < firstCount ? s : secondStart + s - firstCount
+  Value firstCount, secondStart; // ranges: tile(s) = s < firstCount ? s :
+                                 // secondStart + s - firstCount
   Value list;
 
   /// The key tile of schedule position `position` and whether it is full.
@@ -637,8 +649,9 @@ struct Schedule {
     Value keyTile = position;
     if (secondStart) {
       Value inFirst = math.lt(position, firstCount);
-      keyTile = math.select(inFirst, position,
-                            math.add(secondStart, math.sub(position, firstCount)));
+      keyTile =
+          math.select(inFirst, position,
+                      math.add(secondStart, math.sub(position, firstCount)));
     }
     BlockWalker walker(geometry);
     return {keyTile, walker.classify(b, loc, *expr, keyTile).full};
@@ -658,7 +671,8 @@ void collectConjuncts(const BlockExpr &expr,
 
 /// Closed-form ranges when every conjunct is a range (no list, no union, at
 /// most one streaming mask); failure otherwise.
-LogicalResult buildRangeSchedule(OpBuilder &b, Location loc, Schedule &schedule) {
+LogicalResult buildRangeSchedule(OpBuilder &b, Location loc,
+                                 Schedule &schedule) {
   SmallVector<const BlockExpr *> conjuncts;
   collectConjuncts(*schedule.expr, conjuncts);
   const BlockExpr *streaming = nullptr;
@@ -680,7 +694,8 @@ LogicalResult buildRangeSchedule(OpBuilder &b, Location loc, Schedule &schedule)
         conjunct->kind == BlockExpr::Kind::Streaming)
       end = math.min(end, walker.causalEnd(b, loc, conjunct->offset));
     else if (conjunct->kind == BlockExpr::Kind::KeyBound)
-      end = math.min(end, math.ceilDiv(conjunct->bound, schedule.geometry.keys));
+      end =
+          math.min(end, math.ceilDiv(conjunct->bound, schedule.geometry.keys));
   }
   Value zero = math.constant(0);
   end = math.max(end, zero);
@@ -775,8 +790,7 @@ std::pair<Value, Value> applySchedule(scf::ForOp loop,
 /// Replaces, inside `loop` but not in `except`, the uses of `from` by `to`.
 void replaceInside(scf::ForOp loop, Value from, Value to, Operation *except) {
   from.replaceUsesWithIf(to, [&](OpOperand &use) {
-    return use.getOwner() != except &&
-           loop->isProperAncestor(use.getOwner());
+    return use.getOwner() != except && loop->isProperAncestor(use.getOwner());
   });
 }
 
@@ -926,9 +940,8 @@ LogicalResult skipDeadElasticTiles(scf::ForOp logSumExp, scf::ForOp output,
   auto guard = scf::IfOp::create(b, loc, output.getResultTypes(), live,
                                  /*withElseRegion=*/true);
   Block *thenBlock = guard.thenBlock();
-  for (Operation &op : llvm::make_early_inc_range(
-           llvm::make_range(std::next(Block::iterator(guard)),
-                            Block::iterator(yield))))
+  for (Operation &op : llvm::make_early_inc_range(llvm::make_range(
+           std::next(Block::iterator(guard)), Block::iterator(yield))))
     op.moveBefore(thenBlock, thenBlock->end());
   b.setInsertionPointToEnd(thenBlock);
   scf::YieldOp::create(b, loc, yield.getOperands());
@@ -1039,8 +1052,9 @@ struct SparseAttnSkipBlocksPass
     if (predicate.rowBound)
       end = math.min(end, predicate.rowBound);
     geometry.lastRow = math.sub(end, math.constant(1));
-    schedule->expr = ExprBuilder(b, loc, geometry).build(predicate);
-    if (schedule->expr->hasList() || failed(buildRangeSchedule(b, loc, *schedule)))
+    schedule->expr = ExprBuilder(b, loc).build(predicate);
+    if (schedule->expr->hasList() ||
+        failed(buildRangeSchedule(b, loc, *schedule)))
       buildListSchedule(b, loc, *schedule);
     return schedule;
   }

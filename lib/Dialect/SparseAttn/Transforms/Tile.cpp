@@ -51,16 +51,24 @@ public:
   Value constant(int64_t value) {
     return arith::ConstantIndexOp::create(b, loc, value);
   }
-  Value add(Value lhs, Value rhs) { return arith::AddIOp::create(b, loc, lhs, rhs); }
-  Value sub(Value lhs, Value rhs) { return arith::SubIOp::create(b, loc, lhs, rhs); }
+  Value add(Value lhs, Value rhs) {
+    return arith::AddIOp::create(b, loc, lhs, rhs);
+  }
+  Value sub(Value lhs, Value rhs) {
+    return arith::SubIOp::create(b, loc, lhs, rhs);
+  }
   Value mul(Value lhs, int64_t rhs) {
     return arith::MulIOp::create(b, loc, lhs, constant(rhs));
   }
   Value ceilDiv(Value lhs, int64_t rhs) {
     return arith::CeilDivUIOp::create(b, loc, lhs, constant(rhs));
   }
-  Value min(Value lhs, Value rhs) { return arith::MinSIOp::create(b, loc, lhs, rhs); }
-  Value max(Value lhs, Value rhs) { return arith::MaxSIOp::create(b, loc, lhs, rhs); }
+  Value min(Value lhs, Value rhs) {
+    return arith::MinSIOp::create(b, loc, lhs, rhs);
+  }
+  Value max(Value lhs, Value rhs) {
+    return arith::MaxSIOp::create(b, loc, lhs, rhs);
+  }
   /// clamp(value, 0, bound)
   Value clampTo(Value value, Value bound) {
     return min(max(value, constant(0)), bound);
@@ -89,14 +97,13 @@ Value splatConstant(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
 
 Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type,
                 ValueRange dynamicSizes) {
-  return tensor::EmptyOp::create(b, loc, type.getShape(),
-                                 type.getElementType(), dynamicSizes);
+  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
+                                 dynamicSizes);
 }
 
 /// Builds `scf.for %kt = 0 to %numTiles` tagged as one pass over the keys.
-using KeyLoopBody = function_ref<SmallVector<Value>(OpBuilder &, Location,
-                                                    Value keyTile,
-                                                    ValueRange state)>;
+using KeyLoopBody = function_ref<SmallVector<Value>(
+    OpBuilder &, Location, Value keyTile, ValueRange state)>;
 
 ValueRange buildKeyLoop(OpBuilder &b, Location loc, Value numTiles,
                         ValueRange init, StringRef kind, KeyLoopBody body) {
@@ -135,8 +142,8 @@ Threshold buildThresholdSolver(OpBuilder &b, Location loc, EntmaxAttr config,
       b, loc, numTiles, {splatConstant(b, loc, {rows}, negInf), zeros},
       key_pass::kEntmaxMax,
       [&](OpBuilder &nb, Location nl, Value kt, ValueRange state) {
-        auto step = RowMaxOp::create(nb, nl, scores(nb, nl, kt), state[0],
-                                     state[1]);
+        auto step =
+            RowMaxOp::create(nb, nl, scores(nb, nl, kt), state[0], state[1]);
         return SmallVector<Value>{step.getNewMax(), step.getNewCount()};
       });
   Value rowMax = maxAndCount[0], count = maxAndCount[1];
@@ -158,8 +165,7 @@ Threshold buildThresholdSolver(OpBuilder &b, Location loc, EntmaxAttr config,
   // Without a fixed count the solver stops once no threshold of the tile
   // moves (the first pass after the support is right), with a cap.
   std::optional<int64_t> fixedIterations = config.getIterations();
-  int64_t maxIterations =
-      fixedIterations.value_or(maxSolverIterations(config));
+  int64_t maxIterations = fixedIterations.value_or(maxSolverIterations(config));
   Type i1 = b.getI1Type();
   Value notConverged = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
   SmallVector<Value> initial = {math.constant(0)};
@@ -169,10 +175,9 @@ Threshold buildThresholdSolver(OpBuilder &b, Location loc, EntmaxAttr config,
   auto solver = scf::WhileOp::create(
       b, loc, types, initial,
       [&](OpBuilder &nb, Location nl, ValueRange state) {
-        Value more = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt,
-                                           state[0],
-                                           IndexMath(nb, nl).constant(
-                                               maxIterations));
+        Value more =
+            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt, state[0],
+                                  IndexMath(nb, nl).constant(maxIterations));
         if (!fixedIterations) {
           Value pending = arith::XOrIOp::create(
               nb, nl, state[4],
@@ -185,17 +190,16 @@ Threshold buildThresholdSolver(OpBuilder &b, Location loc, EntmaxAttr config,
         ValueRange moments = buildKeyLoop(
             nb, nl, numTiles, {zeros, zeros, zeros}, key_pass::kEntmaxSolver,
             [&](OpBuilder &ib, Location il, Value kt, ValueRange sums) {
-              auto step = EntmaxMomentsOp::create(
-                  ib, il, config, scores(ib, il, kt), state[1], sums[0],
-                  sums[1], sums[2]);
+              auto step =
+                  EntmaxMomentsOp::create(ib, il, config, scores(ib, il, kt),
+                                          state[1], sums[0], sums[1], sums[2]);
               return SmallVector<Value>(step.getResults());
             });
         auto step = EntmaxThresholdStepOp::create(
             nb, nl, config, state[1], state[2], state[3], moments[0],
             moments[1], moments[2]);
-        SmallVector<Value> next = {
-            arith::AddIOp::create(nb, nl, state[0],
-                                  IndexMath(nb, nl).constant(1))};
+        SmallVector<Value> next = {arith::AddIOp::create(
+            nb, nl, state[0], IndexMath(nb, nl).constant(1))};
         llvm::append_range(next, step.getResults());
         scf::YieldOp::create(nb, nl, next);
       });
@@ -210,12 +214,12 @@ Threshold buildThresholdSolver(OpBuilder &b, Location loc, EntmaxAttr config,
 /// Everything a grid point of a tiled attention knows.
 struct GridPoint {
   Value batch, head, kvHead;
-  Value queryStart;   // absolute index of the tile's first query row
-  Value queryLength;  // Lq
-  Value keyLength;    // Lk
-  Value offset;       // Lk - Lq: position of query i is i + offset
-  Value validRows;    // rows of the tile below Lq
-  Value numKeyTiles;  // key tiles to visit (0 when no row is valid)
+  Value queryStart;  // absolute index of the tile's first query row
+  Value queryLength; // Lq
+  Value keyLength;   // Lk
+  Value offset;      // Lk - Lq: position of query i is i + offset
+  Value validRows;   // rows of the tile below Lq
+  Value numKeyTiles; // key tiles to visit (0 when no row is valid)
   Value queryTile;
 };
 
@@ -252,8 +256,8 @@ GridPoint AttentionTiler::buildGridPoint(OpBuilder &b, Location loc,
   point.batch = ivs[0];
   point.head = ivs[1];
   Value query = op.getQuery(), key = op.getKey();
-  Value group = arith::DivUIOp::create(b, loc, math.dim(query, 1),
-                                       math.dim(key, 1));
+  Value group =
+      arith::DivUIOp::create(b, loc, math.dim(query, 1), math.dim(key, 1));
   point.kvHead = arith::DivUIOp::create(b, loc, point.head, group);
   point.queryStart = math.mul(ivs[2], tileRows);
 
@@ -261,22 +265,21 @@ GridPoint AttentionTiler::buildGridPoint(OpBuilder &b, Location loc,
     if (!lengths)
       return extent;
     Value raw = tensor::ExtractOp::create(b, loc, lengths, point.batch);
-    Value asIndex =
-        arith::IndexCastOp::create(b, loc, b.getIndexType(), raw);
+    Value asIndex = arith::IndexCastOp::create(b, loc, b.getIndexType(), raw);
     return math.clampTo(asIndex, extent);
   };
   point.queryLength = length(op.getQueryLengths(), math.dim(query, 2));
   point.keyLength = length(op.getKeyLengths(), math.dim(key, 2));
   point.offset = math.sub(point.keyLength, point.queryLength);
-  point.validRows = math.clampTo(
-      math.sub(point.queryLength, point.queryStart), math.constant(tileRows));
+  point.validRows = math.clampTo(math.sub(point.queryLength, point.queryStart),
+                                 math.constant(tileRows));
   Value anyRow = math.lessThan(point.queryStart, point.queryLength);
-  point.numKeyTiles = math.select(anyRow, math.ceilDiv(point.keyLength, tileKeys),
-                                  math.constant(0));
+  point.numKeyTiles = math.select(
+      anyRow, math.ceilDiv(point.keyLength, tileKeys), math.constant(0));
 
   auto queryType = op.getQuery().getType();
-  auto tileType = RankedTensorType::get(
-      {tileRows, queryType.getDimSize(3)}, queryType.getElementType());
+  auto tileType = RankedTensorType::get({tileRows, queryType.getDimSize(3)},
+                                        queryType.getElementType());
   point.queryTile = LoadTileOp::create(b, loc, tileType, query, point.batch,
                                        point.head, point.queryStart);
   return point;
@@ -287,22 +290,21 @@ void AttentionTiler::buildVisibility(OpBuilder &b, Location loc,
                                      const GridPoint &point) {
   OpBuilder::InsertionGuard guard(b);
   Block *body = b.createBlock(&scores.getVisible(), {},
-                              {b.getIndexType(), b.getIndexType()},
-                              {loc, loc});
+                              {b.getIndexType(), b.getIndexType()}, {loc, loc});
   Value i = body->getArgument(0), j = body->getArgument(1);
   IndexMath math(b, loc);
-  Value visible = arith::AndIOp::create(b, loc,
-                                        math.lessThan(i, point.queryLength),
-                                        math.lessThan(j, point.keyLength));
+  Value visible =
+      arith::AndIOp::create(b, loc, math.lessThan(i, point.queryLength),
+                            math.lessThan(j, point.keyLength));
   if (op.getCausal()) {
     Value position = math.add(i, point.offset);
-    Value causal = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, j,
-                                         position);
+    Value causal =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, j, position);
     visible = arith::AndIOp::create(b, loc, visible, causal);
   }
   if (Value mask = op.getMask()) {
-    Value inMask = MaskVisibleOp::create(b, loc, mask, point.batch,
-                                         point.head, i, j);
+    Value inMask =
+        MaskVisibleOp::create(b, loc, mask, point.batch, point.head, i, j);
     visible = arith::AndIOp::create(b, loc, visible, inMask);
   }
   YieldOp::create(b, loc, visible);
@@ -355,15 +357,15 @@ AttentionTiler::buildNormalizer(OpBuilder &b, Location loc,
 
   NormalizerAttrInterface normalizer = op.getNormalizer();
   if (isa<SoftmaxAttr>(normalizer)) {
-    ValueRange state = buildKeyLoop(
-        b, loc, point.numKeyTiles, {negInfRows, zeroRows, zeroAcc},
-        key_pass::kSoftmax,
-        [&](OpBuilder &nb, Location nl, Value kt, ValueRange s) {
-          auto step = OnlineSoftmaxOp::create(nb, nl, scores(nb, nl, kt),
-                                              loadValues(nb, nl, point, kt),
-                                              s[0], s[1], s[2]);
-          return SmallVector<Value>(step.getResults());
-        });
+    ValueRange state =
+        buildKeyLoop(b, loc, point.numKeyTiles, {negInfRows, zeroRows, zeroAcc},
+                     key_pass::kSoftmax,
+                     [&](OpBuilder &nb, Location nl, Value kt, ValueRange s) {
+                       auto step = OnlineSoftmaxOp::create(
+                           nb, nl, scores(nb, nl, kt),
+                           loadValues(nb, nl, point, kt), s[0], s[1], s[2]);
+                       return SmallVector<Value>(step.getResults());
+                     });
     auto finalize = SoftmaxFinalizeOp::create(
         b, loc, outputTileType, zeroRows.getType(), state[0], state[1],
         state[2], point.validRows, /*unnormalized=*/false);
@@ -372,11 +374,10 @@ AttentionTiler::buildNormalizer(OpBuilder &b, Location loc,
 
   if (isa<ElasticSoftmaxAttr>(normalizer)) {
     ValueRange lse = buildKeyLoop(
-        b, loc, point.numKeyTiles, {negInfRows, zeroRows},
-        key_pass::kLogSumExp,
+        b, loc, point.numKeyTiles, {negInfRows, zeroRows}, key_pass::kLogSumExp,
         [&](OpBuilder &nb, Location nl, Value kt, ValueRange s) {
-          auto step = OnlineLogSumExpOp::create(nb, nl, scores(nb, nl, kt),
-                                                s[0], s[1]);
+          auto step =
+              OnlineLogSumExpOp::create(nb, nl, scores(nb, nl, kt), s[0], s[1]);
           return SmallVector<Value>(step.getResults());
         });
     Value tau = tensor::ExtractOp::create(b, loc, op.getTau(), point.head);
@@ -388,8 +389,8 @@ AttentionTiler::buildNormalizer(OpBuilder &b, Location loc,
         b, loc, point.numKeyTiles, {zeroAcc}, key_pass::kElasticOutput,
         [&](OpBuilder &nb, Location nl, Value kt, ValueRange s) {
           return SmallVector<Value>{ElasticAccumulateOp::create(
-              nb, nl, scores(nb, nl, kt), loadValues(nb, nl, point, kt),
-              lse[0], lse[1], s[0], tau, position)};
+              nb, nl, scores(nb, nl, kt), loadValues(nb, nl, point, kt), lse[0],
+              lse[1], s[0], tau, position)};
         })[0];
     auto finalize = SoftmaxFinalizeOp::create(
         b, loc, outputTileType, zeroRows.getType(), lse[0], lse[1], acc,
@@ -398,8 +399,8 @@ AttentionTiler::buildNormalizer(OpBuilder &b, Location loc,
   }
 
   auto config = cast<EntmaxAttr>(normalizer);
-  Threshold threshold = buildThresholdSolver(
-      b, loc, config, tileRows, bins, point.numKeyTiles, scores);
+  Threshold threshold = buildThresholdSolver(b, loc, config, tileRows, bins,
+                                             point.numKeyTiles, scores);
   ValueRange output = buildKeyLoop(
       b, loc, point.numKeyTiles, {zeroAcc, zeroRows}, key_pass::kEntmaxOutput,
       [&](OpBuilder &nb, Location nl, Value kt, ValueRange s) {
@@ -433,15 +434,13 @@ void AttentionTiler::tile() {
   Value batch = math.dim(query, 0), heads = math.dim(query, 1),
         queryLength = math.dim(query, 2);
   auto outputType = op.getOutput().getType();
-  SmallVector<Value> outputs = {emptyLike(
-      b, loc, outputType,
-      [&] {
-        SmallVector<Value> sizes;
-        for (int64_t d = 0; d < 3; ++d)
-          if (outputType.isDynamicDim(d))
-            sizes.push_back(math.dim(query, d));
-        return sizes;
-      }())};
+  SmallVector<Value> outputs = {emptyLike(b, loc, outputType, [&] {
+    SmallVector<Value> sizes;
+    for (int64_t d = 0; d < 3; ++d)
+      if (outputType.isDynamicDim(d))
+        sizes.push_back(math.dim(query, d));
+    return sizes;
+  }())};
   if (Value statistics = op.getStatistics()) {
     auto statisticsType = cast<RankedTensorType>(statistics.getType());
     SmallVector<Value> sizes;
@@ -462,9 +461,8 @@ void AttentionTiler::tile() {
   auto [outputTile, statisticsTile] = buildNormalizer(b, loc, point);
 
   // Rows of the tile inside the padded sequence are written back.
-  Value rowsInSequence =
-      math.min(math.sub(queryLength, point.queryStart),
-               math.constant(tileRows));
+  Value rowsInSequence = math.min(math.sub(queryLength, point.queryStart),
+                                  math.constant(tileRows));
   Value zero = math.constant(0), one = math.constant(1);
   int64_t valueDim = op.getValue().getType().getDimSize(3);
   Value outputRows = tensor::ExtractSliceOp::create(
@@ -501,8 +499,7 @@ void AttentionTiler::tile() {
 // Row-wise entmax
 //===----------------------------------------------------------------------===//
 
-void tileRowEntmax(EntmaxOp op, int64_t tileRows, int64_t chunk,
-                   int64_t bins) {
+void tileRowEntmax(EntmaxOp op, int64_t tileRows, int64_t chunk, int64_t bins) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   IndexMath math(b, loc);
@@ -515,8 +512,8 @@ void tileRowEntmax(EntmaxOp op, int64_t tileRows, int64_t chunk,
   Value input = op.getInput();
   Value matrix;
   if (rank == 1) {
-    auto type = RankedTensorType::get({1, inputType.getDimSize(0)},
-                                      elementType);
+    auto type =
+        RankedTensorType::get({1, inputType.getDimSize(0)}, elementType);
     matrix = tensor::ExpandShapeOp::create(
         b, loc, type, input, ArrayRef<ReassociationIndices>{{0, 1}},
         ArrayRef<OpFoldResult>{b.getIndexAttr(1),
@@ -526,8 +523,7 @@ void tileRowEntmax(EntmaxOp op, int64_t tileRows, int64_t chunk,
     for (int64_t d = 0; d + 1 < rank; ++d)
       leading.push_back(d);
     matrix = tensor::CollapseShapeOp::create(
-        b, loc, input,
-        ArrayRef<ReassociationIndices>{leading, {rank - 1}});
+        b, loc, input, ArrayRef<ReassociationIndices>{leading, {rank - 1}});
   }
   auto matrixType = cast<RankedTensorType>(matrix.getType());
   Value numRows = math.dim(matrix, 0), rowLength = math.dim(matrix, 1);
@@ -545,8 +541,7 @@ void tileRowEntmax(EntmaxOp op, int64_t tileRows, int64_t chunk,
   Value rowStart = math.mul(grid.getInductionVars()[0], tileRows);
   Value rows = math.min(math.sub(numRows, rowStart), math.constant(tileRows));
   Value numChunks = math.ceilDiv(rowLength, chunk);
-  auto chunkType =
-      RankedTensorType::get({tileRows, chunk}, b.getF32Type());
+  auto chunkType = RankedTensorType::get({tileRows, chunk}, b.getF32Type());
   float alphaMinusOne = static_cast<float>(config.getAlphaValue() - 1.0);
   auto loadChunk = [&](OpBuilder &nb, Location nl, Value kt) -> Value {
     IndexMath inner(nb, nl);
@@ -563,9 +558,9 @@ void tileRowEntmax(EntmaxOp op, int64_t tileRows, int64_t chunk,
   Value rowSum = buildKeyLoop(
       b, loc, numChunks, {zeros, zeros, zeros}, key_pass::kEntmaxSum,
       [&](OpBuilder &nb, Location nl, Value kt, ValueRange sums) {
-        auto step = EntmaxMomentsOp::create(nb, nl, config,
-                                            scores(nb, nl, kt), threshold.tau,
-                                            sums[0], sums[1], sums[2]);
+        auto step =
+            EntmaxMomentsOp::create(nb, nl, config, scores(nb, nl, kt),
+                                    threshold.tau, sums[0], sums[1], sums[2]);
         return SmallVector<Value>(step.getResults());
       })[0];
 
@@ -580,12 +575,12 @@ void tileRowEntmax(EntmaxOp op, int64_t tileRows, int64_t chunk,
       b, loc, numChunks, {slab}, key_pass::kEntmaxOutput,
       [&](OpBuilder &nb, Location nl, Value kt, ValueRange state) {
         IndexMath inner(nb, nl);
-        Value weights = EntmaxWeightsOp::create(
-            nb, nl, weightsType, config, scores(nb, nl, kt), threshold.tau,
-            rowSum);
+        Value weights =
+            EntmaxWeightsOp::create(nb, nl, weightsType, config,
+                                    scores(nb, nl, kt), threshold.tau, rowSum);
         Value chunkStart = inner.mul(kt, chunk);
-        Value columns = inner.min(inner.sub(rowLength, chunkStart),
-                                  inner.constant(chunk));
+        Value columns =
+            inner.min(inner.sub(rowLength, chunkStart), inner.constant(chunk));
         Value c0 = inner.constant(0), c1 = inner.constant(1);
         Value piece = tensor::ExtractSliceOp::create(
             nb, nl, weights, ArrayRef<OpFoldResult>{c0, c0},
@@ -598,10 +593,10 @@ void tileRowEntmax(EntmaxOp op, int64_t tileRows, int64_t chunk,
       })[0];
 
   b.setInsertionPointToEnd(grid.getTerminator().getBody());
-  tensor::ParallelInsertSliceOp::create(
-      b, loc, written, shared[0], ArrayRef<OpFoldResult>{rowStart, zero},
-      ArrayRef<OpFoldResult>{rows, rowLength},
-      ArrayRef<OpFoldResult>{one, one});
+  tensor::ParallelInsertSliceOp::create(b, loc, written, shared[0],
+                                        ArrayRef<OpFoldResult>{rowStart, zero},
+                                        ArrayRef<OpFoldResult>{rows, rowLength},
+                                        ArrayRef<OpFoldResult>{one, one});
 
   b.setInsertionPointAfter(grid);
   Value result = grid.getResult(0);
@@ -636,12 +631,12 @@ struct SparseAttnTilePass
     if (!isTileSize(queryTile) || !isTileSize(keyTile)) {
       getOperation().emitError("tile sizes must be positive powers of two, "
                                "got ")
-          << queryTile << "x" << keyTile;
+          << queryTile.getValue() << "x" << keyTile.getValue();
       return signalPassFailure();
     }
     if (histogramBins < 1) {
       getOperation().emitError("histogram-bins must be positive, got ")
-          << histogramBins;
+          << histogramBins.getValue();
       return signalPassFailure();
     }
 

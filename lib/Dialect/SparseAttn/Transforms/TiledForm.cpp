@@ -90,11 +90,9 @@ std::pair<Value, Value> sparse_attn::decodeTileEntry(OpBuilder &b, Location loc,
           arith::TruncIOp::create(b, loc, b.getI1Type(), bit)};
 }
 
-std::pair<Value, Value> sparse_attn::appendTileEntryIf(OpBuilder &b,
-                                                       Location loc,
-                                                       Value condition,
-                                                       Value entry, Value list,
-                                                       Value count) {
+std::pair<Value, Value>
+sparse_attn::appendTileEntryIf(OpBuilder &b, Location loc, Value condition,
+                               Value entry, Value list, Value count) {
   auto append = scf::IfOp::create(
       b, loc, condition,
       [&](OpBuilder &nb, Location nl) {

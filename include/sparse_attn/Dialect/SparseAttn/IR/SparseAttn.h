@@ -34,7 +34,7 @@ enum class RowStatistic {
 std::string formatFloat(double value);
 
 /// Renders a shape the way tensor types print it: `2x?x128`.
-std::string formatShape(llvm::ArrayRef<int64_t> shape);
+std::string shapeToString(llvm::ArrayRef<int64_t> shape);
 } // namespace mlir::sparse_attn
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnDialect.h.inc"

@@ -18,9 +18,11 @@ def SparseAttnTilePass : Pass<"sparse-attn-tile", "ModuleOp"> {
       (`sparse_attn.online_softmax`, scores in base-2 units: log2(e) is
       folded into the scale so the CPU and the GPU use exp2);
     - entmax: a max pass, for alpha in {1.5, 2} a histogram pass, the
-      solver iterations (one moments pass each, the hybrid Halley/closed
-      form/bisection step of ALGORITHMS.md section 1 in between), then the
-      output pass with the final threshold and no running max;
+      solver iterations in an `scf.while` (one moments pass each, then the
+      closed-form or Halley step with bisection safeguards; it stops when no
+      threshold of the tile moves, or after `iterations` passes when the
+      attribute fixes them), then the output pass with the final threshold
+      and no running max;
     - elastic softmax: a log-sum-exp pass, then the output pass.
 
     Every key loop is tagged `sparse_attn.key_pass = "<kind>"`. Each key
@@ -289,7 +291,10 @@ def SparseAttnInstrumentPass : Pass<"sparse-attn-instrument", "ModuleOp"> {
     | 8 + 2h | tiles of the output pass for head h |
     | 9 + 2h | dense key tiles for head h |
 
-    Heads at or past `head-capacity` share the last pair. Run after
+    Heads at or past `head-capacity` share the last pair. A module that
+    reads the counters itself (a test driver) declares both globals
+    uninitialised with these types; the pass then gives them their values.
+    Run after
     sparse-attn-fuse so that the counts are those of the final schedule
     (a fused pass is not counted). Visited-against-total for the output is
     slot 4 / slot 1; passes over K per query tile slot 2 / slot 0.
