@@ -55,6 +55,7 @@ tool_dirs = [config.sparse_attn_tools_dir, config.llvm_tools_dir]
 tools = [
     ToolSubst("sparse-attn-opt", unresolved="ignore"),
     ToolSubst("sparse-attn-run", unresolved="ignore"),
+    ToolSubst("sparse-attn-compile-gpu", unresolved="ignore"),
     ToolSubst("mlir-runner", unresolved="ignore"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

@@ -10,6 +10,8 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
@@ -78,6 +80,62 @@ void sparse_attn::buildCpuPipeline(OpPassManager &pm,
   buildHostLoweringPipeline(pm);
 }
 
+void sparse_attn::buildGpuKernelPipeline(OpPassManager &pm,
+                                         const GpuPipelineOptions &options) {
+  SparseAttnTilePassOptions tileOptions;
+  tileOptions.queryTile = options.queryTile;
+  tileOptions.keyTile = options.keyTile;
+  pm.addPass(createSparseAttnTilePass(tileOptions));
+  pm.addPass(createSparseAttnSkipBlocksPass());
+  pm.addPass(createSparseAttnFusePass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  SparseAttnToGPUPassOptions gpuOptions;
+  gpuOptions.warps = options.warps;
+  gpuOptions.scaleArgument = options.scaleArgument;
+  gpuOptions.minBlocksPerMultiprocessor = options.minBlocksPerMultiprocessor;
+  pm.addPass(createSparseAttnToGPUPass(gpuOptions));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void sparse_attn::buildGpuSerializationPipeline(
+    OpPassManager &pm, const GpuPipelineOptions &options) {
+  // The device half of upstream's gpu-lower-to-nvvm-pipeline (the kernels
+  // need no host code: the runtime launches them), with one conversion of
+  // the kernels at one index width.
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  target.optLevel = options.optLevel;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  pm.addPass(createConvertVectorToSCFPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(arith::createArithExpandOpsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  SparseAttnKernelsToNVVMPassOptions nvvm;
+  nvvm.indexBitwidth = options.indexBitwidth;
+  pm.addNestedPass<gpu::GPUModuleOp>(createSparseAttnKernelsToNVVMPass(nvvm));
+  pm.addPass(createConvertNVVMToLLVMPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createCSEPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createReconcileUnrealizedCastsPass());
+  if (options.format == "llvm")
+    return;
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = options.format;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
+void sparse_attn::buildGpuPipeline(OpPassManager &pm,
+                                   const GpuPipelineOptions &options) {
+  buildGpuKernelPipeline(pm, options);
+  buildGpuSerializationPipeline(pm, options);
+}
+
 void sparse_attn::registerPipelines() {
   PassPipelineRegistration<>(
       "sparse-attn-reference",
@@ -89,4 +147,9 @@ void sparse_attn::registerPipelines() {
       "Tile sparse_attn ops, skip masked blocks, fuse, and lower the tiled "
       "form to the LLVM dialect for the host",
       buildCpuPipeline);
+  PassPipelineRegistration<GpuPipelineOptions>(
+      "sparse-attn-gpu",
+      "Tile sparse_attn ops, map the tiled form onto GPU kernels and lower "
+      "them to PTX (or cubin)",
+      buildGpuPipeline);
 }

@@ -239,6 +239,10 @@ ATTENTION_SHAPES = [
     (2, 8, 2, 300, 300),
     (1, 4, 1, 77, 211),
     (1, 2, 2, 256, 64),
+    # Tails of 128-row query and 64-key tiles, Nq > Nk and Nq < Nk (causal
+    # rows with no key; long diagonal offsets), grouped heads.
+    (2, 8, 2, 513, 1000),
+    (1, 4, 4, 700, 129),
 ]
 
 

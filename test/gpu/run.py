@@ -17,6 +17,7 @@
 import argparse
 import glob
 import os
+import re
 import subprocess
 import sys
 import time
@@ -69,6 +70,12 @@ def main():
         "default test/gpu/bundles)",
     )
     parser.add_argument("--build-dir", default="/tmp/sparse-attn-runtime")
+    parser.add_argument(
+        "--kernels",
+        default="",
+        help="check only the kernels whose name matches this regular expression "
+        "(e.g. a representative set under compute-sanitizer)",
+    )
     parser.add_argument("--runtime-library", help="use this library instead of building one")
     parser.add_argument(
         "--seed", type=int, default=None, help="random seed (default: from the clock, printed)"
@@ -118,6 +125,8 @@ def main():
     for bundle in runtime.bundles:
         print(f"bundle {bundle.name} ({bundle.path}): {len(bundle.kernels)} kernels", flush=True)
         for kernel in bundle.kernels:
+            if args.kernels and not re.search(args.kernels, kernel.name):
+                continue
             checker = checks.CHECKERS.get(kernel.op)
             group = f"{bundle.name}/{kernel.name}"
             if checker is None:

@@ -264,7 +264,7 @@ llvm::Error ArgumentPreparer::resolveTensor(unsigned index,
         (shapeOption != options.shapes.end() &&
          ArrayRef<int64_t>(shapeOption->second) != file->getShape()))
       return fail(index, "'" + path->second + "' has shape (" +
-                             formatShape(file->getShape()) +
+                             run::formatShape(file->getShape()) +
                              "), which does not fit");
     llvm::Expected<HostBuffer> converted = file->convertTo(type.elementKind);
     if (!converted)
@@ -278,7 +278,7 @@ llvm::Error ArgumentPreparer::resolveTensor(unsigned index,
   SmallVector<int64_t, 4> shape(type.shape);
   if (shapeOption != options.shapes.end()) {
     if (!fitsShape(type.shape, shapeOption->second))
-      return fail(index, "--shape " + formatShape(shapeOption->second) +
+      return fail(index, "--shape " + run::formatShape(shapeOption->second) +
                              " does not fit");
     shape = shapeOption->second;
   } else if (llvm::any_of(shape, ShapedType::isDynamic)) {
@@ -318,7 +318,7 @@ llvm::Error ArgumentPreparer::generateBlockList(unsigned index,
   ArrayRef<int64_t> expected =
       ArrayRef<int64_t>(indicesShape).drop_back(isCounts ? 1 : 0);
   if (buffer.getShape() != expected)
-    return fail(index, "expected shape " + formatShape(expected) +
+    return fail(index, "expected shape " + run::formatShape(expected) +
                            " to match the other block index tensors");
 
   auto plan = blockListPlans.find(user);

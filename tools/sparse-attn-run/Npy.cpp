@@ -189,7 +189,7 @@ llvm::Expected<HostBuffer> run::readNpy(StringRef path) {
   uint64_t expectedBytes = static_cast<uint64_t>(*count) * getByteWidth(*kind);
   if (data.size() != expectedBytes)
     return fail("expected " + Twine(expectedBytes) + " data bytes for shape (" +
-                formatShape(header->shape) + "), found " + Twine(data.size()));
+                run::formatShape(header->shape) + "), found " + Twine(data.size()));
   HostBuffer buffer(*kind, header->shape);
   std::memcpy(buffer.getData(), data.data(), data.size());
   return buffer;

@@ -290,7 +290,7 @@ Evaluator::resolveMaskShape(Operation *op, BlockMaskType type,
     if (ShapedType::isDynamic(extent))
       extent = getIndex(*nextSize++);
   if (llvm::any_of(shape, [](int64_t extent) { return extent < 1; }))
-    return fail(op, "mask extents must be positive, got " + formatShape(shape));
+    return fail(op, "mask extents must be positive, got " + run::formatShape(shape));
   return shape;
 }
 
@@ -359,9 +359,9 @@ llvm::Error Evaluator::evaluate(AttentionOp op) {
   if (key.shape[0] != batch || value.shape[0] != batch ||
       value.shape[1] != kvHeads || value.shape[2] != keyLength ||
       key.shape[3] != headDim || kvHeads == 0 || heads % kvHeads != 0)
-    return fail(op, "query " + formatShape(query.shape) + ", key " +
-                        formatShape(key.shape) + " and value " +
-                        formatShape(value.shape) + " do not fit together");
+    return fail(op, "query " + run::formatShape(query.shape) + ", key " +
+                        run::formatShape(key.shape) + " and value " +
+                        run::formatShape(value.shape) + " do not fit together");
   int64_t groupSize = heads / kvHeads;
 
   const ReferenceMask *mask = op.getMask() ? &getMask(op.getMask()) : nullptr;
@@ -370,10 +370,10 @@ llvm::Error Evaluator::evaluate(AttentionOp op) {
        (mask->batch != 1 && mask->batch != batch) ||
        (mask->heads != 1 && mask->heads != heads)))
     return fail(op, "mask extents " +
-                        formatShape({mask->batch, mask->heads,
+                        run::formatShape({mask->batch, mask->heads,
                                      mask->queryLength, mask->keyLength}) +
                         " do not fit the attention " +
-                        formatShape({batch, heads, queryLength, keyLength}));
+                        run::formatShape({batch, heads, queryLength, keyLength}));
   for (Value lengths : {op.getQueryLengths(), op.getKeyLengths()})
     if (lengths && getTensor(lengths).shape[0] != batch)
       return fail(op, "sequence lengths need one entry per batch");
@@ -544,11 +544,11 @@ llvm::Error Evaluator::evaluate(MaskFromIndicesOp op) {
     if (ShapedType::isDynamic(extent))
       extent = getIndex(*nextSize++);
   if (llvm::any_of(shape, [](int64_t extent) { return extent < 1; }))
-    return fail(op, "mask extents must be positive, got " + formatShape(shape));
+    return fail(op, "mask extents must be positive, got " + run::formatShape(shape));
   for (auto [extent, typeExtent] : llvm::zip_equal(shape, type.getShape()))
     if (!ShapedType::isDynamic(typeExtent) && extent != typeExtent)
-      return fail(op, "index tensors give mask extents " + formatShape(shape) +
-                          ", the type says " + formatShape(type.getShape()));
+      return fail(op, "index tensors give mask extents " + run::formatShape(shape) +
+                          ", the type says " + run::formatShape(type.getShape()));
 
   int64_t queryBlocks = llvm::divideCeil(shape[2], type.getQueryBlockSize());
   int64_t keyBlocks = llvm::divideCeil(shape[3], type.getKeyBlockSize());
@@ -564,10 +564,10 @@ llvm::Error Evaluator::evaluate(MaskFromIndicesOp op) {
     if (ArrayRef<int64_t>(blockCounts.shape) != ArrayRef(countsShape) ||
         ArrayRef<int64_t>(blockIndices.shape) != ArrayRef(indicesShape))
       return fail(op, "index tensors have shapes " +
-                          formatShape(blockCounts.shape) + " and " +
-                          formatShape(blockIndices.shape) + ", expected " +
-                          formatShape(countsShape) + " and " +
-                          formatShape(indicesShape));
+                          run::formatShape(blockCounts.shape) + " and " +
+                          run::formatShape(blockIndices.shape) + ", expected " +
+                          run::formatShape(countsShape) + " and " +
+                          run::formatShape(indicesShape));
     for (size_t row = 0; row < blockCounts.data.size(); ++row) {
       int64_t count = std::clamp(static_cast<int64_t>(blockCounts.data[row]),
                                  int64_t{0}, keyBlocks);
@@ -649,10 +649,10 @@ llvm::Error Evaluator::combineMasks(Operation *op, Value lhsValue,
   if (shape[0] < 0 || shape[1] < 0 || lhs.queryLength != rhs.queryLength ||
       lhs.keyLength != rhs.keyLength)
     return fail(op, "masks of extents " +
-                        formatShape({lhs.batch, lhs.heads, lhs.queryLength,
+                        run::formatShape({lhs.batch, lhs.heads, lhs.queryLength,
                                      lhs.keyLength}) +
                         " and " +
-                        formatShape({rhs.batch, rhs.heads, rhs.queryLength,
+                        run::formatShape({rhs.batch, rhs.heads, rhs.queryLength,
                                      rhs.keyLength}) +
                         " do not combine");
   setMask(result, shape, cast<BlockMaskType>(result.getType()),

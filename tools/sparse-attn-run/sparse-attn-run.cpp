@@ -279,8 +279,8 @@ static bool checkResult(llvm::raw_ostream &os, unsigned index,
                         const ReferenceTensor &expected) {
   os << "check result #" << index << ": ";
   if (actual.getShape() != ArrayRef<int64_t>(expected.shape)) {
-    os << "shape " << formatShape(actual.getShape())
-       << " differs from the reference " << formatShape(expected.shape)
+    os << "shape " << run::formatShape(actual.getShape())
+       << " differs from the reference " << run::formatShape(expected.shape)
        << " FAIL\n";
     return false;
   }

@@ -58,4 +58,94 @@ def ConvertSparseAttnToLinalgPass
   ];
 }
 
+def SparseAttnToGPUPass : Pass<"sparse-attn-to-gpu", "ModuleOp"> {
+  let summary = "Map tiled sparse_attn grids onto CTAs and warps of a GPU "
+                "kernel (tensor cores through nvgpu/nvvm)";
+  let description = [{
+    Turns every function whose body is one tiled grid (`scf.forall` tagged
+    `sparse_attn.grid`, as built by `sparse-attn-tile` and rewritten by
+    `sparse-attn-skip-blocks` / `sparse-attn-fuse`) into a `gpu.func`
+    kernel of a `gpu.module` (docs/design/gpu-lowering.md):
+
+    - one CTA per grid point of `warps` warps, each owning the same number
+      of consecutive 16-row m-tiles of the query tile;
+      the query-tile index is `gridDim.x - 1 - blockIdx.x` (heaviest causal
+      tiles first), the head `blockIdx.y`, the batch `blockIdx.z`;
+    - each tensor argument and result becomes a bare pointer
+      (`memref<1xT>`), the extents the kernel reads and its dynamic strides
+      (the last dimension of q/k/v/out contiguous), viewed inside as a
+      strided memref; scalars stay scalars;
+    - each tile value lives in registers in the mma.sync m16n8k16 fragment
+      layout (f32 tiles as accumulator fragments, row vectors as the two
+      rows a thread holds, the query tile as A-operand fragments loaded
+      once with ldmatrix), except key and value tiles, which are staged in
+      swizzled shared memory by `cp.async` one tile ahead of their use
+      (the next tile streams in while the current one is consumed);
+    - every tile op has one lowering onto these fragments: `score_tile` is
+      Q K^T on tensor cores followed by the `visible` region evaluated on
+      fragment coordinates, `online_softmax` the row statistics with quad
+      shuffles, exp2, and P V with P re-packed from the accumulators into
+      A operands in registers; finalisers store the rows to global memory.
+      The query tile's A fragments stay in registers when they fit (one
+      m-tile per warp, or a narrow head), else in shared memory, reloaded
+      at each product. skip-blocks' choice between a full and a partial
+      score tile computes the product once and masks only the partial one.
+
+    The kernel keeps what a launcher needs as attributes: per argument
+    `sparse_attn.tensor`/`sparse_attn.scalar` names and access, and
+    `sparse_attn.launch` (grid expressions over argument sizes, block,
+    dynamic shared memory), which `sparse-attn-compile-gpu` writes into a
+    kernel bundle's manifest.
+  }];
+  let options = [
+    Option<"scaleArgument", "scale-argument", "bool", /*default=*/"false",
+           "Multiply every score tile's scale by an f32 kernel argument "
+           "`scale` (compile the attention with scale 1)">,
+    Option<"warps", "warps", "int64_t", /*default=*/"4",
+           "Warps of a CTA; they split the query tile's rows in 16-row "
+           "m-tiles (32 rows each with 128-row tiles, as FlashAttention-2)">,
+    Option<"minBlocksPerMultiprocessor", "min-blocks-per-sm", "int64_t",
+           /*default=*/"1",
+           "CTAs that must fit on one multiprocessor (nvvm.minctasm)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
+def SparseAttnKernelsToNVVMPass
+    : Pass<"sparse-attn-kernels-to-nvvm", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Lower the kernels of a gpu.module to NVVM and LLVM with one "
+                "index width";
+  let description = [{
+    One dialect conversion of everything sparse-attn-to-gpu emits inside a
+    `gpu.module` (gpu, nvgpu, vector, memref, arith, index, cf) to the NVVM
+    and LLVM dialects, with a single LLVM type converter. Upstream's
+    `convert-nvgpu-to-nvvm` always uses 64-bit indices, so it cannot run
+    next to `convert-gpu-to-nvvm{index-bitwidth=32}`; 32-bit index
+    arithmetic halves the registers the kernels spend on addresses. Memref
+    descriptors (hence the kernels' size, stride and offset parameters) use
+    the same width. Run `expand-strided-metadata` and `convert-scf-to-cf`
+    first.
+  }];
+  let options = [
+    Option<"indexBitwidth", "index-bitwidth", "unsigned", /*default=*/"32",
+           "Bits of the index type in the kernels (32 or 64)">,
+    Option<"barePointers", "bare-pointers", "bool", /*default=*/"true",
+           "Pass statically shaped memref arguments as one pointer each">,
+  ];
+  let dependentDialects = [
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::NVVM::NVVMDialect",
+  ];
+}
+
 #endif // SPARSE_ATTN_CONVERSION_PASSES_TD

@@ -41,6 +41,62 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
 /// reference form, then the host lowering.
 void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options);
 
+/// Options of `sparse-attn-gpu`.
+struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("Target GPU architecture"),
+                           llvm::cl::init("sm_90a")};
+  Option<std::string> features{*this, "features",
+                               llvm::cl::desc("NVPTX target features (PTX "
+                                              "version)"),
+                               llvm::cl::init("+ptx80")};
+  Option<int> optLevel{*this, "opt-level",
+                       llvm::cl::desc("LLVM optimisation level of the "
+                                      "device code"),
+                       llvm::cl::init(3)};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("What the kernels become: isa (PTX in a gpu.binary), "
+                     "bin (cubin through ptxas), fatbin, or llvm (stop at "
+                     "the LLVM/NVVM dialects)"),
+      llvm::cl::init("isa")};
+  Option<int64_t> queryTile{*this, "query-tile",
+                            llvm::cl::desc("Rows of a query tile (16 per "
+                                           "warp)"),
+                            llvm::cl::init(128)};
+  Option<int64_t> keyTile{*this, "key-tile",
+                          llvm::cl::desc("Keys of a key tile"),
+                          llvm::cl::init(64)};
+  Option<unsigned> indexBitwidth{
+      *this, "index-bitwidth",
+      llvm::cl::desc("Bits of the index type in the kernels (32 or 64); the "
+                     "kernels' size and stride parameters have this width"),
+      llvm::cl::init(32)};
+  Option<int64_t> warps{*this, "warps",
+                        llvm::cl::desc("Warps of a CTA"),
+                        llvm::cl::init(4)};
+  Option<bool> scaleArgument{
+      *this, "scale-argument",
+      llvm::cl::desc("Take the score scale as a kernel argument"),
+      llvm::cl::init(false)};
+  Option<int64_t> minBlocksPerMultiprocessor{
+      *this, "min-blocks-per-sm",
+      llvm::cl::desc("CTAs that must fit on one multiprocessor"),
+      llvm::cl::init(1)};
+};
+
+/// `sparse-attn-gpu`: the tiled form (as for the CPU), mapped onto CTAs,
+/// warps and tensor cores by sparse-attn-to-gpu, then the NVVM lowering of
+/// the kernels and their serialisation to PTX (or cubin, fatbin).
+void buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &options);
+/// Its first half, up to the kernels in the gpu/nvgpu/nvvm dialects (where
+/// their launch attributes are read).
+void buildGpuKernelPipeline(OpPassManager &pm,
+                            const GpuPipelineOptions &options);
+/// Its second half: NVVM lowering and serialisation.
+void buildGpuSerializationPipeline(OpPassManager &pm,
+                                   const GpuPipelineOptions &options);
+
 /// Registers the named pipelines with the global pass-pipeline registry.
 void registerPipelines();
 

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Times the same attention specializations from several bundles (tuning
+variants: tile sizes, warps), each bundle in its own runtime; a bundle
+without the specialization of a case is skipped for it.
+
+    python3 bench/bench_variants.py BUNDLE... [--cases "B,H,N,D,causal;..."]
+"""
+
+import argparse
+import math
+import os
+import sys
+
+import torch
+import triton.testing
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.environ.get("SPARSE_ATTN_PYTHON", os.path.join(HERE, "..", "python")))
+
+from sparse_attn import runtime as sa_runtime  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundles", nargs="+")
+    parser.add_argument("--cases", default="1,32,16384,128,0;1,32,16384,128,1")
+    args = parser.parse_args()
+    runtimes = []
+    for path in args.bundles:
+        runtime = sa_runtime.Runtime()
+        runtime.load_bundle(path)
+        runtimes.append((os.path.basename(path), runtime))
+    stream = torch.cuda.current_stream().cuda_stream
+    for case in args.cases.split(";"):
+        batch, heads, length, dim, causal = (int(x) for x in case.split(","))
+        torch.manual_seed(0)
+        q, k, v = (torch.randn(batch, heads, length, dim, device="cuda", dtype=torch.bfloat16)
+                   for _ in range(3))
+        out = torch.empty_like(q)
+        flops = 4.0 * batch * heads * length * length * dim / (2 if causal else 1)
+        specialization = {"normalizer": "softmax", "dtype": "bf16", "head_dim": dim,
+                          "value_dim": dim, "causal": bool(causal), "varlen": False,
+                          "statistics": False, "mask": "none"}
+        tensors = {"q": q, "k": k, "v": v, "out": out}
+        scalars = {"scale": 1 / math.sqrt(dim)}
+        for name, runtime in runtimes:
+            try:
+                kernel = runtime.find_kernel("attention", specialization)
+            except sa_runtime.KernelNotFoundError:
+                continue
+            ms = triton.testing.do_bench(lambda: kernel.launch(tensors, scalars, stream),
+                                         warmup=25, rep=100, return_mode="median")
+            print(f"B={batch} H={heads} N={length} D={dim} causal={causal} {name}: "
+                  f"{kernel.name} {ms:.3f} ms {flops / ms / 1e9:.1f} TFLOP/s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

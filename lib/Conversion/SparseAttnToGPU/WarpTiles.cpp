@@ -1,0 +1,614 @@
+//===- WarpTiles.cpp - tile values as mma.sync fragments --------*- C++ -*-===//
+
+#include "WarpTiles.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::sparse_attn::warp_tiles;
+
+// exp2 and log2 are the NVVM intrinsics of ex2.approx.ftz / lg2.approx.ftz:
+// math.exp2 and math.log2 (and llvm.intr.exp2) become libdevice calls that
+// resolve only where the CUDA toolkit's libdevice is found.
+
+namespace {
+constexpr double kLn2 = 0.6931471805599453;
+constexpr int64_t kThreadsPerWarp = 32;
+/// Columns of one mma n-tile and elements of one 16-byte chunk.
+constexpr int64_t kTileColumns = 8;
+constexpr int64_t kChunkElements = 8;
+/// The k of one mma step.
+constexpr int64_t kStepDepth = 16;
+} // namespace
+
+ThreadIds mlir::sparse_attn::warp_tiles::buildThreadIds(OpBuilder &b,
+                                                        Location loc) {
+  auto constant = [&](int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  };
+  ThreadIds ids;
+  ids.thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value lane = arith::RemUIOp::create(b, loc, ids.thread, constant(kThreadsPerWarp));
+  ids.warp = arith::DivUIOp::create(b, loc, ids.thread, constant(kThreadsPerWarp));
+  ids.group = arith::DivUIOp::create(b, loc, lane, constant(4));
+  ids.quadLane = arith::RemUIOp::create(b, loc, lane, constant(4));
+  ids.matrix = arith::DivUIOp::create(b, loc, lane, constant(8));
+  ids.matrixRow = arith::RemUIOp::create(b, loc, lane, constant(8));
+  return ids;
+}
+
+VectorType mlir::sparse_attn::warp_tiles::accumulatorType(
+    MLIRContext *context, const WarpLayout &layout, int64_t columns) {
+  return VectorType::get({layout.rowTiles * columns / 2},
+                         Float32Type::get(context));
+}
+
+VectorType
+mlir::sparse_attn::warp_tiles::rowVectorType(MLIRContext *context,
+                                             const WarpLayout &layout) {
+  return VectorType::get({2 * layout.rowTiles}, Float32Type::get(context));
+}
+
+VectorType mlir::sparse_attn::warp_tiles::operandType(MLIRContext *context,
+                                                      const WarpLayout &layout,
+                                                      int64_t depth) {
+  return VectorType::get({layout.rowTiles * depth / 4},
+                         IntegerType::get(context, 32));
+}
+
+VectorType mlir::sparse_attn::warp_tiles::outputTileType(
+    Type elementType, const WarpLayout &layout, int64_t columns) {
+  return VectorType::get({layout.rowTiles * columns / 2}, elementType);
+}
+
+bool mlir::sparse_attn::warp_tiles::operandFitsRegisters(
+    const WarpLayout &layout, int64_t depth) {
+  // 32 registers: what a 16-row m-tile of a 128-wide head takes. Beyond it
+  // the accumulators of two m-tiles leave no room (FlashAttention-2 keeps
+  // the query in shared memory there too).
+  return layout.rowTiles * depth / 4 <= 32;
+}
+
+bool mlir::sparse_attn::warp_tiles::isTensorCoreElementType(Type elementType) {
+  return elementType.isBF16() || elementType.isF16();
+}
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+Value WarpTiles::index(int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+Value WarpTiles::exp2(Value x) {
+  return LLVM::CallIntrinsicOp::create(b, loc, b.getF32Type(),
+                                       b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f"),
+                                       ValueRange{x})
+      .getResult(0);
+}
+
+Value WarpTiles::log2(Value x) {
+  return LLVM::CallIntrinsicOp::create(b, loc, b.getF32Type(),
+                                       b.getStringAttr("llvm.nvvm.lg2.approx.ftz.f"),
+                                       ValueRange{x})
+      .getResult(0);
+}
+
+Value WarpTiles::f32(double value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
+SmallVector<Value> WarpTiles::unpack(Value vector) {
+  auto type = cast<VectorType>(vector.getType());
+  SmallVector<Value> elements;
+  for (int64_t i = 0, e = type.getNumElements(); i < e; ++i)
+    elements.push_back(vector::ExtractOp::create(b, loc, vector, i));
+  return elements;
+}
+
+Value WarpTiles::pack(VectorType type, ArrayRef<Value> elements) {
+  return vector::FromElementsOp::create(b, loc, type, elements);
+}
+
+Value WarpTiles::vectorRow(int64_t r) {
+  Value warpRow =
+      arith::MulIOp::create(b, loc, ids.warp, index(kWarpRows * layout.rowTiles));
+  Value row = arith::AddIOp::create(b, loc, warpRow, ids.group);
+  return arith::AddIOp::create(b, loc, row,
+                               index(kWarpRows * (r / 2) + 8 * (r % 2)));
+}
+
+int64_t WarpTiles::rowOf(int64_t e, int64_t columns) {
+  int64_t tileColumns = columns / kTileColumns;
+  return 2 * (e / (4 * tileColumns)) + (e % 4) / 2;
+}
+
+Value WarpTiles::elementRow(int64_t e, int64_t columns) {
+  return vectorRow(rowOf(e, columns));
+}
+
+Value WarpTiles::elementColumn(int64_t e, int64_t columns) {
+  int64_t tileColumn = (e / 4) % (columns / kTileColumns);
+  Value pair = arith::MulIOp::create(b, loc, ids.quadLane, index(2));
+  return arith::AddIOp::create(b, loc, pair,
+                               index(kTileColumns * tileColumn + e % 2));
+}
+
+Value WarpTiles::opaque(Value value) {
+  Type i32 = b.getI32Type();
+  Value narrow = arith::IndexCastOp::create(b, loc, i32, value);
+  auto asmOp = LLVM::InlineAsmOp::create(
+      b, loc, i32, ValueRange{narrow}, "mov.b32 $0, $1;", "=r,r",
+      /*has_side_effects=*/true, /*is_align_stack=*/false,
+      LLVM::TailCallKind::None, /*asm_dialect=*/LLVM::AsmDialectAttr(),
+      /*operand_attrs=*/ArrayAttr());
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), asmOp.getResult(0));
+}
+
+std::array<Value, 4> WarpTiles::loadMatrices(const SharedTile &tile,
+                                             int64_t row, Value laneRow,
+                                             int64_t chunk, Value laneChunk,
+                                             bool transpose) {
+  // The swizzled chunk (chunk + laneChunk) ^ ((row + laneRow) & mask) is
+  // (chunk & ~mask) + (((chunk & mask) | laneChunk) ^ (laneRow & mask)): a
+  // lane term that takes one of (mask + 1) / 2 values and a constant.
+  int64_t chunksPerRow = tile.width / kChunkElements;
+  int64_t mask = std::min<int64_t>(8, chunksPerRow) - 1;
+  int64_t swizzleClass = chunk & mask;
+  Value &base = laneBases[{tile.offset, laneRow, laneChunk, swizzleClass}];
+  if (!base) {
+    Value rowBits = arith::AndIOp::create(b, loc, laneRow, index(mask));
+    Value laneTerm = arith::XOrIOp::create(
+        b, loc,
+        arith::OrIOp::create(b, loc, laneChunk, index(swizzleClass)).getResult(),
+        rowBits);
+    Value start = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, laneRow, index(tile.width)),
+        arith::MulIOp::create(b, loc, laneTerm, index(kChunkElements)));
+    base = opaque(arith::AddIOp::create(b, loc, tile.offset, start));
+  }
+  Value element = arith::AddIOp::create(
+      b, loc, base,
+      index(row * tile.width + (chunk & ~mask) * kChunkElements));
+  Type elementType =
+      cast<MemRefType>(tile.memory.getType()).getElementType();
+  auto resultType = VectorType::get({4, 2}, elementType);
+  Value matrices = nvgpu::LdMatrixOp::create(
+      b, loc, resultType, tile.memory, ValueRange{element}, transpose,
+      /*numTiles=*/4);
+  std::array<Value, 4> registers;
+  for (int64_t i = 0; i < 4; ++i) {
+    Value pair = vector::ExtractOp::create(b, loc, matrices, i);
+    registers[i] =
+        LLVM::BitcastOp::create(b, loc, b.getI32Type(), pair).getResult();
+  }
+  return registers;
+}
+
+std::array<Value, 4> WarpTiles::mma(ArrayRef<Value> a, ArrayRef<Value> bFragment,
+                                    ArrayRef<Value> c, Type elementType) {
+  // bf16 operands travel as i32, f16 ones as vector<2xf16> (the NVVM op's
+  // operand rules).
+  auto asOperands = [&](ArrayRef<Value> registers) {
+    SmallVector<Value> operands;
+    for (Value reg : registers) {
+      if (elementType.isF16())
+        reg = LLVM::BitcastOp::create(
+            b, loc, VectorType::get({2}, elementType), reg);
+      operands.push_back(reg);
+    }
+    return operands;
+  };
+  NVVM::MMATypes ptxType =
+      elementType.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
+  Type f32Type = b.getF32Type();
+  auto resultType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), {f32Type, f32Type, f32Type, f32Type});
+  Value result = NVVM::MmaOp::create(
+      b, loc, resultType, asOperands(a), asOperands(bFragment), c,
+      ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
+      std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  std::array<Value, 4> d;
+  for (int64_t i = 0; i < 4; ++i)
+    d[i] = LLVM::ExtractValueOp::create(b, loc, result, i);
+  return d;
+}
+
+Value WarpTiles::packPair(Value low, Value high, Type elementType) {
+  Value pair = vector::FromElementsOp::create(
+      b, loc, VectorType::get({2}, b.getF32Type()), ValueRange{low, high});
+  Value narrow = arith::TruncFOp::create(
+      b, loc, VectorType::get({2}, elementType), pair);
+  return LLVM::BitcastOp::create(b, loc, b.getI32Type(), narrow);
+}
+
+Value WarpTiles::quadReduce(Value value, bool isMax) {
+  Value width = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(32));
+  for (int32_t offset : {1, 2}) {
+    Value shift = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(offset));
+    Value other = gpu::ShuffleOp::create(b, loc, value, shift, width,
+                                         gpu::ShuffleMode::XOR)
+                      .getShuffleResult();
+    value = isMax ? Value(arith::MaximumFOp::create(b, loc, value, other))
+                  : Value(arith::AddFOp::create(b, loc, value, other));
+  }
+  return value;
+}
+
+Value WarpTiles::reduceRow(ArrayRef<Value> elements, int64_t columns,
+                           int64_t r, Value init, bool isMax) {
+  Value local;
+  for (int64_t e = 0, n = elements.size(); e < n; ++e) {
+    if (rowOf(e, columns) != r)
+      continue;
+    local = !local ? elements[e]
+            : isMax ? Value(arith::MaximumFOp::create(b, loc, local, elements[e]))
+                    : Value(arith::AddFOp::create(b, loc, local, elements[e]));
+  }
+  Value total = quadReduce(local, isMax);
+  return isMax ? Value(arith::MaximumFOp::create(b, loc, init, total))
+               : Value(arith::AddFOp::create(b, loc, init, total));
+}
+
+//===----------------------------------------------------------------------===//
+// Data movement
+//===----------------------------------------------------------------------===//
+
+void WarpTiles::copyTileAsync(Value source, Value batch, Value head, Value row,
+                              Value rowLimit, const SharedTile &tile) {
+  // Thread t copies 16-byte chunk t % C of rows t / C + k * (threads / C):
+  // consecutive threads read consecutive chunks of a row, and the rows of
+  // one thread are a constant distance apart (its addresses differ by
+  // immediates).
+  int64_t chunksPerRow = tile.width / kChunkElements;
+  int64_t mask = std::min<int64_t>(8, chunksPerRow) - 1;
+  int64_t rowStep = layout.numThreads() / chunksPerRow;
+  Value firstRow = arith::DivUIOp::create(b, loc, ids.thread, index(chunksPerRow));
+  Value rowChunk = arith::RemUIOp::create(b, loc, ids.thread, index(chunksPerRow));
+  Value sourceColumn =
+      arith::MulIOp::create(b, loc, rowChunk, index(kChunkElements));
+  auto emitCopies = [&](bool guarded) {
+    // With rows a multiple of 8 apart the swizzle is the thread's own for
+    // all its rows: one opaque base and immediate offsets.
+    Value swizzleBase;
+    if (rowStep % (mask + 1) == 0) {
+      Value swizzled = arith::AddIOp::create(
+          b, loc, arith::AndIOp::create(b, loc, rowChunk, index(~mask)),
+          arith::XOrIOp::create(
+              b, loc, arith::AndIOp::create(b, loc, rowChunk, index(mask)),
+              arith::AndIOp::create(b, loc, firstRow, index(mask))));
+      swizzleBase = opaque(arith::AddIOp::create(
+          b, loc, tile.offset,
+          arith::AddIOp::create(
+              b, loc, arith::MulIOp::create(b, loc, firstRow, index(tile.width)),
+              arith::MulIOp::create(b, loc, swizzled, index(kChunkElements)))));
+    }
+    for (int64_t first = 0; first < tile.rows; first += rowStep) {
+      OpBuilder::InsertionGuard guard(b);
+      Value tileRow = arith::AddIOp::create(b, loc, firstRow, index(first));
+      if (first + rowStep > tile.rows) {
+        Value inTile = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                             tileRow, index(tile.rows));
+        auto ifOp = scf::IfOp::create(b, loc, inTile, /*withElseRegion=*/false);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+      }
+      Value destination;
+      if (swizzleBase) {
+        destination = arith::AddIOp::create(b, loc, swizzleBase,
+                                             index(first * tile.width));
+      } else {
+        Value swizzled = arith::XOrIOp::create(
+            b, loc, rowChunk,
+            arith::AndIOp::create(b, loc, tileRow, index(mask)).getResult());
+        destination = arith::AddIOp::create(
+            b, loc, tile.offset,
+            arith::AddIOp::create(
+                b, loc,
+                arith::MulIOp::create(b, loc, tileRow, index(tile.width)),
+                arith::MulIOp::create(b, loc, swizzled,
+                                      index(kChunkElements))));
+      }
+      Value sourceRow = arith::AddIOp::create(b, loc, row, tileRow);
+      Value copied;
+      if (guarded) {
+        // Rows past the end copy nothing (zero fill) from an address inside
+        // the tensor.
+        Value inBounds = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::slt, sourceRow, rowLimit);
+        sourceRow = arith::SelectOp::create(b, loc, inBounds, sourceRow, row);
+        copied = arith::SelectOp::create(b, loc, inBounds,
+                                         index(kChunkElements), index(0));
+      }
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, loc, tile.memory, ValueRange{destination}, source,
+          ValueRange{batch, head, sourceRow, sourceColumn},
+          b.getIndexAttr(kChunkElements), copied, b.getUnitAttr());
+    }
+  };
+  // Only a tile that reaches past the end needs the row checks.
+  Value end = arith::AddIOp::create(b, loc, row, index(tile.rows));
+  Value inside =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, end, rowLimit);
+  auto ifOp = scf::IfOp::create(b, loc, inside, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  emitCopies(/*guarded=*/false);
+  b.setInsertionPointToStart(ifOp.elseBlock());
+  emitCopies(/*guarded=*/true);
+}
+
+std::pair<Value, Value> WarpTiles::operandLanes() {
+  // Lanes 8m..8m+7 address matrix m: rows +8 for m odd, columns +8 for m >= 2
+  // (a0: rows 0-7, a1: rows 8-15, a2/a3 the same at columns 8-15).
+  Value rowInPair = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, ids.matrix, index(2)), index(8));
+  Value warpRow = arith::MulIOp::create(b, loc, ids.warp,
+                                        index(kWarpRows * layout.rowTiles));
+  Value laneRow = arith::AddIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, warpRow, rowInPair),
+      ids.matrixRow);
+  return {laneRow, arith::DivUIOp::create(b, loc, ids.matrix, index(2))};
+}
+
+SmallVector<Value> WarpTiles::operandStep(const Operand &operand,
+                                          ArrayRef<Value> registers,
+                                          std::pair<Value, Value> lanes,
+                                          int64_t rowTile, int64_t step) {
+  int64_t steps = operand.shared.width / kStepDepth;
+  if (operand.registers)
+    return SmallVector<Value>(
+        registers.slice(4 * (rowTile * steps + step), 4));
+  std::array<Value, 4> r =
+      loadMatrices(operand.shared, kWarpRows * rowTile, lanes.first, 2 * step,
+                   lanes.second, /*transpose=*/false);
+  return SmallVector<Value>(r.begin(), r.end());
+}
+
+Value WarpTiles::loadOperand(const SharedTile &tile) {
+  Operand shared{Value(), tile};
+  std::pair<Value, Value> lanes = operandLanes();
+  SmallVector<Value> registers;
+  for (int64_t rowTile = 0; rowTile < layout.rowTiles; ++rowTile)
+    for (int64_t step = 0; step < tile.width / kStepDepth; ++step)
+      llvm::append_range(registers,
+                         operandStep(shared, {}, lanes, rowTile, step));
+  return pack(operandType(b.getContext(), layout, tile.width), registers);
+}
+
+void WarpTiles::storeTileRows(Value tile, Value rows, Value dest, Value batch,
+                              Value head, Value rowStart) {
+  SmallVector<Value> elements = unpack(tile);
+  int64_t columns = 2 * elements.size() / layout.rowTiles;
+  auto pairType =
+      VectorType::get({2}, cast<VectorType>(tile.getType()).getElementType());
+  Value firstColumn = arith::MulIOp::create(b, loc, ids.quadLane, index(2));
+  for (int64_t r = 0; r < 2 * layout.rowTiles; ++r) {
+    OpBuilder::InsertionGuard guard(b);
+    Value row = vectorRow(r);
+    Value inRows =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, row, rows);
+    auto ifOp = scf::IfOp::create(b, loc, inRows, /*withElseRegion=*/false);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    Value globalRow = arith::AddIOp::create(b, loc, rowStart, row);
+    for (int64_t e = 0, n = elements.size(); e < n; e += 2) {
+      if (rowOf(e, columns) != r)
+        continue;
+      Value pair = pack(pairType, {elements[e], elements[e + 1]});
+      int64_t tileColumn = (e / 4) % (columns / kTileColumns);
+      Value column = arith::AddIOp::create(b, loc, firstColumn,
+                                           index(kTileColumns * tileColumn));
+      vector::StoreOp::create(b, loc, pair, dest,
+                              ValueRange{batch, head, globalRow, column});
+    }
+  }
+}
+
+void WarpTiles::storeRowVector(Value rowVector, Value rows, Value dest,
+                               Value batch, Value head, Value rowStart) {
+  SmallVector<Value> elements = unpack(rowVector);
+  Value firstInQuad = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            ids.quadLane, index(0));
+  for (int64_t r = 0, n = elements.size(); r < n; ++r) {
+    OpBuilder::InsertionGuard guard(b);
+    Value row = vectorRow(r);
+    Value inRows =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, row, rows);
+    Value writes = arith::AndIOp::create(b, loc, inRows, firstInQuad);
+    auto ifOp = scf::IfOp::create(b, loc, writes, /*withElseRegion=*/false);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    Value globalRow = arith::AddIOp::create(b, loc, rowStart, row);
+    memref::StoreOp::create(b, loc, elements[r], dest,
+                            ValueRange{batch, head, globalRow});
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Tile ops
+//===----------------------------------------------------------------------===//
+
+Value WarpTiles::scoreProducts(const Operand &query, const SharedTile &keys,
+                               Type elementType) {
+  SmallVector<Value> registers;
+  std::pair<Value, Value> lanes;
+  if (query.registers)
+    registers = unpack(query.registers);
+  else
+    lanes = operandLanes();
+  int64_t tileColumns = keys.rows / kTileColumns;
+  Value zero = f32(0.0);
+  SmallVector<Value> acc(4 * layout.rowTiles * tileColumns, zero);
+  // Lanes 8m..8m+7 address matrix m: keys +8 for m >= 2, depth +8 for m odd
+  // (b0/b1 of n-tile 2p, then of n-tile 2p + 1).
+  Value keyInPair = arith::MulIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, ids.matrix, index(2)), index(8));
+  Value keyRow = arith::AddIOp::create(b, loc, keyInPair, ids.matrixRow);
+  Value chunkInStep = arith::RemUIOp::create(b, loc, ids.matrix, index(2));
+  for (int64_t step = 0; step < keys.width / kStepDepth; ++step) {
+    SmallVector<SmallVector<Value>> a;
+    for (int64_t rowTile = 0; rowTile < layout.rowTiles; ++rowTile)
+      a.push_back(operandStep(query, registers, lanes, rowTile, step));
+    for (int64_t pair = 0; pair < tileColumns / 2; ++pair) {
+      std::array<Value, 4> r = loadMatrices(keys, 16 * pair, keyRow, 2 * step,
+                                            chunkInStep, /*transpose=*/false);
+      for (int64_t rowTile = 0; rowTile < layout.rowTiles; ++rowTile)
+        for (int64_t j = 0; j < 2; ++j) {
+          int64_t n = rowTile * tileColumns + 2 * pair + j;
+          std::array<Value, 4> d =
+              mma(a[rowTile], {r[2 * j], r[2 * j + 1]},
+                  ArrayRef<Value>(acc).slice(4 * n, 4), elementType);
+          std::copy(d.begin(), d.end(), acc.begin() + 4 * n);
+        }
+    }
+  }
+  return pack(accumulatorType(b.getContext(), layout, keys.rows), acc);
+}
+
+Value WarpTiles::accumulateProducts(Value acc, ArrayRef<Value> weights,
+                                    const SharedTile &values,
+                                    Type elementType) {
+  SmallVector<Value> out = unpack(acc);
+  int64_t keyTiles = values.rows / kTileColumns;
+  int64_t valueTiles = values.width / kTileColumns;
+  // Lanes 8m..8m+7 address matrix m of the transposed load: keys +8 for m
+  // odd, value columns +8 for m >= 2.
+  Value keyInPair = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, ids.matrix, index(2)), index(8));
+  Value keyRow = arith::AddIOp::create(b, loc, keyInPair, ids.matrixRow);
+  Value chunkInPair = arith::DivUIOp::create(b, loc, ids.matrix, index(2));
+  for (int64_t step = 0; step < values.rows / kStepDepth; ++step) {
+    // The A operand of P from the packed score accumulators of n-tiles
+    // 2 step and 2 step + 1 (rows g, g + 8; keys 2t, 2t + 8).
+    SmallVector<ArrayRef<Value>> a;
+    for (int64_t rowTile = 0; rowTile < layout.rowTiles; ++rowTile)
+      a.push_back(weights.slice(2 * (rowTile * keyTiles + 2 * step), 4));
+    for (int64_t pair = 0; pair < values.width / 16; ++pair) {
+      std::array<Value, 4> r =
+          loadMatrices(values, 16 * step, keyRow, 2 * pair, chunkInPair,
+                       /*transpose=*/true);
+      for (int64_t rowTile = 0; rowTile < layout.rowTiles; ++rowTile)
+        for (int64_t j = 0; j < 2; ++j) {
+          int64_t n = rowTile * valueTiles + 2 * pair + j;
+          std::array<Value, 4> d =
+              mma(a[rowTile], {r[2 * j], r[2 * j + 1]},
+                  ArrayRef<Value>(out).slice(4 * n, 4), elementType);
+          std::copy(d.begin(), d.end(), out.begin() + 4 * n);
+        }
+    }
+  }
+  return pack(cast<VectorType>(acc.getType()), out);
+}
+
+Value WarpTiles::scaleTile(Value tile, Value factor) {
+  SmallVector<Value> elements = unpack(tile);
+  for (Value &element : elements)
+    element = arith::MulFOp::create(b, loc, element, factor);
+  return pack(cast<VectorType>(tile.getType()), elements);
+}
+
+Value WarpTiles::maskTile(Value tile, Value rowOffset, Value colOffset,
+                          VisibleFn visible) {
+  SmallVector<Value> elements = unpack(tile);
+  int64_t columns = 2 * elements.size() / layout.rowTiles;
+  Value negInf = f32(-std::numeric_limits<double>::infinity());
+  for (int64_t e = 0, n = elements.size(); e < n; ++e) {
+    Value i = arith::AddIOp::create(b, loc, rowOffset, elementRow(e, columns));
+    Value j =
+        arith::AddIOp::create(b, loc, colOffset, elementColumn(e, columns));
+    Value isVisible = visible(b, loc, i, j);
+    elements[e] =
+        arith::SelectOp::create(b, loc, isVisible, elements[e], negInf);
+  }
+  return pack(cast<VectorType>(tile.getType()), elements);
+}
+
+SmallVector<Value> WarpTiles::onlineSoftmax(Value scores,
+                                            const SharedTile *values,
+                                            Value max, Value sum, Value acc,
+                                            Type elementType) {
+  SmallVector<Value> s = unpack(scores);
+  SmallVector<Value> m = unpack(max), l = unpack(sum);
+  int64_t columns = 2 * s.size() / layout.rowTiles;
+  Value negInf = f32(-std::numeric_limits<double>::infinity());
+  int64_t rows = m.size();
+  SmallVector<Value> newMax(rows), base(rows), rescale(rows), newSum(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    newMax[r] = reduceRow(s, columns, r, m[r], /*isMax=*/true);
+    // A row without a visible key yet keeps base 0: no -inf - -inf.
+    Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                        newMax[r], negInf);
+    base[r] = arith::SelectOp::create(b, loc, empty, f32(0.0), newMax[r]);
+    rescale[r] = exp2(arith::SubFOp::create(b, loc, m[r], base[r]));
+  }
+  SmallVector<Value> p;
+  for (int64_t e = 0, n = s.size(); e < n; ++e)
+    p.push_back(
+        exp2(arith::SubFOp::create(b, loc, s[e], base[rowOf(e, columns)])));
+  for (int64_t r = 0; r < rows; ++r)
+    newSum[r] = reduceRow(p, columns, r,
+                          arith::MulFOp::create(b, loc, l[r], rescale[r]),
+                          /*isMax=*/false);
+  VectorType rowType = rowVectorType(b.getContext(), layout);
+  SmallVector<Value> results = {pack(rowType, newMax), pack(rowType, newSum)};
+  if (!values)
+    return results;
+  // P in the element type right away: half the registers of f32 while the
+  // products run.
+  SmallVector<Value> packed;
+  for (int64_t e = 0, n = p.size(); e < n; e += 2)
+    packed.push_back(packPair(p[e], p[e + 1], elementType));
+  SmallVector<Value> a = unpack(acc);
+  int64_t accColumns = 2 * a.size() / layout.rowTiles;
+  for (int64_t e = 0, n = a.size(); e < n; ++e)
+    a[e] = arith::MulFOp::create(b, loc, a[e], rescale[rowOf(e, accColumns)]);
+  results.push_back(accumulateProducts(
+      pack(cast<VectorType>(acc.getType()), a), packed, *values, elementType));
+  return results;
+}
+
+std::pair<Value, Value> WarpTiles::softmaxFinalize(Value max, Value sum,
+                                                   Value acc, Value rows,
+                                                   bool unnormalized,
+                                                   Type elementType) {
+  SmallVector<Value> m = unpack(max), l = unpack(sum), a = unpack(acc);
+  int64_t columns = 2 * a.size() / layout.rowTiles;
+  Value zero = f32(0.0);
+  SmallVector<Value> factor(m.size()), logSumExp(m.size());
+  for (int64_t r = 0, n = m.size(); r < n; ++r) {
+    Value inRows = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                         vectorRow(r), rows);
+    Value nonEmpty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                           l[r], zero);
+    Value valid = arith::AndIOp::create(b, loc, inRows, nonEmpty);
+    Value normal = unnormalized
+                       ? f32(1.0)
+                       : Value(arith::DivFOp::create(b, loc, f32(1.0), l[r]));
+    factor[r] = arith::SelectOp::create(b, loc, valid, normal, zero);
+    Value natural = arith::MulFOp::create(
+        b, loc, f32(kLn2), arith::AddFOp::create(b, loc, m[r], log2(l[r])));
+    logSumExp[r] = arith::SelectOp::create(
+        b, loc, valid, natural, f32(-std::numeric_limits<double>::infinity()));
+  }
+  SmallVector<Value> out;
+  for (int64_t e = 0, n = a.size(); e < n; ++e) {
+    Value value =
+        arith::MulFOp::create(b, loc, a[e], factor[rowOf(e, columns)]);
+    if (!elementType.isF32())
+      value = arith::TruncFOp::create(b, loc, elementType, value);
+    out.push_back(value);
+  }
+  return {pack(outputTileType(elementType, layout, columns), out),
+          pack(rowVectorType(b.getContext(), layout), logSumExp)};
+}

@@ -1,0 +1,223 @@
+//===- WarpTiles.h - tile values as mma.sync fragments ----------*- C++ -*-===//
+//
+// The register form of the tiled level on the GPU (docs/design/
+// gpu-lowering.md): a query tile of TQ rows is split over the warps of a
+// CTA, each owning `rowTiles` consecutive 16-row m-tiles, and every per-row
+// tile value lives in the fragment layout of the tensor-core instruction
+// mma.sync m16n8k16, so that the tile ops chain without leaving registers.
+// With `g = lane / 4` and `t = lane % 4`, a thread holds, for each of its
+// m-tiles `m`,
+//
+// - of an f32 tile [TQ, C] (scores, accumulators): for each 8-column n-tile
+//   `n`, rows `g` and `g + 8` of the m-tile at columns `8n + 2t` and
+//   `8n + 2t + 1`, as `vector<rowTiles * C/2 x f32>` (element
+//   `4 (m C/8 + n) + 2h + p` is row `g + 8h`, column `8n + 2t + p`);
+// - of a row vector [TQ]: rows `g` and `g + 8`, as `vector<2 rowTiles x f32>`
+//   (element `2m + h`, replicated over the four threads of a quad);
+// - of a 16-bit tile used as the left operand (the query tile [TQ, D]): the
+//   A fragments of every 16-wide k-step, as `vector<rowTiles * D/4 x i32>`
+//   (two elements per i32), or, when that would take too many registers,
+//   nothing: the tile stays in shared memory and each product reloads it;
+// - of a 16-bit output tile [TQ, C]: as the f32 tile, in its element type.
+//
+// Key and value tiles are the right-hand operands: they stay in shared
+// memory (`SharedTile`), rows of 16-byte chunks with the chunk index XORed
+// with the row (bank-conflict-free ldmatrix), and are read with ldmatrix
+// (transposed for P @ V); each fragment read feeds all m-tiles of the warp.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPARSE_ATTN_LIB_CONVERSION_SPARSEATTNTOGPU_WARPTILES_H
+#define SPARSE_ATTN_LIB_CONVERSION_SPARSEATTNTOGPU_WARPTILES_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/DenseMap.h"
+
+#include <tuple>
+
+#include <array>
+
+namespace mlir::sparse_attn::warp_tiles {
+
+/// Rows of a query tile that one warp owns (the M of mma.sync m16n8k16).
+inline constexpr int64_t kWarpRows = 16;
+/// Bytes of one cp.async copy and of one ldmatrix row.
+inline constexpr int64_t kChunkBytes = 16;
+
+/// Per-thread coordinates, computed once at the kernel's entry.
+struct ThreadIds {
+  Value thread;    // threadIdx.x
+  Value warp;      // thread / 32
+  Value group;     // lane / 4: the fragment row (and row + 8)
+  Value quadLane;  // lane % 4: the fragment column pair
+  Value matrix;    // lane / 8: the 8x8 matrix whose row the lane addresses
+  Value matrixRow; // lane % 8: that row
+};
+
+ThreadIds buildThreadIds(OpBuilder &b, Location loc);
+
+/// A [rows, width] tile of 16-bit elements in shared memory, swizzled: row
+/// `r`, 16-byte chunk `c` is at element `offset + r * width + 8 * c'` of
+/// `memory` with `c' = c ^ (r mod 8)` (mod the chunks of a row when fewer).
+struct SharedTile {
+  Value memory; // memref<N x T, #gpu.address_space<workgroup>>: all of it
+  Value offset; // index
+  int64_t rows = 0, width = 0;
+};
+
+/// How the rows of a query tile are spread over a CTA.
+struct WarpLayout {
+  int64_t numWarps = 0;
+  int64_t rowTiles = 0; // 16-row m-tiles per warp
+  int64_t numThreads() const { return 32 * numWarps; }
+};
+
+/// The left operand of a product: A fragments in registers, or (null
+/// registers) a shared tile read at every use.
+struct Operand {
+  Value registers;
+  SharedTile shared;
+};
+
+/// Fragment types.
+VectorType accumulatorType(MLIRContext *context, const WarpLayout &layout,
+                           int64_t columns);
+VectorType rowVectorType(MLIRContext *context, const WarpLayout &layout);
+VectorType operandType(MLIRContext *context, const WarpLayout &layout,
+                       int64_t depth);
+VectorType outputTileType(Type elementType, const WarpLayout &layout,
+                          int64_t columns);
+/// Whether the A fragments of a [TQ, depth] operand fit the register budget
+/// (else the operand stays in shared memory).
+bool operandFitsRegisters(const WarpLayout &layout, int64_t depth);
+
+/// Whether a tile of `elementType` can feed the tensor cores here.
+bool isTensorCoreElementType(Type elementType);
+
+/// Builds the fragment code of one CTA of `numThreads` threads.
+class WarpTiles {
+public:
+  WarpTiles(OpBuilder &builder, Location loc, const ThreadIds &ids,
+            const WarpLayout &layout)
+      : b(builder), loc(loc), ids(ids), layout(layout) {}
+
+  //===--------------------------------------------------------------------===//
+  // Data movement
+  //===--------------------------------------------------------------------===//
+
+  /// Issues the cp.async copies of rows [row, row + tile.rows) of
+  /// `source[batch, head]` (a 4-D memref, unit innermost stride) into
+  /// `tile`; rows at or past `rowLimit` are zero-filled. Every thread of the
+  /// CTA takes part; the caller commits and waits.
+  void copyTileAsync(Value source, Value batch, Value head, Value row,
+                     Value rowLimit, const SharedTile &tile);
+
+  /// The A-operand fragments of this warp's rows of `tile`.
+  Value loadOperand(const SharedTile &tile);
+
+  /// Stores the rows `r < rows` of an output tile at
+  /// `dest[batch, head, rowStart + r, :]`.
+  void storeTileRows(Value tile, Value rows, Value dest, Value batch,
+                     Value head, Value rowStart);
+  /// Stores the rows `r < rows` of a row vector at
+  /// `dest[batch, head, rowStart + r]`.
+  void storeRowVector(Value rowVector, Value rows, Value dest, Value batch,
+                      Value head, Value rowStart);
+
+  //===--------------------------------------------------------------------===//
+  // Tile ops
+  //===--------------------------------------------------------------------===//
+
+  /// `query @ keys^T` on tensor cores: [TQ, keys.rows] in f32.
+  Value scoreProducts(const Operand &query, const SharedTile &keys,
+                      Type elementType);
+
+  /// Every element times `factor` (an f32 value).
+  Value scaleTile(Value tile, Value factor);
+
+  /// Entries whose `visible(i, j)` is false become -inf, with `i` the
+  /// absolute row `rowOffset + r` and `j` the absolute column
+  /// `colOffset + c`.
+  using VisibleFn = function_ref<Value(OpBuilder &, Location, Value i,
+                                       Value j)>;
+  Value maskTile(Value tile, Value rowOffset, Value colOffset,
+                 VisibleFn visible);
+
+  /// One step of the streaming softmax in base-2 units
+  /// (`sparse_attn.online_softmax`; without `values`,
+  /// `sparse_attn.online_logsumexp`). Returns (max, sum[, acc]).
+  SmallVector<Value> onlineSoftmax(Value scores, const SharedTile *values,
+                                   Value max, Value sum, Value acc,
+                                   Type elementType);
+
+  /// `sparse_attn.softmax_finalize`: the output tile in `elementType` and
+  /// the log-sum-exp row vector.
+  std::pair<Value, Value> softmaxFinalize(Value max, Value sum, Value acc,
+                                          Value rows, bool unnormalized,
+                                          Type elementType);
+
+private:
+  Value index(int64_t value);
+  Value f32(double value);
+  Value exp2(Value x);
+  Value log2(Value x);
+  SmallVector<Value> unpack(Value vector);
+  Value pack(VectorType type, ArrayRef<Value> elements);
+
+  /// Row of the query tile and column of a tile holding element `e` of an
+  /// accumulator fragment of `columns` columns.
+  Value elementRow(int64_t e, int64_t columns);
+  Value elementColumn(int64_t e, int64_t columns);
+  /// The row of this thread's row-vector element `r`.
+  Value vectorRow(int64_t r);
+  /// The row-vector element of accumulator element `e`.
+  static int64_t rowOf(int64_t e, int64_t columns);
+  /// The lane row and lane chunk of this warp's A-fragment loads.
+  std::pair<Value, Value> operandLanes();
+  /// The four A registers of m-tile `rowTile` at k-step `step` (`lanes`
+  /// from operandLanes when the operand is in shared memory).
+  SmallVector<Value> operandStep(const Operand &operand,
+                                 ArrayRef<Value> registers,
+                                 std::pair<Value, Value> lanes,
+                                 int64_t rowTile, int64_t step);
+
+  /// ldmatrix.x4 of `tile`: this lane addresses row `row + laneRow` at
+  /// 16-byte chunk `chunk + laneChunk` (before swizzling), with `row` a
+  /// multiple of 8, `chunk` even and `laneChunk` 0 or 1. Four i32 registers.
+  std::array<Value, 4> loadMatrices(const SharedTile &tile, int64_t row,
+                                    Value laneRow, int64_t chunk,
+                                    Value laneChunk, bool transpose);
+  /// `value`, opaque to LLVM: addresses built on it stay in the loop that
+  /// computes them (with immediate offsets) instead of being hoisted out as
+  /// one register each.
+  Value opaque(Value value);
+  /// d = a * b + c, one m16n8k16 instruction.
+  std::array<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bFragment,
+                           ArrayRef<Value> c, Type elementType);
+  /// Two f32 values as one i32 of two 16-bit `elementType` values.
+  Value packPair(Value low, Value high, Type elementType);
+
+  /// `acc + P @ values`, P given as i32 pairs of the element type in the
+  /// accumulator layout of a [TQ, values.rows] tile (element pair e / 2).
+  Value accumulateProducts(Value acc, ArrayRef<Value> weights,
+                           const SharedTile &values, Type elementType);
+
+  /// Combines a thread's entries of row-vector element `r` of a tile of
+  /// `columns` columns and the four threads of its quad, then `init`.
+  Value reduceRow(ArrayRef<Value> elements, int64_t columns, int64_t r,
+                  Value init, bool isMax);
+  Value quadReduce(Value value, bool isMax);
+
+  OpBuilder &b;
+  Location loc;
+  const ThreadIds &ids;
+  const WarpLayout &layout;
+  /// The opaque lane bases of this op's ldmatrix loads, by tile offset,
+  /// lane row, lane chunk and swizzle class.
+  DenseMap<std::tuple<Value, Value, Value, int64_t>, Value> laneBases;
+};
+
+} // namespace mlir::sparse_attn::warp_tiles
+
+#endif // SPARSE_ATTN_LIB_CONVERSION_SPARSEATTNTOGPU_WARPTILES_H
