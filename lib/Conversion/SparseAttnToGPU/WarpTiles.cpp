@@ -569,12 +569,33 @@ SmallVector<Value> WarpTiles::onlineSoftmax(Value scores,
   SmallVector<Value> packed;
   for (int64_t e = 0, n = p.size(); e < n; e += 2)
     packed.push_back(packPair(p[e], p[e + 1], elementType));
-  SmallVector<Value> a = unpack(acc);
-  int64_t accColumns = 2 * a.size() / layout.rowTiles;
-  for (int64_t e = 0, n = a.size(); e < n; ++e)
-    a[e] = arith::MulFOp::create(b, loc, a[e], rescale[rowOf(e, accColumns)]);
-  results.push_back(accumulateProducts(
-      pack(cast<VectorType>(acc.getType()), a), packed, *values, elementType));
+  // Once the running maxima settle, the rescale factors are exactly 1: the
+  // thread skips the multiplications of its accumulator (one per element,
+  // as many as the scores' elementwise work together) unless one of its
+  // rows' base moved.
+  Value moved = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
+  for (int64_t r = 0; r < rows; ++r)
+    moved = arith::OrIOp::create(
+        b, loc, moved,
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, m[r],
+                              base[r]));
+  auto rescaleIf = scf::IfOp::create(b, loc, acc.getType(), moved,
+                                     /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(rescaleIf.thenBlock());
+    SmallVector<Value> a = unpack(acc);
+    int64_t accColumns = 2 * a.size() / layout.rowTiles;
+    for (int64_t e = 0, n = a.size(); e < n; ++e)
+      a[e] =
+          arith::MulFOp::create(b, loc, a[e], rescale[rowOf(e, accColumns)]);
+    scf::YieldOp::create(b, loc,
+                         pack(cast<VectorType>(acc.getType()), a));
+    b.setInsertionPointToStart(rescaleIf.elseBlock());
+    scf::YieldOp::create(b, loc, acc);
+  }
+  results.push_back(accumulateProducts(rescaleIf.getResult(0), packed,
+                                       *values, elementType));
   return results;
 }
 
