@@ -2,6 +2,8 @@
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
 
+#include "SparseAttnOpsCommon.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/OpImplementation.h"
@@ -31,8 +33,7 @@ static bool areCompatible(ArrayRef<int64_t> lhs, ArrayRef<int64_t> rhs) {
   return true;
 }
 
-/// Renders a shape the way tensor types print it: `2x?x128`.
-static std::string formatShape(ArrayRef<int64_t> shape) {
+std::string sparse_attn::shapeToString(ArrayRef<int64_t> shape) {
   std::string text;
   llvm::raw_string_ostream os(text);
   llvm::interleave(
@@ -143,10 +144,10 @@ LogicalResult AttentionOp::verify() {
            << ")";
   if (!areCompatible(q[0], k[0]) || !areCompatible(q[0], v[0]))
     return emitOpError("batch sizes of query, key and value differ (")
-           << formatShape({q[0], k[0], v[0]}) << ")";
+           << shapeToString({q[0], k[0], v[0]}) << ")";
   if (!areCompatible(k[1], v[1]) || !areCompatible(k[2], v[2]))
     return emitOpError("key (")
-           << formatShape(k) << ") and value (" << formatShape(v)
+           << shapeToString(k) << ") and value (" << shapeToString(v)
            << ") must have the same heads and sequence length";
   if (!ShapedType::isDynamic(q[1]) && !ShapedType::isDynamic(k[1]) &&
       (k[1] == 0 || q[1] % k[1] != 0))
@@ -160,7 +161,7 @@ LogicalResult AttentionOp::verify() {
       !areCompatible(outputType.getShape(), expectedOutput))
     return emitOpError("output type ")
            << outputType << " does not match the expected shape "
-           << formatShape(expectedOutput) << " and element type "
+           << shapeToString(expectedOutput) << " and element type "
            << elementType;
   if (Value statistics = getStatistics()) {
     auto statisticsType = cast<RankedTensorType>(statistics.getType());
@@ -168,7 +169,7 @@ LogicalResult AttentionOp::verify() {
     if (!areCompatible(statisticsType.getShape(), expected))
       return emitOpError("statistics type ")
              << statisticsType << " does not match the expected shape "
-             << formatShape(expected);
+             << shapeToString(expected);
   }
 
   if (Value mask = getMask()) {
@@ -178,8 +179,8 @@ LogicalResult AttentionOp::verify() {
         !isBroadcastCompatible(m[1], q[1]) || !areCompatible(m[2], q[2]) ||
         !areCompatible(m[3], k[2]))
       return emitOpError("mask shape ")
-             << formatShape(m) << " does not match the attention shape "
-             << formatShape({q[0], q[1], q[2], k[2]})
+             << shapeToString(m) << " does not match the attention shape "
+             << shapeToString({q[0], q[1], q[2], k[2]})
              << " (batch and head extents may be 1)";
   }
 
@@ -239,8 +240,8 @@ LogicalResult EntmaxOp::verify() {
 // Mask producers
 //===----------------------------------------------------------------------===//
 
-static LogicalResult verifyDynamicSizes(Operation *op, BlockMaskType type,
-                                        ValueRange dynamicSizes) {
+LogicalResult sparse_attn::verifyDynamicSizes(Operation *op, BlockMaskType type,
+                                             ValueRange dynamicSizes) {
   int64_t expected = type.getNumDynamicDims();
   if (static_cast<int64_t>(dynamicSizes.size()) != expected)
     return op->emitOpError("expected ")
@@ -279,9 +280,9 @@ LogicalResult MaskFromIndicesOp::verify() {
   if (!areCompatible(countsType.getShape(),
                      indicesType.getShape().drop_back()))
     return emitOpError("kv_num_blocks ")
-           << formatShape(countsType.getShape())
+           << shapeToString(countsType.getShape())
            << " does not match the leading extents of kv_indices "
-           << formatShape(indicesType.getShape());
+           << shapeToString(indicesType.getShape());
   if (Value fullCounts = getFullKvNumBlocks()) {
     if (!areCompatible(cast<RankedTensorType>(fullCounts.getType()).getShape(),
                        countsType.getShape()) ||
@@ -296,8 +297,8 @@ LogicalResult MaskFromIndicesOp::verify() {
       maskType.getNumQueryBlocks(), maskType.getNumKeyBlocks()};
   if (!areCompatible(indicesType.getShape(), expected))
     return emitOpError("kv_indices ")
-           << formatShape(indicesType.getShape()) << " does not fit the mask "
-           << maskType << " (expected " << formatShape(expected) << ")";
+           << shapeToString(indicesType.getShape()) << " does not fit the mask "
+           << maskType << " (expected " << shapeToString(expected) << ")";
   int64_t dynamicLengths =
       ShapedType::isDynamic(maskType.getQueryLength()) +
       ShapedType::isDynamic(maskType.getKeyLength());
@@ -319,7 +320,7 @@ LogicalResult MaskToIndicesOp::verify() {
     if (actual.getRank() != expected.getRank() ||
         !areCompatible(actual.getShape(), expected.getShape()))
       return emitOpError("result #")
-             << index << " must have shape " << formatShape(expected.getShape())
+             << index << " must have shape " << shapeToString(expected.getShape())
              << ", got " << actual;
   }
   return success();
@@ -354,22 +355,22 @@ static LogicalResult verifyMaskCombination(Operation *op, BlockMaskType lhs,
       !areCompatible(lhs.getKeyLength(), rhs.getKeyLength()))
     return op->emitOpError("operands must have the same sequence lengths, "
                            "got ")
-           << formatShape(lhs.getShape()) << " and "
-           << formatShape(rhs.getShape());
+           << shapeToString(lhs.getShape()) << " and "
+           << shapeToString(rhs.getShape());
   FailureOr<int64_t> batch =
       broadcastExtent(lhs.getBatchSize(), rhs.getBatchSize());
   FailureOr<int64_t> heads =
       broadcastExtent(lhs.getNumHeads(), rhs.getNumHeads());
   if (failed(batch) || failed(heads))
     return op->emitOpError("batch and head extents must match or be 1, got ")
-           << formatShape(lhs.getShape()) << " and "
-           << formatShape(rhs.getShape());
+           << shapeToString(lhs.getShape()) << " and "
+           << shapeToString(rhs.getShape());
   SmallVector<int64_t> expected = {*batch, *heads, lhs.getQueryLength(),
                                    lhs.getKeyLength()};
   if (!areCompatible(result.getShape(), expected))
     return op->emitOpError("result shape ")
-           << formatShape(result.getShape()) << " does not match "
-           << formatShape(expected);
+           << shapeToString(result.getShape()) << " does not match "
+           << shapeToString(expected);
   return success();
 }
 

@@ -31,6 +31,9 @@ enum class RowStatistic {
 /// always with a decimal point ("1.5", "2.0", "1.0e-07"), as the dialect
 /// prints floats in attributes and diagnostics.
 std::string formatFloat(double value);
+
+/// Renders a shape the way tensor types print it: `2x?x128`.
+std::string shapeToString(llvm::ArrayRef<int64_t> shape);
 } // namespace mlir::sparse_attn
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnDialect.h.inc"
