@@ -71,6 +71,15 @@ Value sparse_attn::castTo(ImplicitLocOpBuilder &b, Value value, Type type) {
   return tensor::CastOp::create(b, type, value);
 }
 
+Value sparse_attn::validLength(ImplicitLocOpBuilder &b, Value lengths,
+                               Value batch, Value extent) {
+  if (!lengths)
+    return extent;
+  Value length = tensor::ExtractOp::create(b, lengths, batch);
+  return clampIndex(
+      b, arith::IndexCastOp::create(b, b.getIndexType(), length), extent);
+}
+
 //===----------------------------------------------------------------------===//
 // linalg.generic helpers
 //===----------------------------------------------------------------------===//

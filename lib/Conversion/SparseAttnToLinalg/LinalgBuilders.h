@@ -48,6 +48,9 @@ Value loopIndex(ImplicitLocOpBuilder &b, int64_t dim);
 /// The extent `dim` of `tensor` as an index value (a constant when static).
 Value dimValue(ImplicitLocOpBuilder &b, Value tensor, int64_t dim);
 Value castTo(ImplicitLocOpBuilder &b, Value value, Type type);
+/// `clamp(lengths[batch], 0, extent)` (varlen), or `extent` without lengths.
+Value validLength(ImplicitLocOpBuilder &b, Value lengths, Value batch,
+                  Value extent);
 
 //===----------------------------------------------------------------------===//
 // linalg.generic helpers

@@ -165,15 +165,8 @@ private:
   /// extents. Inside a generic body.
   std::pair<Value, Value> validLengths(ImplicitLocOpBuilder &nb,
                                        Value batch) const {
-    auto clamped = [&](Value lengths, Value extent) -> Value {
-      if (!lengths)
-        return extent;
-      Value length = tensor::ExtractOp::create(nb, lengths, batch);
-      return clampIndex(
-          nb, arith::IndexCastOp::create(nb, nb.getIndexType(), length),
-          extent);
-    };
-    return {clamped(queryLengths, queryLength), clamped(keyLengths, keyLength)};
+    return {validLength(nb, queryLengths, batch, queryLength),
+            validLength(nb, keyLengths, batch, keyLength)};
   }
 
   /// pos_i = i + (Lk - Lq) of query `row`.
