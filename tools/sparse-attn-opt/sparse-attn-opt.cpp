@@ -7,6 +7,7 @@
 
 #include "sparse_attn/Conversion/Passes.h"
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
+#include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h"
 #include "sparse_attn/Pipelines/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -18,6 +19,7 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::sparse_attn::registerSparseAttnConversionPasses();
+  mlir::sparse_attn::registerSparseAttnTransformsPasses();
   mlir::sparse_attn::registerPipelines();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
