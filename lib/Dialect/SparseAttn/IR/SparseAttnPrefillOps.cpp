@@ -47,11 +47,12 @@ static ConfigParameter floatParameter(StringRef name, double &value) {
           [&value](AsmParser &parser) { return parser.parseFloat(value); }};
 }
 
-/// Parses an optional `<name = value, ...>`: each parameter at most once, in
-/// any order.
+/// Parses an optional `<name = value, ...>` (`<>` too): each parameter at
+/// most once, in any order.
 static ParseResult parseConfig(AsmParser &parser, StringRef method,
                                ArrayRef<ConfigParameter> parameters) {
-  if (failed(parser.parseOptionalLess()))
+  if (failed(parser.parseOptionalLess()) ||
+      succeeded(parser.parseOptionalGreater()))
     return success();
   llvm::SmallVector<StringRef> seen;
   do {
