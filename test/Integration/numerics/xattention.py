@@ -27,8 +27,8 @@ def draw(batch=1, kv_heads=1, group=1, lengths="=", varlen=None, causal=True, bl
          stride=4, per_head=False, element_type="f32", scale=None):
     def make(rng):
         nk = testing.odd_length(rng, 21, 61)
-        nq = {"<": testing.odd_length(rng, 5, nk - 4), "=": nk,
-              ">": testing.odd_length(rng, nk + 2, nk + 24)}[lengths]
+        nq = {"<": lambda: testing.odd_length(rng, 5, nk - 4), "=": lambda: nk,
+              ">": lambda: testing.odd_length(rng, nk + 2, nk + 24)}[lengths]()
         heads = kv_heads * group
         q, k, v = testing.random_attention_operands(rng, batch, heads, kv_heads, nq, nk,
                                                     int(rng.choice([4, 8, 16])))
