@@ -941,19 +941,40 @@ struct FlexPrefillMaskOpLowering : OpConversionPattern<FlexPrefillMaskOp> {
               });
           return arith::SIToFPOp::create(nb, nb.getF32Type(), count);
         });
-    SmallVector<ReassociationIndices> flatten = {{0}, {1}, {2, 3}};
-    Value flatPooled = tensor::CollapseShapeOp::create(b, pooled, flatten);
-    Value flatCandidates =
-        tensor::CollapseShapeOp::create(b, pooledCandidates, flatten);
+    // The global order runs over the flattened grid, entry I * KB + J.
+    // (Gathers rather than tensor.expand_shape: MLIR 22's
+    // expand-strided-metadata crashes on an expanded group of two dynamic
+    // extents.)
+    Value keyBlockCount = getValueOrCreateConstantIndexOp(b, b.getLoc(),
+                                                          blockSizes[3]);
+    OpFoldResult flatLength = getAsOpFoldResult(b.createOrFold<arith::MulIOp>(
+        getValueOrCreateConstantIndexOp(b, b.getLoc(), blockSizes[2]),
+        keyBlockCount));
+    SmallVector<OpFoldResult> flatSizes = in.sizes({flatLength});
+    auto flatten = [&](Value grid) {
+      return buildIndexed(
+          b, flatSizes, cast<RankedTensorType>(grid.getType()).getElementType(),
+          [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+            Value row = arith::DivUIOp::create(nb, at[2], keyBlockCount);
+            Value column = arith::RemUIOp::create(nb, at[2], keyBlockCount);
+            return extract(nb, grid, {at[0], at[1], row, column});
+          });
+    };
+    Value flatPooled = flatten(pooled);
+    Value flatCandidates = flatten(pooledCandidates);
     Value flatRanks = buildRanks(b, flatPooled, flatCandidates);
     Value flatCumulative = buildPrefixSums(
         b, buildSortedByRank(b, flatPooled, flatCandidates, flatRanks), Value(),
         /*inclusive=*/true);
-    Value flatKept = buildIndexed(
-        b, tensor::getMixedSizes(b, b.getLoc(), flatPooled), i1,
-        [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          Value rank = arith::IndexCastOp::create(nb, nb.getIndexType(),
-                                                  extract(nb, flatRanks, at));
+    // Entry (I, J) of the grid is kept when its inclusive cumulative sum in
+    // the global order stays within gamma * rows.
+    Value topP = buildIndexed(
+        b, blockSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+          Value flat = arith::AddIOp::create(
+              nb, arith::MulIOp::create(nb, at[2], keyBlockCount), at[3]);
+          Value rank = arith::IndexCastOp::create(
+              nb, nb.getIndexType(),
+              extract(nb, flatRanks, {at[0], at[1], flat}));
           Value last = arith::SubIOp::create(
               nb, dimValue(nb, flatCumulative, 2), indexConstant(nb, 1));
           Value cumulative = extract(
@@ -961,15 +982,12 @@ struct FlexPrefillMaskOpLowering : OpConversionPattern<FlexPrefillMaskOp> {
               {at[0], at[1], arith::MinSIOp::create(nb, rank, last)});
           Value budget = arith::MulFOp::create(
               nb, f32Constant(nb, config.getGammaValue()),
-              extract(nb, liveRows, at.drop_back()));
+              extract(nb, liveRows, {at[0], at[1]}));
           Value within = arith::CmpFOp::create(nb, arith::CmpFPredicate::OLE,
                                                cumulative, budget);
-          return arith::AndIOp::create(nb, extract(nb, flatCandidates, at),
+          return arith::AndIOp::create(nb, extract(nb, pooledCandidates, at),
                                        within);
         });
-    auto blockTensorType = cast<RankedTensorType>(pooledCandidates.getType());
-    Value topP = tensor::ExpandShapeOp::create(b, blockTensorType, flatKept,
-                                               flatten, blockSizes);
 
     // The selection, then the token-level mask.
     Value selected = buildIndexed(

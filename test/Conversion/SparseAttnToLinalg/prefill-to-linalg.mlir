@@ -45,7 +45,8 @@ func.func @xattention(%q: tensor<1x2x16x8xf32>, %k: tensor<1x1x16x8xf32>, %t: te
 
 // FlexPrefill: estimation rows of the last block (8 rows), the coverage
 // counts, block profiles, the Jensen-Shannon switch (log, sqrt) into the
-// pattern codes, and the global top-p over the flattened block grid.
+// pattern codes, and the global top-p over the flattened block grid
+// (entry I * KB + J).
 
 // CHECK-LABEL: func.func @flexprefill(
 // CHECK-SAME:      -> (tensor<1x2x40x40xi1>, tensor<1x2xi32>)
@@ -55,8 +56,12 @@ func.func @xattention(%q: tensor<1x2x16x8xf32>, %k: tensor<1x1x16x8xf32>, %t: te
 // CHECK:         math.log
 // CHECK:         %[[PATTERNS:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2xi32>)
 // CHECK:           math.sqrt
-// CHECK:         tensor.collapse_shape %{{.*}} {{\[}}[0], [1], [2, 3]] : tensor<1x2x5x5xf32> into tensor<1x2x25xf32>
-// CHECK:         tensor.expand_shape %{{.*}} {{\[}}[0], [1], [2, 3]] output_shape [1, 2, 5, 5] : tensor<1x2x25xi1> into tensor<1x2x5x5xi1>
+// CHECK:         %[[FLAT:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x25xf32>)
+// CHECK:           arith.divui %{{.*}}, %c5
+// CHECK:           arith.remui %{{.*}}, %c5
+// CHECK:         %[[FLAT_RANKS:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x25xi32>)
+// CHECK:         %[[TOP_P:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x5x5xi1>)
+// CHECK:           tensor.extract %[[FLAT_RANKS]]
 // CHECK:         %[[MASK:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x40x40xi1>)
 // CHECK:         return %[[MASK]], %[[PATTERNS]] : tensor<1x2x40x40xi1>, tensor<1x2xi32>
 func.func @flexprefill(%q: tensor<1x2x40x8xf32>)
