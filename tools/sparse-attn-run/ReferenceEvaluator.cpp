@@ -1043,6 +1043,16 @@ llvm::Error Evaluator::evaluate(PrefillOp op) {
     if (!*estimated)
       return estimated->takeError();
     ReferenceMask mask = std::move(**estimated);
+    if (given && (given->queryLength != mask.queryLength ||
+                  given->keyLength != mask.keyLength ||
+                  (given->batch != 1 && given->batch != mask.batch) ||
+                  (given->heads != 1 && given->heads != mask.heads)))
+      return fail(op, "mask extents " +
+                          formatShape({given->batch, given->heads,
+                                       given->queryLength, given->keyLength}) +
+                          " do not fit the prefill " +
+                          formatShape({mask.batch, mask.heads,
+                                       mask.queryLength, mask.keyLength}));
     if (given) {
       // The estimated mask has the attention's full extents.
       ReferenceMask other = *given;
