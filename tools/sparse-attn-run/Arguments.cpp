@@ -196,8 +196,7 @@ void ArgumentPreparer::findRoles() {
     auto argument = dyn_cast_if_present<BlockArgument>(operand);
     // The first use decides.
     if (argument && argument.getOwner()->getParentOp() == entry)
-      roles.try_emplace(argument.getArgNumber(),
-                        RoleUse{role, user, sequence});
+      roles.try_emplace(argument.getArgNumber(), RoleUse{role, user, sequence});
   };
   // Query and key lengths are drawn up to the query and key extents.
   auto assignLengths = [&](Operation *op, Value queryLengths, Value keyLengths,
@@ -420,8 +419,8 @@ llvm::Error ArgumentPreparer::generate(unsigned index, const BufferType &type) {
     int64_t highest = static_cast<int64_t>(route.getMasks().size());
     for (int64_t i = 0; i < buffer.getNumElements(); ++i)
       buffer.setInt(i, random.uniformInt(lowest, highest));
-    origin = ("random kinds [" + Twine(lowest) + ", " + Twine(highest) + "]")
-                 .str();
+    origin =
+        ("random kinds [" + Twine(lowest) + ", " + Twine(highest) + "]").str();
     return llvm::Error::success();
   }
   case Role::ElasticTau:

@@ -120,8 +120,8 @@ std::pair<int64_t, int64_t> ownPositionBlocks(const EstimatorHead &head,
   int64_t last = lastRow(head, queryBlockIndex, queryBlock) + head.getOffset();
   if (last < 0)
     return {0, 0};
-  int64_t first = std::max<int64_t>(
-      queryBlockIndex * queryBlock + head.getOffset(), 0);
+  int64_t first =
+      std::max<int64_t>(queryBlockIndex * queryBlock + head.getOffset(), 0);
   return {first / keyBlock, last / keyBlock + 1};
 }
 
@@ -195,8 +195,8 @@ BlockSelection run::selectXAttention(const EstimatorHead &head, int64_t stride,
       for (int64_t t = 0; t < stride; ++t) {
         int64_t i = stride * a + stride - 1 - t, j = stride * c + t;
         if (i < head.queryLength && j < head.keyLength)
-          sum += dot(head.query + i * head.headDim,
-                     head.key + j * head.headDim, head.headDim);
+          sum += dot(head.query + i * head.headDim, head.key + j * head.headDim,
+                     head.headDim);
       }
       row[c] = head.scale / static_cast<double>(stride) * sum;
     }
@@ -213,8 +213,7 @@ BlockSelection run::selectXAttention(const EstimatorHead &head, int64_t stride,
     std::vector<uint8_t> forced(keyBlocks, 0);
     if (keyBlocks > 0)
       forced[0] = 1;
-    auto [ownBegin, ownEnd] =
-        ownPositionBlocks(head, I, queryBlock, keyBlock);
+    auto [ownBegin, ownEnd] = ownPositionBlocks(head, I, queryBlock, keyBlock);
     for (int64_t J = ownBegin; J < std::min(ownEnd, keyBlocks); ++J)
       forced[J] = 1;
     double kept = 0.0;
@@ -250,8 +249,8 @@ FlexPrefillSelection run::selectFlexPrefill(const EstimatorHead &head,
   int64_t low = llvm::divideCeil(minBudget, block);
   int64_t high = maxBudget ? llvm::divideCeil(*maxBudget, block)
                            : std::numeric_limits<int64_t>::max();
-  if (head.queryLength == 0 || head.keyLength <= std::max(2 * block,
-                                                          low * block)) {
+  if (head.queryLength == 0 ||
+      head.keyLength <= std::max(2 * block, low * block)) {
     std::fill(selection.selected.begin(), selection.selected.end(), 1);
     result.pattern = 0;
     return result;
@@ -279,9 +278,8 @@ FlexPrefillSelection run::selectFlexPrefill(const EstimatorHead &head,
   }
 
   // The Jensen-Shannon switch between query-aware and vertical-slash.
-  std::vector<double> queryMean =
-      meanRow(head.query, head.queryLength - rows, head.queryLength,
-              head.headDim);
+  std::vector<double> queryMean = meanRow(head.query, head.queryLength - rows,
+                                          head.queryLength, head.headDim);
   std::vector<std::vector<double>> keyMeans;
   for (int64_t J = 0; J < keyBlocks; ++J)
     keyMeans.push_back(meanRow(head.key, J * block,
@@ -304,8 +302,8 @@ FlexPrefillSelection run::selectFlexPrefill(const EstimatorHead &head,
   for (int64_t I = 0; I < queryBlocks; ++I) {
     int64_t last = lastRow(head, I, block) + head.getOffset();
     for (int64_t J = 0; J < keyBlocks; ++J) {
-      bool onSlash = last >= 0 && J <= last / block &&
-                     slashBlocks[last / block - J];
+      bool onSlash =
+          last >= 0 && J <= last / block && slashBlocks[last / block - J];
       if (verticalBlocks[J] || onSlash)
         selection.selected[I * keyBlocks + J] = 1;
     }
@@ -327,9 +325,8 @@ FlexPrefillSelection run::selectFlexPrefill(const EstimatorHead &head,
     if (allowed == 0)
       continue;
     ++liveRows;
-    std::vector<double> mean =
-        meanRow(head.query, I * block, lastRow(head, I, block) + 1,
-                head.headDim);
+    std::vector<double> mean = meanRow(
+        head.query, I * block, lastRow(head, I, block) + 1, head.headDim);
     row.assign(allowed, 0.0);
     for (int64_t J = 0; J < allowed; ++J)
       row[J] = head.scale * dot(mean.data(), keyMeans[J].data(), head.headDim);
@@ -350,10 +347,11 @@ FlexPrefillSelection run::selectFlexPrefill(const EstimatorHead &head,
   return result;
 }
 
-VerticalSlashSelection
-run::selectVerticalSlash(const EstimatorHead &head, int64_t verticalSize,
-                         int64_t slashSize, int64_t lastQueries, int64_t sink,
-                         int64_t local) {
+VerticalSlashSelection run::selectVerticalSlash(const EstimatorHead &head,
+                                                int64_t verticalSize,
+                                                int64_t slashSize,
+                                                int64_t lastQueries,
+                                                int64_t sink, int64_t local) {
   VerticalSlashSelection selection;
   selection.columns.assign(head.keyLength, 0);
   selection.offsets.assign(head.keyLength, 0);

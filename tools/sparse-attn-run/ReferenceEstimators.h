@@ -63,10 +63,11 @@ struct VerticalSlashSelection {
   std::vector<uint8_t> offsets;
 };
 
-VerticalSlashSelection
-selectVerticalSlash(const EstimatorHead &head, int64_t verticalSize,
-                    int64_t slashSize, int64_t lastQueries, int64_t sink,
-                    int64_t local);
+VerticalSlashSelection selectVerticalSlash(const EstimatorHead &head,
+                                           int64_t verticalSize,
+                                           int64_t slashSize,
+                                           int64_t lastQueries, int64_t sink,
+                                           int64_t local);
 
 } // namespace mlir::sparse_attn::run
 

@@ -210,11 +210,11 @@ private:
   /// returns the per-sequence valid lengths (Lq, Lk); fails on runtime
   /// extents that do not fit together or a per-head operand (`perHead`,
   /// optional) without `perHeadColumns` entries per query head.
-  llvm::Expected<std::vector<std::pair<int64_t, int64_t>>> forEachHead(
-      Operation *op, const EstimatorArguments &arguments, Value perHead,
-      int64_t perHeadColumns,
-      function_ref<void(int64_t b, int64_t h, const EstimatorHead &)>
-          estimateHead);
+  llvm::Expected<std::vector<std::pair<int64_t, int64_t>>>
+  forEachHead(Operation *op, const EstimatorArguments &arguments, Value perHead,
+              int64_t perHeadColumns,
+              function_ref<void(int64_t b, int64_t h, const EstimatorHead &)>
+                  estimateHead);
   llvm::Expected<ReferenceMask>
   estimateXAttention(Operation *op, const EstimatorArguments &arguments,
                      XAttentionAttr config, Value thresholds, bool causal,
@@ -283,13 +283,11 @@ llvm::DenseMap<TypeID, OpHandler> makeHandlerTable() {
 
 /// The ops the evaluator interprets, each with its `evaluate` overload.
 const llvm::DenseMap<TypeID, OpHandler> &getHandlers() {
-  static const llvm::DenseMap<TypeID, OpHandler> handlers =
-      makeHandlerTable<arith::ConstantOp, tensor::DimOp, func::ReturnOp,
-                       AttentionOp, EntmaxOp, DenseMaskOp, CausalMaskOp,
-                       StreamingMaskOp, MaskFromIndicesOp, MaskToIndicesOp,
-                       MaskUnionOp, MaskIntersectOp, XAttentionMaskOp,
-                       FlexPrefillMaskOp, VerticalSlashMaskOp,
-                       MaskRouteHeadsOp, PrefillOp>();
+  static const llvm::DenseMap<TypeID, OpHandler> handlers = makeHandlerTable<
+      arith::ConstantOp, tensor::DimOp, func::ReturnOp, AttentionOp, EntmaxOp,
+      DenseMaskOp, CausalMaskOp, StreamingMaskOp, MaskFromIndicesOp,
+      MaskToIndicesOp, MaskUnionOp, MaskIntersectOp, XAttentionMaskOp,
+      FlexPrefillMaskOp, VerticalSlashMaskOp, MaskRouteHeadsOp, PrefillOp>();
   return handlers;
 }
 
@@ -754,8 +752,7 @@ llvm::Error Evaluator::evaluate(MaskIntersectOp op) {
 // Prefill estimators, head routing, prefill
 //===----------------------------------------------------------------------===//
 
-llvm::Expected<std::vector<std::pair<int64_t, int64_t>>>
-Evaluator::forEachHead(
+llvm::Expected<std::vector<std::pair<int64_t, int64_t>>> Evaluator::forEachHead(
     Operation *op, const EstimatorArguments &arguments, Value perHead,
     int64_t perHeadColumns,
     function_ref<void(int64_t, int64_t, const EstimatorHead &)> estimateHead) {
@@ -776,9 +773,7 @@ Evaluator::forEachHead(
     int64_t columns = values.shape.size() == 2 ? values.shape[1] : 1;
     if (values.shape[0] != heads || columns != perHeadColumns)
       return fail(op, "per-head operand " + formatShape(values.shape) +
-                          " needs " + Twine(perHeadColumns) +
-                          " entr(y/ies) per query head (" + Twine(heads) +
-                          ")");
+                          " does not fit " + Twine(heads) + " query heads");
   }
   auto validLength = [&](Value lengths, int64_t b, int64_t extent) {
     if (!lengths)
@@ -812,19 +807,22 @@ blockSelectionMask(int64_t heads, int64_t queryLength, int64_t keyLength,
                    int64_t queryBlock, int64_t keyBlock, bool causal,
                    std::vector<std::pair<int64_t, int64_t>> lengths,
                    std::vector<BlockSelection> selections) {
-  auto shared = std::make_shared<std::vector<BlockSelection>>(
-      std::move(selections));
-  return ReferenceMask{
-      static_cast<int64_t>(lengths.size()), heads, queryLength, keyLength,
-      queryBlock, keyBlock,
-      [=](int64_t b, int64_t h, int64_t i, int64_t j) {
-        auto [validQueries, validKeys] = lengths[b];
-        if (i >= validQueries || j >= validKeys ||
-            (causal && j > i + validKeys - validQueries))
-          return false;
-        return (*shared)[b * heads + h].isSelected(i / queryBlock,
-                                                   j / keyBlock);
-      }};
+  auto shared =
+      std::make_shared<std::vector<BlockSelection>>(std::move(selections));
+  return ReferenceMask{static_cast<int64_t>(lengths.size()),
+                       heads,
+                       queryLength,
+                       keyLength,
+                       queryBlock,
+                       keyBlock,
+                       [=](int64_t b, int64_t h, int64_t i, int64_t j) {
+                         auto [validQueries, validKeys] = lengths[b];
+                         if (i >= validQueries || j >= validKeys ||
+                             (causal && j > i + validKeys - validQueries))
+                           return false;
+                         return (*shared)[b * heads + h].isSelected(
+                             i / queryBlock, j / keyBlock);
+                       }};
 }
 
 llvm::Expected<ReferenceMask> Evaluator::estimateXAttention(
@@ -844,32 +842,29 @@ llvm::Expected<ReferenceMask> Evaluator::estimateXAttention(
   if (!lengths)
     return lengths.takeError();
   const ReferenceTensor &query = getTensor(arguments.query);
-  return blockSelectionMask(query.shape[1], query.shape[2],
-                            getTensor(arguments.key).shape[2], queryBlock,
-                            keyBlock, causal, std::move(*lengths),
-                            std::move(selections));
+  return blockSelectionMask(
+      query.shape[1], query.shape[2], getTensor(arguments.key).shape[2],
+      queryBlock, keyBlock, causal, std::move(*lengths), std::move(selections));
 }
 
-llvm::Expected<ReferenceMask>
-Evaluator::estimateFlexPrefill(Operation *op,
-                               const EstimatorArguments &arguments,
-                               FlexPrefillAttr config, int64_t block,
-                               ReferenceTensor *patterns) {
+llvm::Expected<ReferenceMask> Evaluator::estimateFlexPrefill(
+    Operation *op, const EstimatorArguments &arguments, FlexPrefillAttr config,
+    int64_t block, ReferenceTensor *patterns) {
   const ReferenceTensor &query = getTensor(arguments.query);
   if (patterns)
     *patterns = makeTensor({query.shape[0], query.shape[1]});
   std::vector<BlockSelection> selections;
   llvm::Expected<std::vector<std::pair<int64_t, int64_t>>> lengths =
-      forEachHead(
-          op, arguments, Value(), 0,
-          [&](int64_t b, int64_t h, const EstimatorHead &head) {
-            FlexPrefillSelection selection = selectFlexPrefill(
-                head, config.getGammaValue(), config.getTauValue(),
-                config.getMinBudget(), config.getMaxBudget(), block);
-            if (patterns)
-              patterns->data[b * query.shape[1] + h] = selection.pattern;
-            selections.push_back(std::move(selection.blocks));
-          });
+      forEachHead(op, arguments, Value(), 0,
+                  [&](int64_t b, int64_t h, const EstimatorHead &head) {
+                    FlexPrefillSelection selection = selectFlexPrefill(
+                        head, config.getGammaValue(), config.getTauValue(),
+                        config.getMinBudget(), config.getMaxBudget(), block);
+                    if (patterns)
+                      patterns->data[b * query.shape[1] + h] =
+                          selection.pattern;
+                    selections.push_back(std::move(selection.blocks));
+                  });
   if (!lengths)
     return lengths.takeError();
   return blockSelectionMask(query.shape[1], query.shape[2],
@@ -901,10 +896,14 @@ llvm::Expected<ReferenceMask> Evaluator::estimateVerticalSlash(
   const ReferenceTensor &query = getTensor(arguments.query);
   int64_t heads = query.shape[1];
   return ReferenceMask{
-      static_cast<int64_t>(lengths->size()), heads, query.shape[2],
-      getTensor(arguments.key).shape[2], queryBlock, keyBlock,
-      [selections, heads, lengths = std::move(*lengths)](
-          int64_t b, int64_t h, int64_t i, int64_t j) {
+      static_cast<int64_t>(lengths->size()),
+      heads,
+      query.shape[2],
+      getTensor(arguments.key).shape[2],
+      queryBlock,
+      keyBlock,
+      [selections, heads, lengths = std::move(*lengths)](int64_t b, int64_t h,
+                                                         int64_t i, int64_t j) {
         auto [validQueries, validKeys] = lengths[b];
         int64_t position = i + validKeys - validQueries;
         if (i >= validQueries || j >= validKeys || j > position)
@@ -916,12 +915,12 @@ llvm::Expected<ReferenceMask> Evaluator::estimateVerticalSlash(
 
 llvm::Error Evaluator::evaluate(XAttentionMaskOp op) {
   BlockMaskType type = op.getType();
-  llvm::Expected<ReferenceMask> mask = estimateXAttention(
-      op,
-      {op.getQuery(), op.getKey(), op.getQueryLengths(), op.getKeyLengths(),
-       op.getEffectiveScale()},
-      op.getConfig(), op.getThresholds(), op.getCausal(),
-      type.getQueryBlockSize(), type.getKeyBlockSize());
+  llvm::Expected<ReferenceMask> mask =
+      estimateXAttention(op,
+                         {op.getQuery(), op.getKey(), op.getQueryLengths(),
+                          op.getKeyLengths(), op.getEffectiveScale()},
+                         op.getConfig(), op.getThresholds(), op.getCausal(),
+                         type.getQueryBlockSize(), type.getKeyBlockSize());
   if (!mask)
     return mask.takeError();
   values[op.getResult()] = std::move(*mask);
@@ -945,12 +944,12 @@ llvm::Error Evaluator::evaluate(FlexPrefillMaskOp op) {
 
 llvm::Error Evaluator::evaluate(VerticalSlashMaskOp op) {
   BlockMaskType type = op.getType();
-  llvm::Expected<ReferenceMask> mask = estimateVerticalSlash(
-      op,
-      {op.getQuery(), op.getKey(), op.getQueryLengths(), op.getKeyLengths(),
-       op.getEffectiveScale()},
-      op.getConfig(), op.getBudgets(), type.getQueryBlockSize(),
-      type.getKeyBlockSize());
+  llvm::Expected<ReferenceMask> mask =
+      estimateVerticalSlash(op,
+                            {op.getQuery(), op.getKey(), op.getQueryLengths(),
+                             op.getKeyLengths(), op.getEffectiveScale()},
+                            op.getConfig(), op.getBudgets(),
+                            type.getQueryBlockSize(), type.getKeyBlockSize());
   if (!mask)
     return mask.takeError();
   values[op.getResult()] = std::move(*mask);
@@ -977,12 +976,11 @@ llvm::Error Evaluator::evaluate(MaskRouteHeadsOp op) {
     if (operand.queryLength != shape[2] || operand.keyLength != shape[3] ||
         (operand.batch != 1 && operand.batch != shape[0]) ||
         (operand.heads != 1 && operand.heads != shape[1]))
-      return fail(op, "operand mask extents " +
-                          formatShape({operand.batch, operand.heads,
-                                       operand.queryLength,
-                                       operand.keyLength}) +
-                          " do not fit the routed mask " +
-                          formatShape(shape));
+      return fail(op,
+                  "operand mask extents " +
+                      formatShape({operand.batch, operand.heads,
+                                   operand.queryLength, operand.keyLength}) +
+                      " do not fit the routed mask " + formatShape(shape));
   std::vector<int64_t> headKinds(kinds.data.begin(), kinds.data.end());
   bool hasStreaming = op.getStreaming() != nullptr;
   int64_t numMasks = static_cast<int64_t>(op.getMasks().size());
@@ -994,8 +992,8 @@ llvm::Error Evaluator::evaluate(MaskRouteHeadsOp op) {
             if (kind == MaskRouteHeadsOp::kStreamingKind && hasStreaming)
               return operands.front().isVisibleBroadcast(b, h, i, j);
             if (kind >= 1 && kind <= numMasks)
-              return operands[kind - 1 + hasStreaming].isVisibleBroadcast(
-                  b, h, i, j);
+              return operands[kind - 1 + hasStreaming].isVisibleBroadcast(b, h,
+                                                                          i, j);
             return false;
           });
   return llvm::Error::success();
@@ -1003,12 +1001,11 @@ llvm::Error Evaluator::evaluate(MaskRouteHeadsOp op) {
 
 llvm::Error Evaluator::evaluate(PrefillOp op) {
   const ReferenceTensor &query = getTensor(op.getQuery());
-  double scale =
-      op.getScale() ? op.getScale()->convertToDouble()
-                    : 1.0 / std::sqrt(static_cast<double>(query.shape[3]));
-  EstimatorArguments estimator{op.getQuery(), op.getKey(),
-                               op.getQueryLengths(), op.getKeyLengths(),
-                               scale};
+  double scale = op.getScale()
+                     ? op.getScale()->convertToDouble()
+                     : 1.0 / std::sqrt(static_cast<double>(query.shape[3]));
+  EstimatorArguments estimator{op.getQuery(), op.getKey(), op.getQueryLengths(),
+                               op.getKeyLengths(), scale};
   AttentionArguments arguments;
   arguments.query = op.getQuery();
   arguments.key = op.getKey();
@@ -1026,16 +1023,16 @@ llvm::Error Evaluator::evaluate(PrefillOp op) {
   llvm::TypeSwitch<Attribute>(op.getPattern())
       .Case([&](XAttentionAttr config) {
         estimated.emplace(estimateXAttention(op, estimator, config,
-                                             op.getThresholds(),
-                                             op.getCausal(), block, block));
+                                             op.getThresholds(), op.getCausal(),
+                                             block, block));
       })
       .Case([&](FlexPrefillAttr config) {
         estimated.emplace(
             estimateFlexPrefill(op, estimator, config, block, nullptr));
       })
       .Case([&](MInferenceAttr config) {
-        estimated.emplace(estimateVerticalSlash(
-            op, estimator, config, op.getBudgets(), block, block));
+        estimated.emplace(estimateVerticalSlash(op, estimator, config,
+                                                op.getBudgets(), block, block));
       });
   const ReferenceMask *given = op.getMask() ? &getMask(op.getMask()) : nullptr;
   std::optional<ReferenceMask> combined;
@@ -1051,8 +1048,8 @@ llvm::Error Evaluator::evaluate(PrefillOp op) {
                           formatShape({given->batch, given->heads,
                                        given->queryLength, given->keyLength}) +
                           " do not fit the prefill " +
-                          formatShape({mask.batch, mask.heads,
-                                       mask.queryLength, mask.keyLength}));
+                          formatShape({mask.batch, mask.heads, mask.queryLength,
+                                       mask.keyLength}));
     if (given) {
       // The estimated mask has the attention's full extents.
       ReferenceMask other = *given;

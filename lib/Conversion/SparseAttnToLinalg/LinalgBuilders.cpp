@@ -45,13 +45,14 @@ Value sparse_attn::indexToI32(ImplicitLocOpBuilder &b, Value index) {
 }
 
 /// `min(max(value, 0), upper)` on indices.
-Value sparse_attn::clampIndex(ImplicitLocOpBuilder &b, Value value, Value upper) {
+Value sparse_attn::clampIndex(ImplicitLocOpBuilder &b, Value value,
+                              Value upper) {
   Value nonNegative = arith::MaxSIOp::create(b, value, indexConstant(b, 0));
   return arith::MinSIOp::create(b, nonNegative, upper);
 }
 
-Value sparse_attn::select(ImplicitLocOpBuilder &b, Value condition, Value onTrue,
-                    Value onFalse) {
+Value sparse_attn::select(ImplicitLocOpBuilder &b, Value condition,
+                          Value onTrue, Value onFalse) {
   return arith::SelectOp::create(b, condition, onTrue, onFalse);
 }
 
@@ -61,7 +62,8 @@ Value sparse_attn::loopIndex(ImplicitLocOpBuilder &b, int64_t dim) {
 }
 
 /// The extent `dim` of `tensor` as an index value (a constant when static).
-Value sparse_attn::dimValue(ImplicitLocOpBuilder &b, Value tensor, int64_t dim) {
+Value sparse_attn::dimValue(ImplicitLocOpBuilder &b, Value tensor,
+                            int64_t dim) {
   return b.createOrFold<tensor::DimOp>(tensor, dim);
 }
 
@@ -76,18 +78,19 @@ Value sparse_attn::validLength(ImplicitLocOpBuilder &b, Value lengths,
   if (!lengths)
     return extent;
   Value length = tensor::ExtractOp::create(b, lengths, batch);
-  return clampIndex(
-      b, arith::IndexCastOp::create(b, b.getIndexType(), length), extent);
+  return clampIndex(b, arith::IndexCastOp::create(b, b.getIndexType(), length),
+                    extent);
 }
 
 //===----------------------------------------------------------------------===//
 // linalg.generic helpers
 //===----------------------------------------------------------------------===//
 
-ResultRange sparse_attn::buildGeneric(ImplicitLocOpBuilder &b, ValueRange inputs,
-                                ValueRange inits, ArrayRef<AffineMap> maps,
-                                ArrayRef<utils::IteratorType> iterators,
-                                MultiBodyBuilder body) {
+ResultRange sparse_attn::buildGeneric(ImplicitLocOpBuilder &b,
+                                      ValueRange inputs, ValueRange inits,
+                                      ArrayRef<AffineMap> maps,
+                                      ArrayRef<utils::IteratorType> iterators,
+                                      MultiBodyBuilder body) {
   auto generic = linalg::GenericOp::create(
       b, TypeRange(inits), inputs, inits, maps, iterators,
       [&](OpBuilder &nested, Location loc, ValueRange args) {
@@ -98,9 +101,9 @@ ResultRange sparse_attn::buildGeneric(ImplicitLocOpBuilder &b, ValueRange inputs
 }
 
 Value sparse_attn::buildGeneric(ImplicitLocOpBuilder &b, ValueRange inputs,
-                          Value init, ArrayRef<AffineMap> maps,
-                          ArrayRef<utils::IteratorType> iterators,
-                          BodyBuilder body) {
+                                Value init, ArrayRef<AffineMap> maps,
+                                ArrayRef<utils::IteratorType> iterators,
+                                BodyBuilder body) {
   return buildGeneric(
       b, inputs, init, maps, iterators,
       [&](ImplicitLocOpBuilder &nested, ValueRange args) -> SmallVector<Value> {
@@ -110,20 +113,21 @@ Value sparse_attn::buildGeneric(ImplicitLocOpBuilder &b, ValueRange inputs,
 
 /// The map of a `numDims`-d loop nest onto the listed loops.
 AffineMap sparse_attn::loopsMap(MLIRContext *context, unsigned numDims,
-                          ArrayRef<unsigned> loops) {
+                                ArrayRef<unsigned> loops) {
   return AffineMap::getMultiDimMapWithTargets(numDims, loops, context);
 }
 
 SmallVector<utils::IteratorType>
-sparse_attn::parallelThenReductions(unsigned numParallel, unsigned numReduction) {
+sparse_attn::parallelThenReductions(unsigned numParallel,
+                                    unsigned numReduction) {
   SmallVector<utils::IteratorType> iterators(numParallel,
                                              utils::IteratorType::parallel);
   iterators.append(numReduction, utils::IteratorType::reduction);
   return iterators;
 }
 
-Value sparse_attn::buildFilled(ImplicitLocOpBuilder &b, ArrayRef<OpFoldResult> sizes,
-                         TypedAttr value) {
+Value sparse_attn::buildFilled(ImplicitLocOpBuilder &b,
+                               ArrayRef<OpFoldResult> sizes, TypedAttr value) {
   Value empty = tensor::EmptyOp::create(b, sizes, value.getType());
   Value scalar = arith::ConstantOp::create(b, value);
   return linalg::FillOp::create(b, scalar, empty).getResult(0);
@@ -177,9 +181,9 @@ static Value midpoint(ImplicitLocOpBuilder &b, Value lower, Value upper) {
 /// The attribute's `iterations` binds the tiled lowerings only: the oracle is
 /// always solved to full precision.
 NormalizedRows sparse_attn::buildEntmax(ImplicitLocOpBuilder &b,
-                                  const RowDomain &rows, Value scores,
-                                  Value visible, EntmaxAttr config,
-                                  bool withStatistic) {
+                                        const RowDomain &rows, Value scores,
+                                        Value visible, EntmaxAttr config,
+                                        bool withStatistic) {
   Type f32 = b.getF32Type();
   double scoreFactor = config.getAlphaValue() - 1.0;
   SmallVector<Value> entries = {scores};
@@ -296,9 +300,9 @@ NormalizedRows sparse_attn::buildEntmax(ImplicitLocOpBuilder &b,
 /// row) the elastic softmax max(0, P + shift). The statistic is the
 /// log-sum-exp, -inf on empty rows.
 NormalizedRows sparse_attn::buildSoftmax(ImplicitLocOpBuilder &b,
-                                   const RowDomain &rows, Value scores,
-                                   Value visible, Value shift,
-                                   bool withStatistic) {
+                                         const RowDomain &rows, Value scores,
+                                         Value visible, Value shift,
+                                         bool withStatistic) {
   Type f32 = b.getF32Type();
   Value rowMax = rows.reduceRows(b, {scores, visible}, -kInfinity,
                                  [](ImplicitLocOpBuilder &nb, ValueRange args) {
@@ -350,8 +354,8 @@ NormalizedRows sparse_attn::buildSoftmax(ImplicitLocOpBuilder &b,
 
 /// Reads loop `loop` of a [B, H, Nq, Nk] generic as an index into a batch or
 /// head dimension of extent `extent`: 0 when the extent is 1 (broadcast).
-Value sparse_attn::broadcastLoopIndex(ImplicitLocOpBuilder &b, OpFoldResult extent,
-                                int64_t loop) {
+Value sparse_attn::broadcastLoopIndex(ImplicitLocOpBuilder &b,
+                                      OpFoldResult extent, int64_t loop) {
   if (std::optional<int64_t> staticExtent = getConstantIntValue(extent))
     return *staticExtent == 1 ? indexConstant(b, 0) : loopIndex(b, loop);
   Value isUnit = arith::CmpIOp::create(

@@ -35,15 +35,15 @@ static Value buildIndexed(ImplicitLocOpBuilder &b, ArrayRef<OpFoldResult> sizes,
                           Type elementType, IndexedBody body) {
   Value init = tensor::EmptyOp::create(b, sizes, elementType);
   unsigned rank = sizes.size();
-  return buildGeneric(
-      b, {}, init, {AffineMap::getMultiDimIdentityMap(rank, b.getContext())},
-      parallelThenReductions(rank, 0),
-      [&](ImplicitLocOpBuilder &nb, ValueRange) {
-        SmallVector<Value> indices;
-        for (unsigned dim = 0; dim < rank; ++dim)
-          indices.push_back(loopIndex(nb, dim));
-        return body(nb, indices);
-      });
+  return buildGeneric(b, {}, init,
+                      {AffineMap::getMultiDimIdentityMap(rank, b.getContext())},
+                      parallelThenReductions(rank, 0),
+                      [&](ImplicitLocOpBuilder &nb, ValueRange) {
+                        SmallVector<Value> indices;
+                        for (unsigned dim = 0; dim < rank; ++dim)
+                          indices.push_back(loopIndex(nb, dim));
+                        return body(nb, indices);
+                      });
 }
 
 /// `init` plus `term(i)` for i in [lower, upper), summed in order (f32 or
@@ -56,11 +56,10 @@ static Value buildSum(ImplicitLocOpBuilder &b, Value lower, Value upper,
       [&](OpBuilder &nested, Location loc, Value index, ValueRange carried) {
         ImplicitLocOpBuilder nb(loc, nested);
         Value value = term(nb, index);
-        Value sum = isa<FloatType>(value.getType())
-                        ? arith::AddFOp::create(nb, carried[0], value)
-                              .getResult()
-                        : arith::AddIOp::create(nb, carried[0], value)
-                              .getResult();
+        Value sum =
+            isa<FloatType>(value.getType())
+                ? arith::AddFOp::create(nb, carried[0], value).getResult()
+                : arith::AddIOp::create(nb, carried[0], value).getResult();
         scf::YieldOp::create(nb, sum);
       });
   return loop.getResult(0);
@@ -68,9 +67,9 @@ static Value buildSum(ImplicitLocOpBuilder &b, Value lower, Value upper,
 
 /// `thenValue()` where `condition` holds, else `otherwise`; `thenValue` is
 /// only evaluated there (it may read out of bounds elsewhere).
-static Value buildGuarded(ImplicitLocOpBuilder &b, Value condition,
-                          Value otherwise,
-                          function_ref<Value(ImplicitLocOpBuilder &)> thenValue) {
+static Value
+buildGuarded(ImplicitLocOpBuilder &b, Value condition, Value otherwise,
+             function_ref<Value(ImplicitLocOpBuilder &)> thenValue) {
   // The result type is inferred from the yields.
   auto guarded = scf::IfOp::create(
       b, condition,
@@ -154,8 +153,7 @@ static Value buildRanks(ImplicitLocOpBuilder &b, Value values,
                   inner, greater, arith::AndIOp::create(inner, equal, lower));
               Value counted = arith::AndIOp::create(
                   inner, extract(inner, candidates, other), before);
-              return arith::ExtUIOp::create(inner, inner.getI32Type(),
-                                            counted);
+              return arith::ExtUIOp::create(inner, inner.getI32Type(), counted);
             });
       });
 }
@@ -188,14 +186,14 @@ static Value buildSortedByRank(ImplicitLocOpBuilder &b, Value values,
 /// Cumulative sums of each row of `sorted`, in order, starting from the
 /// per-row `start` (0 when null): `start + sorted[0] + ... + sorted[r - 1]`,
 /// up to `sorted[r]` when `inclusive`.
-static Value buildPrefixSums(ImplicitLocOpBuilder &b, Value sorted,
-                             Value start, bool inclusive) {
+static Value buildPrefixSums(ImplicitLocOpBuilder &b, Value sorted, Value start,
+                             bool inclusive) {
   SmallVector<OpFoldResult> sizes =
       tensor::getMixedSizes(b, b.getLoc(), sorted);
   return buildIndexed(
       b, sizes, b.getF32Type(), [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-        Value init = start ? extract(nb, start, at.drop_back())
-                           : f32Constant(nb, 0.0);
+        Value init =
+            start ? extract(nb, start, at.drop_back()) : f32Constant(nb, 0.0);
         Value upper = at.back();
         if (inclusive)
           upper = arith::AddIOp::create(nb, upper, indexConstant(nb, 1));
@@ -237,9 +235,9 @@ static Value buildTopK(ImplicitLocOpBuilder &b, Value values, Value length,
             nb, extract(nb, budget, at.drop_back()), count);
         Value rank = arith::IndexCastOp::create(nb, nb.getIndexType(),
                                                 extract(nb, ranks, at));
-        Value taken = allOf(nb, {extract(nb, candidates, at),
-                                 cmpi(nb, arith::CmpIPredicate::slt, rank,
-                                      others)});
+        Value taken =
+            allOf(nb, {extract(nb, candidates, at),
+                       cmpi(nb, arith::CmpIPredicate::slt, rank, others)});
         return arith::OrIOp::create(nb, isForced, taken);
       });
 }
@@ -293,15 +291,15 @@ public:
   Value dot(ImplicitLocOpBuilder &nb, Value batchIndex, Value head, Value row,
             Value column) const {
     Value kv = kvHead(nb, head);
-    return buildSum(nb, indexConstant(nb, 0), indexConstant(nb, headDim),
-                    f32Constant(nb, 0.0),
-                    [&](ImplicitLocOpBuilder &inner, Value d) {
-                      Value q = toF32(inner, extract(inner, query,
-                                                     {batchIndex, head, row, d}));
-                      Value k = toF32(inner, extract(inner, key,
-                                                     {batchIndex, kv, column, d}));
-                      return arith::MulFOp::create(inner, q, k);
-                    });
+    return buildSum(
+        nb, indexConstant(nb, 0), indexConstant(nb, headDim),
+        f32Constant(nb, 0.0), [&](ImplicitLocOpBuilder &inner, Value d) {
+          Value q =
+              toF32(inner, extract(inner, query, {batchIndex, head, row, d}));
+          Value k =
+              toF32(inner, extract(inner, key, {batchIndex, kv, column, d}));
+          return arith::MulFOp::create(inner, q, k);
+        });
   }
 
   Value query, key, queryLengths, keyLengths;
@@ -317,7 +315,8 @@ struct QueryBlockRows {
   QueryBlockRows(ImplicitLocOpBuilder &nb, Value blockIndex, int64_t queryBlock,
                  int64_t keyBlock, Value validQueries, Value validKeys) {
     Value offset = arith::SubIOp::create(nb, validKeys, validQueries);
-    first = arith::MulIOp::create(nb, blockIndex, indexConstant(nb, queryBlock));
+    first =
+        arith::MulIOp::create(nb, blockIndex, indexConstant(nb, queryBlock));
     Value end = arith::MinSIOp::create(
         nb, arith::AddIOp::create(nb, first, indexConstant(nb, queryBlock)),
         validQueries);
@@ -326,8 +325,8 @@ struct QueryBlockRows {
         nb, arith::SubIOp::create(nb, end, indexConstant(nb, 1)), offset);
     Value firstPosition = arith::MaxSIOp::create(
         nb, arith::AddIOp::create(nb, first, offset), indexConstant(nb, 0));
-    hasPosition = cmpi(nb, arith::CmpIPredicate::sge, lastPosition,
-                       indexConstant(nb, 0));
+    hasPosition =
+        cmpi(nb, arith::CmpIPredicate::sge, lastPosition, indexConstant(nb, 0));
     Value size = indexConstant(nb, keyBlock);
     firstOwn = arith::FloorDivSIOp::create(nb, firstPosition, size);
     lastOwn = arith::FloorDivSIOp::create(nb, lastPosition, size);
@@ -335,11 +334,10 @@ struct QueryBlockRows {
 
   /// Whether key block `keyBlockIndex` is in D(I).
   Value isOwn(ImplicitLocOpBuilder &nb, Value keyBlockIndex) const {
-    return allOf(nb, {hasPosition,
-                      cmpi(nb, arith::CmpIPredicate::sge, keyBlockIndex,
-                           firstOwn),
-                      cmpi(nb, arith::CmpIPredicate::sle, keyBlockIndex,
-                           lastOwn)});
+    return allOf(nb,
+                 {hasPosition,
+                  cmpi(nb, arith::CmpIPredicate::sge, keyBlockIndex, firstOwn),
+                  cmpi(nb, arith::CmpIPredicate::sle, keyBlockIndex, lastOwn)});
   }
 
   /// The first row, the number of valid rows (may be <= 0), the position
@@ -385,9 +383,9 @@ static Value buildEstimationRows(ImplicitLocOpBuilder &b,
         auto [query, isRow] = rowQuery(nb, validQueries, at[2]);
         Value position = arith::AddIOp::create(
             nb, query, arith::SubIOp::create(nb, validKeys, validQueries));
-        return allOf(nb, {isRow,
-                          cmpi(nb, arith::CmpIPredicate::slt, at[3], validKeys),
-                          cmpi(nb, arith::CmpIPredicate::sle, at[3], position)});
+        return allOf(
+            nb, {isRow, cmpi(nb, arith::CmpIPredicate::slt, at[3], validKeys),
+                 cmpi(nb, arith::CmpIPredicate::sle, at[3], position)});
       });
   RowDomain domain(b.getContext(), sizes);
   return buildSoftmax(b, domain, scores, visible, Value(),
@@ -399,9 +397,10 @@ static Value buildEstimationRows(ImplicitLocOpBuilder &b,
 /// `weights` [B, H, rows, Nk]: `vertical[j] = sum_r w[r, j]`,
 /// `slash[o] = sum_r w[r, pos_r - o]`; divided by the number of valid rows
 /// when `mean`.
-static std::pair<Value, Value>
-buildVerticalAndSlash(ImplicitLocOpBuilder &b, const EstimatorInputs &in,
-                      Value weights, int64_t rows, bool mean) {
+static std::pair<Value, Value> buildVerticalAndSlash(ImplicitLocOpBuilder &b,
+                                                     const EstimatorInputs &in,
+                                                     Value weights,
+                                                     int64_t rows, bool mean) {
   SmallVector<OpFoldResult> sizes = in.sizes({in.keyLength});
   auto normalise = [&](ImplicitLocOpBuilder &nb, Value sum,
                        Value validQueries) -> Value {
@@ -409,12 +408,12 @@ buildVerticalAndSlash(ImplicitLocOpBuilder &b, const EstimatorInputs &in,
       return sum;
     Value count =
         arith::MinSIOp::create(nb, validQueries, indexConstant(nb, rows));
-    Value divisor = indexToF32(
-        nb, arith::MaxSIOp::create(nb, count, indexConstant(nb, 1)));
+    Value divisor =
+        indexToF32(nb, arith::MaxSIOp::create(nb, count, indexConstant(nb, 1)));
     return arith::DivFOp::create(nb, sum, divisor);
   };
-  Value lastKey = arith::SubIOp::create(b, in.keyLengthValue,
-                                        indexConstant(b, 1));
+  Value lastKey =
+      arith::SubIOp::create(b, in.keyLengthValue, indexConstant(b, 1));
   Value vertical = buildIndexed(
       b, sizes, b.getF32Type(), [&](ImplicitLocOpBuilder &nb, ValueRange at) {
         auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
@@ -451,9 +450,10 @@ buildVerticalAndSlash(ImplicitLocOpBuilder &b, const EstimatorInputs &in,
 
 /// The token-level mask of the block selection `selected` [B, H, QB, KB]:
 /// valid pairs (causal ones when `causal`) of the selected blocks.
-static Value buildBlockTokens(ImplicitLocOpBuilder &b, const EstimatorInputs &in,
-                              Value selected, int64_t queryBlock,
-                              int64_t keyBlock, bool causal) {
+static Value buildBlockTokens(ImplicitLocOpBuilder &b,
+                              const EstimatorInputs &in, Value selected,
+                              int64_t queryBlock, int64_t keyBlock,
+                              bool causal) {
   return buildIndexed(
       b, in.sizes({in.queryLength, in.keyLength}), b.getI1Type(),
       [&](ImplicitLocOpBuilder &nb, ValueRange at) {
@@ -467,8 +467,8 @@ static Value buildBlockTokens(ImplicitLocOpBuilder &b, const EstimatorInputs &in
           conditions.push_back(
               cmpi(nb, arith::CmpIPredicate::sle, at[3], position));
         }
-        Value rowBlock = arith::DivUIOp::create(nb, at[2],
-                                                indexConstant(nb, queryBlock));
+        Value rowBlock =
+            arith::DivUIOp::create(nb, at[2], indexConstant(nb, queryBlock));
         Value columnBlock =
             arith::DivUIOp::create(nb, at[3], indexConstant(nb, keyBlock));
         conditions.push_back(
@@ -489,19 +489,18 @@ static Value buildBlockSums(ImplicitLocOpBuilder &b, Value values,
   sizes[2] = ceilDiv(b, sizes[2], block);
   SmallVector<AffineExpr> outputExprs;
   for (unsigned dim = 0; dim < rank; ++dim)
-    outputExprs.push_back(dim == 2 ? getAffineDimExpr(dim, context)
-                                         .floorDiv(block)
-                                   : getAffineDimExpr(dim, context));
+    outputExprs.push_back(dim == 2
+                              ? getAffineDimExpr(dim, context).floorDiv(block)
+                              : getAffineDimExpr(dim, context));
   SmallVector<utils::IteratorType> iterators(rank,
                                              utils::IteratorType::parallel);
   iterators[2] = utils::IteratorType::reduction;
-  return buildGeneric(
-      b, values, buildFilled(b, sizes, b.getF32FloatAttr(0.0)),
-      {AffineMap::getMultiDimIdentityMap(rank, context),
-       AffineMap::get(rank, 0, outputExprs, context)},
-      iterators, [](ImplicitLocOpBuilder &nb, ValueRange args) {
-        return arith::AddFOp::create(nb, args[1], args[0]);
-      });
+  return buildGeneric(b, values, buildFilled(b, sizes, b.getF32FloatAttr(0.0)),
+                      {AffineMap::getMultiDimIdentityMap(rank, context),
+                       AffineMap::get(rank, 0, outputExprs, context)},
+                      iterators, [](ImplicitLocOpBuilder &nb, ValueRange args) {
+                        return arith::AddFOp::create(nb, args[1], args[0]);
+                      });
 }
 
 //===----------------------------------------------------------------------===//
@@ -555,8 +554,7 @@ struct XAttentionMaskOpLowering : OpConversionPattern<XAttentionMaskOp> {
                                     });
               });
           return arith::MulFOp::create(
-              nb, sum,
-              f32Constant(nb, in.scale / static_cast<double>(stride)));
+              nb, sum, f32Constant(nb, in.scale / static_cast<double>(stride)));
         });
     Value groupVisible = buildIndexed(
         b, groupSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
@@ -612,13 +610,12 @@ struct XAttentionMaskOpLowering : OpConversionPattern<XAttentionMaskOp> {
                                 validKeys);
             Value isValid = cmpi(nb, arith::CmpIPredicate::slt, at[3],
                                  ceilDiv(nb, validKeys, keyBlock));
-            Value isForced = anyOf(
-                nb, {cmpi(nb, arith::CmpIPredicate::eq, at[3],
-                          indexConstant(nb, 0)),
-                     rows.isOwn(nb, at[3])});
+            Value isForced = anyOf(nb, {cmpi(nb, arith::CmpIPredicate::eq,
+                                             at[3], indexConstant(nb, 0)),
+                                        rows.isOwn(nb, at[3])});
             if (!forcedOnes)
-              isForced = arith::XOrIOp::create(nb, isForced,
-                                               boolConstant(nb, true));
+              isForced =
+                  arith::XOrIOp::create(nb, isForced, boolConstant(nb, true));
             return arith::AndIOp::create(nb, isValid, isForced);
           });
     };
@@ -655,17 +652,17 @@ struct XAttentionMaskOpLowering : OpConversionPattern<XAttentionMaskOp> {
                                     indexConstant(nb, 1)));
           Value massBefore =
               extract(nb, before, {at[0], at[1], at[2], clamped});
-          Value belowThreshold = arith::CmpFOp::create(nb, arith::CmpFPredicate::OLT,
-                                               massBefore, required);
-          Value taken = arith::AndIOp::create(
-              nb, extract(nb, candidates, at), belowThreshold);
+          Value belowThreshold = arith::CmpFOp::create(
+              nb, arith::CmpFPredicate::OLT, massBefore, required);
+          Value taken = arith::AndIOp::create(nb, extract(nb, candidates, at),
+                                              belowThreshold);
           return arith::OrIOp::create(nb, extract(nb, forced, at), taken);
         });
 
     auto type = getTypeConverter()->convertType<RankedTensorType>(maskType);
-    rewriter.replaceOp(op, castTo(b, buildBlockTokens(b, in, selected,
-                                                      queryBlock, keyBlock,
-                                                      causal),
+    rewriter.replaceOp(op, castTo(b,
+                                  buildBlockTokens(b, in, selected, queryBlock,
+                                                   keyBlock, causal),
                                   type));
     return success();
   }
@@ -721,19 +718,19 @@ struct FlexPrefillMaskOpLowering : OpConversionPattern<FlexPrefillMaskOp> {
           /*inclusive=*/true);
       return buildIndexed(
           b, headSizes, index, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-            Value covered = buildSum(
-                nb, indexConstant(nb, 0), validKeysOf(nb, at[0]),
-                indexConstant(nb, 1),
-                [&](ImplicitLocOpBuilder &inner, Value r) -> Value {
-                  Value within = arith::CmpFOp::create(
-                      inner, arith::CmpFPredicate::OLE,
-                      extract(inner, cumulative, {at[0], at[1], r}),
-                      f32Constant(inner, config.getGammaValue()));
-                  return arith::IndexCastOp::create(
-                      inner, inner.getIndexType(),
-                      arith::ExtUIOp::create(inner, inner.getI32Type(),
-                                             within));
-                });
+            Value covered =
+                buildSum(nb, indexConstant(nb, 0), validKeysOf(nb, at[0]),
+                         indexConstant(nb, 1),
+                         [&](ImplicitLocOpBuilder &inner, Value r) -> Value {
+                           Value within = arith::CmpFOp::create(
+                               inner, arith::CmpFPredicate::OLE,
+                               extract(inner, cumulative, {at[0], at[1], r}),
+                               f32Constant(inner, config.getGammaValue()));
+                           return arith::IndexCastOp::create(
+                               inner, inner.getIndexType(),
+                               arith::ExtUIOp::create(inner, inner.getI32Type(),
+                                                      within));
+                         });
             return covered;
           });
     };
@@ -760,8 +757,8 @@ struct FlexPrefillMaskOpLowering : OpConversionPattern<FlexPrefillMaskOp> {
     Value keyMeans = buildIndexed(
         b, tensor::getMixedSizes(b, b.getLoc(), keySums), f32,
         [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          Value start = arith::MulIOp::create(nb, at[2],
-                                              indexConstant(nb, block));
+          Value start =
+              arith::MulIOp::create(nb, at[2], indexConstant(nb, block));
           Value count = arith::MinSIOp::create(
               nb, indexConstant(nb, block),
               arith::SubIOp::create(nb, validKeysOf(nb, at[0]), start));
@@ -770,15 +767,15 @@ struct FlexPrefillMaskOpLowering : OpConversionPattern<FlexPrefillMaskOp> {
           return arith::DivFOp::create(nb, extract(nb, keySums, at), divisor);
         });
     // Mean of rows [begin, begin + count) of q[b, h], for every d.
-    auto queryMean = [&](ImplicitLocOpBuilder &nb, Value batchIndex,
-                         Value head, Value begin, Value count, Value d) {
+    auto queryMean = [&](ImplicitLocOpBuilder &nb, Value batchIndex, Value head,
+                         Value begin, Value count, Value d) {
       Value end = arith::AddIOp::create(nb, begin, count);
-      Value sum = buildSum(nb, begin, end, f32Constant(nb, 0.0),
-                           [&](ImplicitLocOpBuilder &inner, Value row) {
-                             return toF32(inner, extract(inner, in.query,
-                                                         {batchIndex, head,
-                                                          row, d}));
-                           });
+      Value sum =
+          buildSum(nb, begin, end, f32Constant(nb, 0.0),
+                   [&](ImplicitLocOpBuilder &inner, Value row) {
+                     return toF32(inner, extract(inner, in.query,
+                                                 {batchIndex, head, row, d}));
+                   });
       Value divisor = indexToF32(
           nb, arith::MaxSIOp::create(nb, count, indexConstant(nb, 1)));
       return arith::DivFOp::create(nb, sum, divisor);
@@ -835,8 +832,8 @@ struct FlexPrefillMaskOpLowering : OpConversionPattern<FlexPrefillMaskOp> {
             Value positive = arith::CmpFOp::create(
                 nb, arith::CmpFPredicate::OGT, p, f32Constant(nb, 0.0));
             Value ratio = arith::DivFOp::create(nb, p, middle);
-            Value value = arith::MulFOp::create(
-                nb, p, math::LogOp::create(nb, ratio));
+            Value value =
+                arith::MulFOp::create(nb, p, math::LogOp::create(nb, ratio));
             return select(nb, positive, value, f32Constant(nb, 0.0));
           };
           Value both = arith::AddFOp::create(nb, term(args[0]), term(args[1]));
@@ -856,13 +853,13 @@ struct FlexPrefillMaskOpLowering : OpConversionPattern<FlexPrefillMaskOp> {
           Value distance = math::SqrtOp::create(
               nb, arith::MaximumFOp::create(nb, extract(nb, divergence, at),
                                             f32Constant(nb, 0.0)));
-          Value queryAware = arith::CmpFOp::create(
-              nb, arith::CmpFPredicate::OLT, distance,
-              f32Constant(nb, config.getTauValue()));
-          Value sparse = select(
-              nb, queryAware,
-              i32Constant(nb, FlexPrefillMaskOp::kQueryAwarePattern),
-              i32Constant(nb, FlexPrefillMaskOp::kVerticalSlashPattern));
+          Value queryAware =
+              arith::CmpFOp::create(nb, arith::CmpFPredicate::OLT, distance,
+                                    f32Constant(nb, config.getTauValue()));
+          Value sparse =
+              select(nb, queryAware,
+                     i32Constant(nb, FlexPrefillMaskOp::kQueryAwarePattern),
+                     i32Constant(nb, FlexPrefillMaskOp::kVerticalSlashPattern));
           return select(nb, dense,
                         i32Constant(nb, FlexPrefillMaskOp::kDensePattern),
                         sparse);
@@ -945,8 +942,8 @@ struct FlexPrefillMaskOpLowering : OpConversionPattern<FlexPrefillMaskOp> {
     // (Gathers rather than tensor.expand_shape: MLIR 22's
     // expand-strided-metadata crashes on an expanded group of two dynamic
     // extents.)
-    Value keyBlockCount = getValueOrCreateConstantIndexOp(b, b.getLoc(),
-                                                          blockSizes[3]);
+    Value keyBlockCount =
+        getValueOrCreateConstantIndexOp(b, b.getLoc(), blockSizes[3]);
     OpFoldResult flatLength = getAsOpFoldResult(b.createOrFold<arith::MulIOp>(
         getValueOrCreateConstantIndexOp(b, b.getLoc(), blockSizes[2]),
         keyBlockCount));
@@ -977,12 +974,12 @@ struct FlexPrefillMaskOpLowering : OpConversionPattern<FlexPrefillMaskOp> {
               extract(nb, flatRanks, {at[0], at[1], flat}));
           Value last = arith::SubIOp::create(
               nb, dimValue(nb, flatCumulative, 2), indexConstant(nb, 1));
-          Value cumulative = extract(
-              nb, flatCumulative,
-              {at[0], at[1], arith::MinSIOp::create(nb, rank, last)});
-          Value budget = arith::MulFOp::create(
-              nb, f32Constant(nb, config.getGammaValue()),
-              extract(nb, liveRows, {at[0], at[1]}));
+          Value cumulative =
+              extract(nb, flatCumulative,
+                      {at[0], at[1], arith::MinSIOp::create(nb, rank, last)});
+          Value budget =
+              arith::MulFOp::create(nb, f32Constant(nb, config.getGammaValue()),
+                                    extract(nb, liveRows, {at[0], at[1]}));
           Value within = arith::CmpFOp::create(nb, arith::CmpFPredicate::OLE,
                                                cumulative, budget);
           return arith::AndIOp::create(nb, extract(nb, pooledCandidates, at),
@@ -999,19 +996,18 @@ struct FlexPrefillMaskOpLowering : OpConversionPattern<FlexPrefillMaskOp> {
           Value lastProfile = arith::SubIOp::create(
               nb, dimValue(nb, slashBlocks, 2), indexConstant(nb, 1));
           Value onSlash = allOf(
-              nb, {rows.hasPosition,
-                   cmpi(nb, arith::CmpIPredicate::sge, diagonal,
-                        indexConstant(nb, 0)),
-                   extract(nb, slashBlocks,
-                           {at[0], at[1],
-                            clampIndex(nb, diagonal, lastProfile)})});
+              nb,
+              {rows.hasPosition,
+               cmpi(nb, arith::CmpIPredicate::sge, diagonal,
+                    indexConstant(nb, 0)),
+               extract(nb, slashBlocks,
+                       {at[0], at[1], clampIndex(nb, diagonal, lastProfile)})});
           Value onVertical = extract(nb, verticalBlocks, {at[0], at[1], at[3]});
-          Value pooledKept =
-              arith::AndIOp::create(nb, isQueryAware(nb, headAt),
-                                    extract(nb, topP, at));
-          Value dense = cmpi(nb, arith::CmpIPredicate::eq,
-                             extract(nb, patterns, headAt),
-                             i32Constant(nb, FlexPrefillMaskOp::kDensePattern));
+          Value pooledKept = arith::AndIOp::create(nb, isQueryAware(nb, headAt),
+                                                   extract(nb, topP, at));
+          Value dense =
+              cmpi(nb, arith::CmpIPredicate::eq, extract(nb, patterns, headAt),
+                   i32Constant(nb, FlexPrefillMaskOp::kDensePattern));
           return anyOf(nb, {dense, onVertical, onSlash, rows.isOwn(nb, at[3]),
                             pooledKept});
         });
@@ -1047,11 +1043,10 @@ struct VerticalSlashMaskOpLowering : OpConversionPattern<VerticalSlashMaskOp> {
         b, in, weights, config.getLastQueries(), /*mean=*/false);
 
     SmallVector<OpFoldResult> headSizes = in.sizes({});
-    Value keyCount = buildIndexed(
-        b, headSizes, b.getIndexType(),
-        [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          return in.validLengths(nb, at[0]).second;
-        });
+    Value keyCount = buildIndexed(b, headSizes, b.getIndexType(),
+                                  [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+                                    return in.validLengths(nb, at[0]).second;
+                                  });
     Value budgets = adaptor.getBudgets();
     // The size of column `which` of the budgets, or the configuration's.
     auto headBudget = [&](int64_t which, int64_t configured) {
@@ -1066,9 +1061,8 @@ struct VerticalSlashMaskOpLowering : OpConversionPattern<VerticalSlashMaskOp> {
             return arith::MaxSIOp::create(nb, size, indexConstant(nb, 0));
           });
     };
-    Value columns =
-        buildTopK(b, vertical, keyCount, config.getSink(),
-                  headBudget(0, config.getVerticalSize()));
+    Value columns = buildTopK(b, vertical, keyCount, config.getSink(),
+                              headBudget(0, config.getVerticalSize()));
     Value offsets = buildTopK(b, slash, keyCount, config.getLocal(),
                               headBudget(1, config.getSlashSize()));
 

@@ -37,9 +37,8 @@ struct ConfigParameter {
 } // namespace
 
 static ConfigParameter integerParameter(StringRef name, int64_t &value) {
-  return {name, [&value](AsmParser &parser) {
-            return parser.parseInteger(value);
-          }};
+  return {name,
+          [&value](AsmParser &parser) { return parser.parseInteger(value); }};
 }
 
 static ConfigParameter floatParameter(StringRef name, double &value) {
@@ -65,10 +64,9 @@ static ParseResult parseConfig(AsmParser &parser, StringRef method,
     if (parameter == parameters.end())
       return parser.emitError(loc, "unknown ")
              << method << " parameter '" << name << "' (expected "
-             << llvm::join(llvm::map_range(parameters,
-                                           [](const ConfigParameter &p) {
-                                             return p.name;
-                                           }),
+             << llvm::join(llvm::map_range(
+                               parameters,
+                               [](const ConfigParameter &p) { return p.name; }),
                            ", ")
              << ")";
     if (llvm::is_contained(seen, name))
@@ -219,8 +217,8 @@ Attribute MInferenceAttr::parse(AsmParser &parser, Type) {
                    integerParameter("local", local)}))
     return {};
   return parser.getChecked<MInferenceAttr>(loc, parser.getContext(),
-                                           verticalSize, slashSize,
-                                           lastQueries, sink, local);
+                                           verticalSize, slashSize, lastQueries,
+                                           sink, local);
 }
 
 void MInferenceAttr::print(AsmPrinter &printer) const {
@@ -357,8 +355,8 @@ static LogicalResult verifyQueryAndKey(Operation *op,
            << queryType.getElementType() << ")";
   ArrayRef<int64_t> q = queryType.getShape();
   ArrayRef<int64_t> k = keyType.getShape();
-  if (ShapedType::isDynamic(q[3]) || ShapedType::isDynamic(k[3]) ||
-      q[3] < 1 || k[3] < 1)
+  if (ShapedType::isDynamic(q[3]) || ShapedType::isDynamic(k[3]) || q[3] < 1 ||
+      k[3] < 1)
     return op->emitOpError("head dimensions must be static and positive");
   if (q[3] != k[3])
     return op->emitOpError("query head dimension (")
@@ -381,8 +379,7 @@ static LogicalResult verifyLengthsAndScale(Operation *op, int64_t batch,
   for (Value lengthsValue : lengths) {
     if (!lengthsValue)
       continue;
-    int64_t size =
-        cast<RankedTensorType>(lengthsValue.getType()).getDimSize(0);
+    int64_t size = cast<RankedTensorType>(lengthsValue.getType()).getDimSize(0);
     if (!areCompatible(size, batch))
       return op->emitOpError("sequence lengths must have one entry per batch (")
              << batch << "), got " << size;
@@ -401,10 +398,9 @@ static LogicalResult verifyEstimatedMask(Operation *op,
                                          RankedTensorType queryType,
                                          RankedTensorType keyType,
                                          BlockMaskType maskType) {
-  SmallVector<int64_t> expected = {queryType.getDimSize(0),
-                                   queryType.getDimSize(1),
-                                   queryType.getDimSize(2),
-                                   keyType.getDimSize(2)};
+  SmallVector<int64_t> expected = {
+      queryType.getDimSize(0), queryType.getDimSize(1), queryType.getDimSize(2),
+      keyType.getDimSize(2)};
   if (failed(verifyCompatibleShape(maskType.getShape(), expected)))
     return op->emitOpError("mask shape ")
            << shapeToString(maskType.getShape())
@@ -472,9 +468,9 @@ static LogicalResult verifyEstimatorOp(EstimatorOp op) {
   RankedTensorType queryType = op.getQuery().getType();
   RankedTensorType keyType = op.getKey().getType();
   if (failed(verifyQueryAndKey(op, queryType, keyType)) ||
-      failed(verifyLengthsAndScale(
-          op, queryType.getDimSize(0),
-          {op.getQueryLengths(), op.getKeyLengths()}, op.getScale())))
+      failed(verifyLengthsAndScale(op, queryType.getDimSize(0),
+                                   {op.getQueryLengths(), op.getKeyLengths()},
+                                   op.getScale())))
     return failure();
   return verifyEstimatedMask(op, queryType, keyType, op.getResult().getType());
 }
@@ -626,9 +622,8 @@ LogicalResult PrefillOp::verify() {
              << statistics.getType() << " does not match the expected shape "
              << shapeToString({q[0], q[1], q[2]});
   }
-  if (failed(verifyLengthsAndScale(*this, q[0],
-                                   {getQueryLengths(), getKeyLengths()},
-                                   getScale())))
+  if (failed(verifyLengthsAndScale(
+          *this, q[0], {getQueryLengths(), getKeyLengths()}, getScale())))
     return failure();
 
   Attribute pattern = getPattern();
@@ -715,10 +710,10 @@ SmallVector<Value> PrefillOp::expand(OpBuilder &builder) {
                   getBudgets(), getQueryLengths(), getKeyLengths(),
                   getScaleAttr());
             });
-    mask = mask ? MaskIntersectOp::create(builder, loc, maskType, estimated,
-                                          mask)
-                      .getResult()
-                : estimated;
+    mask =
+        mask ? MaskIntersectOp::create(builder, loc, maskType, estimated, mask)
+                   .getResult()
+             : estimated;
   }
   auto attention = AttentionOp::create(
       builder, loc, getResultTypes(), SoftmaxAttr::get(getContext()),
