@@ -3,6 +3,7 @@
 #include "sparse_attn/Pipelines/Pipelines.h"
 
 #include "sparse_attn/Conversion/Passes.h"
+#include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
@@ -11,6 +12,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -24,12 +26,16 @@ void sparse_attn::buildHostLoweringPipeline(OpPassManager &pm) {
   bufferizeOptions.bufferizeFunctionBoundaries = true;
   bufferizeOptions.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
+  // Tiled loops carry tensors that are rebuilt in every iteration.
+  bufferizeOptions.allowReturnAllocsFromLoops = true;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferizeOptions));
   bufferization::BufferDeallocationPipelineOptions deallocOptions;
   bufferization::buildBufferDeallocationPipeline(pm, deallocOptions);
   // Deallocation clones buffers it does not own (e.g. a returned argument).
   pm.addPass(createConvertBufferizationToMemRefPass());
 
+  // The query-tile grids run sequentially on the host.
+  pm.addPass(createForallToForLoopPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
@@ -53,10 +59,34 @@ void sparse_attn::buildReferencePipeline(OpPassManager &pm) {
   buildHostLoweringPipeline(pm);
 }
 
+void sparse_attn::buildCpuPipeline(OpPassManager &pm,
+                                   const CpuPipelineOptions &options) {
+  SparseAttnTilePassOptions tileOptions;
+  tileOptions.queryTile = options.queryTile;
+  tileOptions.keyTile = options.keyTile;
+  pm.addPass(createSparseAttnTilePass(tileOptions));
+  pm.addPass(createSparseAttnSkipBlocksPass());
+  pm.addPass(createSparseAttnFusePass());
+  if (options.instrument)
+    pm.addPass(createSparseAttnInstrumentPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createSparseAttnDecomposeTilesPass());
+  // What tiling does not cover (mask ops whose values leave the attention:
+  // mask_to_indices, returned masks) takes its reference form.
+  pm.addPass(createConvertSparseAttnToLinalgPass());
+  buildHostLoweringPipeline(pm);
+}
+
 void sparse_attn::registerPipelines() {
   PassPipelineRegistration<>(
       "sparse-attn-reference",
       "Lower sparse_attn ops through their naive reference form to the LLVM "
       "dialect for the host",
       buildReferencePipeline);
+  PassPipelineRegistration<CpuPipelineOptions>(
+      "sparse-attn-to-cpu",
+      "Tile sparse_attn ops, skip masked blocks, fuse, and lower the tiled "
+      "form to the LLVM dialect for the host",
+      buildCpuPipeline);
 }

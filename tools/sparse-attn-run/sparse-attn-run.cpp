@@ -53,8 +53,10 @@ static cl::opt<std::string>
               cl::desc("Function to run (default: the only func.func)"),
               cl::value_desc("name"), cl::cat(toolCategory));
 static cl::opt<std::string>
-    pipelineName("pipeline", cl::desc("Pipeline to compile with: reference"),
-                 cl::value_desc("name"), cl::init("reference"),
+    pipelineName("pipeline",
+                 cl::desc("Pipeline to compile with: cpu (tiled, 64x64 "
+                          "tiles), cpu-tile128 (128x128 tiles), reference"),
+                 cl::value_desc("name"), cl::init("cpu"),
                  cl::cat(toolCategory));
 static cl::opt<uint64_t> seed("seed", cl::desc("Seed of the generated inputs"),
                               cl::init(0), cl::cat(toolCategory));
@@ -93,6 +95,8 @@ struct NamedPipeline {
 } // namespace
 
 static constexpr NamedPipeline kPipelines[] = {
+    {"cpu", "sparse-attn-to-cpu"},
+    {"cpu-tile128", "sparse-attn-to-cpu{query-tile=128 key-tile=128}"},
     {"reference", "sparse-attn-reference"},
 };
 

@@ -747,3 +747,301 @@ func.func @intersect_result(%a: !sparse_attn.block_mask<1x1x256x256, block = 128
   %u = sparse_attn.mask_intersect %a, %b : !sparse_attn.block_mask<1x1x256x256, block = 128x128>, !sparse_attn.block_mask<1x8x256x256, block = 128x128> -> !sparse_attn.block_mask<1x1x256x256, block = 128x128>
   return
 }
+
+// -----
+// Tile-level ops.
+
+func.func @load_tile_element_type(%k: tensor<?x?x?x64xbf16>, %i: index) {
+  // expected-error @+1 {{tile element type must be the source element type ('bf16')}}
+  %t = sparse_attn.load_tile %k[%i, %i, %i] : tensor<?x?x?x64xbf16> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @load_tile_dynamic_head_dim(%k: tensor<?x?x?x?xf32>, %i: index) {
+  // expected-error @+1 {{source head dimension must be static}}
+  %t = sparse_attn.load_tile %k[%i, %i, %i] : tensor<?x?x?x?xf32> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @load_tile_row_length(%k: tensor<?x?x?x64xf32>, %i: index) {
+  // expected-error @+1 {{tile rows must have the source head dimension (64), got 32}}
+  %t = sparse_attn.load_tile %k[%i, %i, %i] : tensor<?x?x?x64xf32> -> tensor<64x32xf32>
+  return
+}
+
+// -----
+
+func.func @load_score_chunk_scale(%x: tensor<?x?xf32>, %i: index) {
+  // expected-error @+1 {{scale must be finite and positive, got -1.0}}
+  %c = sparse_attn.load_score_chunk %x[%i, %i] scale(-1.0) : tensor<?x?xf32> -> tensor<8x128xf32>
+  return
+}
+
+// -----
+
+func.func @score_tile_element_types(%q: tensor<64x32xbf16>, %k: tensor<64x32xf16>, %i: index) {
+  // expected-error @+1 {{query and key tiles must have the same element type}}
+  %s = sparse_attn.score_tile %q, %k at [%i, %i] scale(1.0) : tensor<64x32xbf16>, tensor<64x32xf16> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @score_tile_head_dims(%q: tensor<64x32xf32>, %k: tensor<64x16xf32>, %i: index) {
+  // expected-error @+1 {{query and key tiles must have the same head dimension, got 32 and 16}}
+  %s = sparse_attn.score_tile %q, %k at [%i, %i] scale(1.0) : tensor<64x32xf32>, tensor<64x16xf32> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @score_tile_result_shape(%q: tensor<64x32xf32>, %k: tensor<128x32xf32>, %i: index) {
+  // expected-error @+1 {{result must be a 64x128 tile (query rows x key rows), got 64x64}}
+  %s = sparse_attn.score_tile %q, %k at [%i, %i] scale(1.0) : tensor<64x32xf32>, tensor<128x32xf32> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @score_tile_scale(%q: tensor<64x32xf32>, %i: index) {
+  // expected-error @+1 {{scale must be finite and positive, got 0.0}}
+  %s = sparse_attn.score_tile %q, %q at [%i, %i] scale(0.0) : tensor<64x32xf32>, tensor<64x32xf32> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @score_tile_bias_operands(%q: tensor<64x32xf32>, %b: tensor<8x64xf32>, %i: index) {
+  // expected-error @+1 {{bias, bias head and bias diagonal come together}}
+  %s = "sparse_attn.score_tile"(%q, %q, %i, %i, %b, %i) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 0>, scale = 1.0 : f32, bias_scale = 1.0 : f32}> ({
+  }) : (tensor<64x32xf32>, tensor<64x32xf32>, index, index, tensor<8x64xf32>, index) -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @score_tile_bias_scale(%q: tensor<64x32xf32>, %i: index) {
+  // expected-error @+1 {{bias_scale is given exactly when a bias is}}
+  %s = "sparse_attn.score_tile"(%q, %q, %i, %i) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0, 0>, scale = 1.0 : f32, bias_scale = 1.0 : f32}> ({
+  }) : (tensor<64x32xf32>, tensor<64x32xf32>, index, index) -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @score_tile_bias_scale_value(%q: tensor<64x32xf32>, %b: tensor<8x64xf32>, %i: index) {
+  // expected-error @+1 {{bias_scale must be finite and positive, got -2.0}}
+  %s = sparse_attn.score_tile %q, %q at [%i, %i] scale(1.0) bias(%b[%i, %i] : tensor<8x64xf32>) bias_scale(-2.0) : tensor<64x32xf32>, tensor<64x32xf32> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @score_tile_region_arguments(%q: tensor<64x32xf32>, %i: index) {
+  // expected-error @+1 {{visible region must take two index arguments (query and key position)}}
+  %s = sparse_attn.score_tile %q, %q at [%i, %i] scale(1.0) visible {
+  ^bb0(%a: index, %b: i32):
+    %t = arith.constant true
+    sparse_attn.yield %t : i1
+  } : tensor<64x32xf32>, tensor<64x32xf32> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @score_tile_no_yield(%q: tensor<64x32xf32>, %i: index) {
+  // expected-error @+1 {{visible region must end with sparse_attn.yield}}
+  %s = "sparse_attn.score_tile"(%q, %q, %i, %i) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0, 0>, scale = 1.0 : f32}> ({
+  ^bb0(%a: index, %b: index):
+    %t = arith.constant true
+  }) : (tensor<64x32xf32>, tensor<64x32xf32>, index, index) -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @yield_outside_score_tile() {
+  %t = arith.constant true
+  // expected-error @+1 {{expects parent op 'sparse_attn.score_tile'}}
+  sparse_attn.yield %t : i1
+}
+
+// -----
+
+func.func @index_row_shapes(%n: tensor<1x8x4xi32>, %i: tensor<1x8x5x4xi32>, %x: index, %b: i32) {
+  // expected-error @+1 {{counts 1x8x4 do not match the leading extents of indices 1x8x5x4}}
+  %c = sparse_attn.index_row_contains %n, %i[%x, %x, %x] block(%b) : tensor<1x8x4xi32>, tensor<1x8x5x4xi32>
+  return
+}
+
+// -----
+
+func.func @online_softmax_rows(%s: tensor<64x128xf32>, %v: tensor<128x32xf32>, %m: tensor<32xf32>, %acc: tensor<64x32xf32>) {
+  // expected-error @+1 {{running max must have one entry per tile row (64), got 32}}
+  %m1, %l1, %a1 = sparse_attn.online_softmax %s, %v, %m, %m, %acc : tensor<64x128xf32>, tensor<128x32xf32>, tensor<32xf32>, tensor<64x32xf32>
+  return
+}
+
+// -----
+
+func.func @online_softmax_value_rows(%s: tensor<64x128xf32>, %v: tensor<64x32xf32>, %m: tensor<64xf32>, %acc: tensor<64x32xf32>) {
+  // expected-error @+1 {{value tile must have one row per score column (128), got 64}}
+  %m1, %l1, %a1 = sparse_attn.online_softmax %s, %v, %m, %m, %acc : tensor<64x128xf32>, tensor<64x32xf32>, tensor<64xf32>, tensor<64x32xf32>
+  return
+}
+
+// -----
+
+func.func @online_softmax_accumulator(%s: tensor<64x128xf32>, %v: tensor<128x32xf32>, %m: tensor<64xf32>, %acc: tensor<64x16xf32>) {
+  // expected-error @+1 {{accumulator must be 64x32 (score rows x value columns), got 64x16}}
+  %m1, %l1, %a1 = sparse_attn.online_softmax %s, %v, %m, %m, %acc : tensor<64x128xf32>, tensor<128x32xf32>, tensor<64xf32>, tensor<64x16xf32>
+  return
+}
+
+// -----
+
+func.func @online_logsumexp_rows(%s: tensor<64x128xf32>, %m: tensor<128xf32>) {
+  // expected-error @+1 {{running max must have one entry per tile row (64), got 128}}
+  %m1, %l1 = sparse_attn.online_logsumexp %s, %m, %m : tensor<64x128xf32>, tensor<128xf32>
+  return
+}
+
+// -----
+
+func.func @row_max_rows(%s: tensor<64x128xf32>, %m: tensor<128xf32>) {
+  // expected-error @+1 {{running max must have one entry per tile row (64), got 128}}
+  %m1, %n1 = sparse_attn.row_max %s, %m, %m : tensor<64x128xf32>, tensor<128xf32>
+  return
+}
+
+// -----
+
+func.func @elastic_accumulate_rows(%s: tensor<64x128xf32>, %v: tensor<128x32xf32>, %m: tensor<128xf32>, %acc: tensor<64x32xf32>, %t: f32, %x: index) {
+  // expected-error @+1 {{row max must have one entry per tile row (64), got 128}}
+  %a1 = sparse_attn.elastic_accumulate %s, %v, %m, %m, %acc shift(%t, %x) : tensor<64x128xf32>, tensor<128x32xf32>, tensor<128xf32>, tensor<64x32xf32>
+  return
+}
+
+// -----
+
+func.func @elastic_accumulate_value_rows(%s: tensor<64x128xf32>, %v: tensor<64x32xf32>, %m: tensor<64xf32>, %acc: tensor<64x32xf32>, %t: f32, %x: index) {
+  // expected-error @+1 {{value tile must have one row per score column (128), got 64}}
+  %a1 = sparse_attn.elastic_accumulate %s, %v, %m, %m, %acc shift(%t, %x) : tensor<64x128xf32>, tensor<64x32xf32>, tensor<64xf32>, tensor<64x32xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_finalize_rows(%m: tensor<32xf32>, %acc: tensor<64x32xf32>, %x: index) {
+  // expected-error @+1 {{row max must have one entry per tile row (64), got 32}}
+  %o, %lse = sparse_attn.softmax_finalize %m, %m, %acc rows(%x) : tensor<32xf32>, tensor<64x32xf32> -> tensor<64x32xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_finalize_output(%m: tensor<64xf32>, %acc: tensor<64x32xf32>, %x: index) {
+  // expected-error @+1 {{output tile must have the accumulator's shape 64x32, got 64x16}}
+  %o, %lse = sparse_attn.softmax_finalize %m, %m, %acc rows(%x) : tensor<64xf32>, tensor<64x32xf32> -> tensor<64x16xf32>
+  return
+}
+
+// -----
+
+func.func @histogram_origin(%s: tensor<64x128xf32>, %t: tensor<32xf32>, %h: tensor<64x8x3xf32>) {
+  // expected-error @+1 {{row max must have one entry per tile row (64), got 32}}
+  %h1 = sparse_attn.entmax_histogram %s, %t, %h : tensor<64x128xf32>, tensor<32xf32>, tensor<64x8x3xf32>
+  return
+}
+
+// -----
+
+func.func @histogram_shape(%s: tensor<64x128xf32>, %t: tensor<64xf32>, %h: tensor<64x8x2xf32>) {
+  // expected-error @+1 {{histogram must be 64xBINSx3 (rows x bins x {count, sum z, sum z^2}), got 64x8x2}}
+  %h1 = sparse_attn.entmax_histogram %s, %t, %h : tensor<64x128xf32>, tensor<64xf32>, tensor<64x8x2xf32>
+  return
+}
+
+// -----
+
+func.func @moments_rows(%s: tensor<64x128xf32>, %t: tensor<32xf32>) {
+  // expected-error @+1 {{threshold must have one entry per tile row (64), got 32}}
+  %a, %b, %c = sparse_attn.entmax_moments <alpha = 1.5> %s, %t, %t, %t, %t : tensor<64x128xf32>, tensor<32xf32>
+  return
+}
+
+// -----
+
+func.func @threshold_init_histogram_alpha(%m: tensor<64xf32>, %h: tensor<64x8x3xf32>) {
+  // expected-error @+1 {{the histogram start needs alpha 1.5 or 2, got 1.25}}
+  %t, %lo, %hi = sparse_attn.entmax_threshold_init <alpha = 1.25> %m, %m histogram(%h : tensor<64x8x3xf32>) : tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @threshold_init_histogram_shape(%m: tensor<64xf32>, %h: tensor<32x8x3xf32>) {
+  // expected-error @+1 {{histogram must be 64xBINSx3 (rows x bins x {count, sum z, sum z^2}), got 32x8x3}}
+  %t, %lo, %hi = sparse_attn.entmax_threshold_init <alpha = 2.0> %m, %m histogram(%h : tensor<32x8x3xf32>) : tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @entmax_accumulate_rows(%s: tensor<64x128xf32>, %v: tensor<128x32xf32>, %t: tensor<128xf32>, %acc: tensor<64x32xf32>) {
+  // expected-error @+1 {{threshold must have one entry per tile row (64), got 128}}
+  %a1, %l1 = sparse_attn.entmax_accumulate <alpha = 1.5> %s, %v, %t, %acc, %t : tensor<64x128xf32>, tensor<128x32xf32>, tensor<128xf32>, tensor<64x32xf32>
+  return
+}
+
+// -----
+
+func.func @entmax_accumulate_accumulator(%s: tensor<64x128xf32>, %v: tensor<128x32xf32>, %t: tensor<64xf32>, %acc: tensor<32x32xf32>) {
+  // expected-error @+1 {{accumulator must be 64x32 (score rows x value columns), got 32x32}}
+  %a1, %l1 = sparse_attn.entmax_accumulate <alpha = 1.5> %s, %v, %t, %acc, %t : tensor<64x128xf32>, tensor<128x32xf32>, tensor<64xf32>, tensor<32x32xf32>
+  return
+}
+
+// -----
+
+func.func @entmax_weights_rows(%s: tensor<8x128xf32>, %t: tensor<16xf32>) {
+  // expected-error @+1 {{threshold must have one entry per tile row (8), got 16}}
+  %p = sparse_attn.entmax_weights <alpha = 1.5> %s, %t, %t : tensor<8x128xf32>, tensor<16xf32> -> tensor<8x128xf32>
+  return
+}
+
+// -----
+
+func.func @entmax_weights_shape(%s: tensor<8x128xf32>, %t: tensor<8xf32>) {
+  // expected-error @+1 {{result must have the shape of the scores 8x128, got 8x64}}
+  %p = sparse_attn.entmax_weights <alpha = 1.5> %s, %t, %t : tensor<8x128xf32>, tensor<8xf32> -> tensor<8x64xbf16>
+  return
+}
+
+// -----
+
+func.func @any_above_rows(%s: tensor<64x128xf32>, %t: tensor<128xf32>) {
+  // expected-error @+1 {{threshold must have one entry per tile row (64), got 128}}
+  %b = sparse_attn.any_above %s, %t : tensor<64x128xf32>, tensor<128xf32>
+  return
+}
+
+// -----
+
+func.func @entmax_finalize_rows(%t: tensor<32xf32>, %acc: tensor<64x32xf32>, %x: index) {
+  // expected-error @+1 {{threshold must have one entry per tile row (64), got 32}}
+  %o, %s = sparse_attn.entmax_finalize %t, %t, %acc rows(%x) : tensor<32xf32>, tensor<64x32xf32> -> tensor<64x32xf32>
+  return
+}
+
+// -----
+
+func.func @entmax_finalize_output(%t: tensor<64xf32>, %acc: tensor<64x32xf32>, %x: index) {
+  // expected-error @+1 {{output tile must have the accumulator's shape 64x32, got 32x32}}
+  %o, %s = sparse_attn.entmax_finalize %t, %t, %acc rows(%x) : tensor<64xf32>, tensor<64x32xf32> -> tensor<32x32xf32>
+  return
+}

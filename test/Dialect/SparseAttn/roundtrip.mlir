@@ -176,3 +176,101 @@ func.func @generic_syntax(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
 // CHECK-LABEL: func.func private @attribute_forms
 // CHECK-SAME: normalizers = [#sparse_attn.softmax, #sparse_attn.entmax<alpha = 1.5>, #sparse_attn.entmax<alpha = 1.0000001>, #sparse_attn.elastic_softmax]
 func.func private @attribute_forms() attributes {normalizers = [#sparse_attn.softmax, #sparse_attn.entmax<alpha = 1.5>, #sparse_attn.entmax<alpha = 1.0000001>, #sparse_attn.elastic_softmax]}
+
+// -----
+
+// Tile-level ops (what sparse-attn-tile emits inside the grid).
+
+// CHECK-LABEL: func.func @tile_loads
+// CHECK: sparse_attn.load_tile %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] : tensor<?x?x?x64xbf16> -> tensor<64x64xbf16>
+// CHECK: sparse_attn.load_score_chunk %{{.*}}[%{{.*}}, %{{.*}}] scale(5.000000e-01) : tensor<?x?xf16> -> tensor<8x128xf32>
+func.func @tile_loads(%k: tensor<?x?x?x64xbf16>, %x: tensor<?x?xf16>, %i: index) -> (tensor<64x64xbf16>, tensor<8x128xf32>) {
+  %t = sparse_attn.load_tile %k[%i, %i, %i] : tensor<?x?x?x64xbf16> -> tensor<64x64xbf16>
+  %c = sparse_attn.load_score_chunk %x[%i, %i] scale(0.5) : tensor<?x?xf16> -> tensor<8x128xf32>
+  return %t, %c : tensor<64x64xbf16>, tensor<8x128xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @score_tiles
+// CHECK: sparse_attn.score_tile %{{.*}}, %{{.*}} at [%{{.*}}, %{{.*}}] scale(1.250000e-01) : tensor<64x32xbf16>, tensor<128x32xbf16> -> tensor<64x128xf32>
+// CHECK: sparse_attn.score_tile %{{.*}}, %{{.*}} at [%{{.*}}, %{{.*}}] scale(1.250000e-01) bias(%{{.*}}[%{{.*}}, %{{.*}}] : tensor<8x64xf32>) bias_scale(1.44269502) visible {
+// CHECK: ^bb0(%[[I:.*]]: index, %[[J:.*]]: index):
+// CHECK:   %[[V:.*]] = sparse_attn.mask_visible %{{.*}}[%{{.*}}, %{{.*}}, %[[I]], %[[J]]] : !sparse_attn.block_mask<1x1x?x?, block = 128x128>
+// CHECK:   sparse_attn.yield %[[V]] : i1
+// CHECK: } : tensor<64x32xbf16>, tensor<128x32xbf16> -> tensor<64x128xf32>
+func.func @score_tiles(%q: tensor<64x32xbf16>, %k: tensor<128x32xbf16>, %b: tensor<8x64xf32>,
+                       %m: !sparse_attn.block_mask<1x1x?x?, block = 128x128>, %x: index)
+    -> (tensor<64x128xf32>, tensor<64x128xf32>) {
+  %full = sparse_attn.score_tile %q, %k at [%x, %x] scale(0.125) : tensor<64x32xbf16>, tensor<128x32xbf16> -> tensor<64x128xf32>
+  %part = sparse_attn.score_tile %q, %k at [%x, %x] scale(0.125) bias(%b[%x, %x] : tensor<8x64xf32>) bias_scale(1.44269502) visible {
+  ^bb0(%i: index, %j: index):
+    %v = sparse_attn.mask_visible %m[%x, %x, %i, %j] : !sparse_attn.block_mask<1x1x?x?, block = 128x128>
+    sparse_attn.yield %v : i1
+  } : tensor<64x32xbf16>, tensor<128x32xbf16> -> tensor<64x128xf32>
+  return %full, %part : tensor<64x128xf32>, tensor<64x128xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @index_rows
+// CHECK: sparse_attn.index_row_contains %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] block(%{{.*}}) : tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+// CHECK: sparse_attn.index_row_contains %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] block(%{{.*}}) limit(%{{.*}}) : tensor<?x?x?xi32>, tensor<?x?x?x?xi32>
+func.func @index_rows(%n: tensor<1x8x4xi32>, %i: tensor<1x8x4x4xi32>, %dn: tensor<?x?x?xi32>, %di: tensor<?x?x?x?xi32>,
+                      %x: index, %blk: i32) -> (i1, i1) {
+  %a = sparse_attn.index_row_contains %n, %i[%x, %x, %x] block(%blk) : tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+  %b = sparse_attn.index_row_contains %dn, %di[%x, %x, %x] block(%blk) limit(%x) : tensor<?x?x?xi32>, tensor<?x?x?x?xi32>
+  return %a, %b : i1, i1
+}
+
+// -----
+
+// CHECK-LABEL: func.func @softmax_steps
+// CHECK: sparse_attn.online_softmax %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<128x32xbf16>, tensor<64xf32>, tensor<64x32xf32>
+// CHECK: sparse_attn.online_logsumexp %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32>
+// CHECK: sparse_attn.row_max %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32>
+// CHECK: sparse_attn.elastic_accumulate %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} shift(%{{.*}}, %{{.*}}) : tensor<64x128xf32>, tensor<128x32xbf16>, tensor<64xf32>, tensor<64x32xf32>
+// CHECK: sparse_attn.elastic_tile_live %{{.*}}, %{{.*}}, %{{.*}} shift(%{{.*}}, %{{.*}}) : tensor<64xf32>
+// CHECK: sparse_attn.softmax_finalize %{{.*}}, %{{.*}}, %{{.*}} rows(%{{.*}}) : tensor<64xf32>, tensor<64x32xf32> -> tensor<64x32xbf16>
+// CHECK: sparse_attn.softmax_finalize %{{.*}}, %{{.*}}, %{{.*}} rows(%{{.*}}) unnormalized : tensor<64xf32>, tensor<64x32xf32> -> tensor<64x32xf32>
+func.func @softmax_steps(%s: tensor<64x128xf32>, %v: tensor<128x32xbf16>, %m: tensor<64xf32>, %l: tensor<64xf32>,
+                         %acc: tensor<64x32xf32>, %tau: f32, %x: index)
+    -> (tensor<64xf32>, tensor<64xf32>, tensor<64x32xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>,
+        tensor<64x32xf32>, i1, tensor<64x32xbf16>, tensor<64xf32>, tensor<64x32xf32>, tensor<64xf32>) {
+  %m1, %l1, %acc1 = sparse_attn.online_softmax %s, %v, %m, %l, %acc : tensor<64x128xf32>, tensor<128x32xbf16>, tensor<64xf32>, tensor<64x32xf32>
+  %m2, %l2 = sparse_attn.online_logsumexp %s, %m, %l : tensor<64x128xf32>, tensor<64xf32>
+  %m3, %n3 = sparse_attn.row_max %s, %m, %l : tensor<64x128xf32>, tensor<64xf32>
+  %acc4 = sparse_attn.elastic_accumulate %s, %v, %m, %l, %acc shift(%tau, %x) : tensor<64x128xf32>, tensor<128x32xbf16>, tensor<64xf32>, tensor<64x32xf32>
+  %live = sparse_attn.elastic_tile_live %m, %m, %l shift(%tau, %x) : tensor<64xf32>
+  %o, %lse = sparse_attn.softmax_finalize %m, %l, %acc rows(%x) : tensor<64xf32>, tensor<64x32xf32> -> tensor<64x32xbf16>
+  %o2, %lse2 = sparse_attn.softmax_finalize %m, %l, %acc rows(%x) unnormalized : tensor<64xf32>, tensor<64x32xf32> -> tensor<64x32xf32>
+  return %m1, %l1, %acc1, %m2, %l2, %m3, %n3, %acc4, %live, %o, %lse, %o2, %lse2
+      : tensor<64xf32>, tensor<64xf32>, tensor<64x32xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>,
+        tensor<64x32xf32>, i1, tensor<64x32xbf16>, tensor<64xf32>, tensor<64x32xf32>, tensor<64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @entmax_steps
+// CHECK: sparse_attn.entmax_histogram %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32>, tensor<64x8x3xf32>
+// CHECK: sparse_attn.entmax_threshold_init <alpha = 1.5> %{{.*}}, %{{.*}} histogram(%{{.*}} : tensor<64x8x3xf32>) : tensor<64xf32>
+// CHECK: sparse_attn.entmax_threshold_init <alpha = 1.25> %{{.*}}, %{{.*}} : tensor<64xf32>
+// CHECK: sparse_attn.entmax_moments <alpha = 1.5> %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32>
+// CHECK: sparse_attn.entmax_threshold_step <alpha = 1.5> %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<64xf32>
+// CHECK: sparse_attn.any_above %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32>
+// CHECK: sparse_attn.entmax_accumulate <alpha = 2.0> %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<128x32xf16>, tensor<64xf32>, tensor<64x32xf32>
+// CHECK: sparse_attn.entmax_finalize %{{.*}}, %{{.*}}, %{{.*}} rows(%{{.*}}) : tensor<64xf32>, tensor<64x32xf32> -> tensor<64x32xf16>
+// CHECK: sparse_attn.entmax_weights <alpha = 1.5> %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32> -> tensor<64x128xbf16>
+func.func @entmax_steps(%x: tensor<64x128xf32>, %v: tensor<128x32xf16>, %r: tensor<64xf32>, %h: tensor<64x8x3xf32>,
+                        %acc: tensor<64x32xf32>, %n: index) {
+  %h1 = sparse_attn.entmax_histogram %x, %r, %h : tensor<64x128xf32>, tensor<64xf32>, tensor<64x8x3xf32>
+  %t0, %lo0, %hi0 = sparse_attn.entmax_threshold_init <alpha = 1.5> %r, %r histogram(%h1 : tensor<64x8x3xf32>) : tensor<64xf32>
+  %t1, %lo1, %hi1 = sparse_attn.entmax_threshold_init <alpha = 1.25> %r, %r : tensor<64xf32>
+  %s0, %s1, %s2 = sparse_attn.entmax_moments <alpha = 1.5> %x, %t0, %r, %r, %r : tensor<64x128xf32>, tensor<64xf32>
+  %t2, %lo2, %hi2, %done = sparse_attn.entmax_threshold_step <alpha = 1.5> %t0, %lo0, %hi0, %s0, %s1, %s2 : tensor<64xf32>
+  %hit = sparse_attn.any_above %x, %lo2 : tensor<64x128xf32>, tensor<64xf32>
+  %acc1, %l1 = sparse_attn.entmax_accumulate <alpha = 2.0> %x, %v, %t2, %acc, %r : tensor<64x128xf32>, tensor<128x32xf16>, tensor<64xf32>, tensor<64x32xf32>
+  %o, %tau = sparse_attn.entmax_finalize %t2, %l1, %acc1 rows(%n) : tensor<64xf32>, tensor<64x32xf32> -> tensor<64x32xf16>
+  %p = sparse_attn.entmax_weights <alpha = 1.5> %x, %t2, %r : tensor<64x128xf32>, tensor<64xf32> -> tensor<64x128xbf16>
+  return
+}

@@ -4,7 +4,7 @@
 // RUN: %python %S/Inputs/npy.py write %t.x.npy '<f4' 4 1.5,-2,inf,-inf
 // RUN: sparse-attn-run %s --entry=identity --check --input=0=%t.x.npy \
 // RUN:   | FileCheck %s --check-prefix=PASS
-// PASS:      entry @identity (pipeline reference)
+// PASS:      entry @identity (pipeline cpu)
 // PASS-NEXT: arg #0: tensor<4xf32> npy {{.*}}.x.npy
 // PASS-NEXT: arg #1: tensor<3xbf16> random normal
 // PASS-NEXT: result #0: tensor<4xf32> min -inf max inf mean nan l2 inf

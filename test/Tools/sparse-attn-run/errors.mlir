@@ -12,7 +12,7 @@
 
 // RUN: %python %S/Inputs/exit-code.py sparse-attn-run %s --entry=data --pipeline=gpu 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=PIPELINE
-// PIPELINE: sparse-attn-run: error: unknown pipeline 'gpu' (known: reference)
+// PIPELINE: sparse-attn-run: error: unknown pipeline 'gpu' (known: cpu, cpu-tile128, reference)
 // PIPELINE-NEXT: exit code: 2
 
 // RUN: %python %S/Inputs/exit-code.py sparse-attn-run %s --entry=data --no-such-option 2>&1 \
@@ -215,7 +215,7 @@ func.func @linalg(%x: tensor<4xf32>) -> tensor<4xf32> {
 // RUN: %python %S/Inputs/exit-code.py sparse-attn-run %s --entry=not_lowered 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=LOWERING
 // LOWERING: error: op was not bufferized
-// LOWERING: sparse-attn-run: error: pass pipeline 'sparse-attn-reference' failed
+// LOWERING: sparse-attn-run: error: pass pipeline 'sparse-attn-to-cpu' failed
 // LOWERING-NEXT: exit code: 2
 func.func @not_lowered(%x: tensor<4xf32>) -> tensor<4xf32> {
   %abs = tosa.abs %x : (tensor<4xf32>) -> tensor<4xf32>

@@ -10,7 +10,7 @@
 // RUN: %python %S/Inputs/npy.py dump %t.matmul/result1.npy | FileCheck %s --check-prefix=ROUNDED
 // RUN: %python %S/Inputs/npy.py dump %t.matmul/arg1.npy | FileCheck %s --check-prefix=ARG
 
-// MATMUL:      entry @matmul (pipeline reference)
+// MATMUL:      entry @matmul (pipeline cpu)
 // MATMUL-NEXT: arg #0: tensor<2x3xbf16> npy {{.*}}.a.npy
 // MATMUL-NEXT: arg #1: tensor<3x2xbf16> npy {{.*}}.b.npy
 // MATMUL-NEXT: result #0: tensor<2x2xf32> min 4 max 11.0938 mean 7.53516 l2 16.2648
@@ -45,7 +45,7 @@ func.func @matmul(%a: tensor<?x?xbf16>, %b: tensor<?x?xbf16>)
 // Scalars in and out; an integer tensor from a constant.
 // RUN: sparse-attn-run %s --entry=scalars --scalar=0=2.5 --scalar=1=7 \
 // RUN:   --scalar=2=-3 | FileCheck %s --check-prefix=SCALARS
-// SCALARS:      entry @scalars (pipeline reference)
+// SCALARS:      entry @scalars (pipeline cpu)
 // SCALARS-NEXT: arg #0: f32 scalar 2.5
 // SCALARS-NEXT: arg #1: index scalar 7
 // SCALARS-NEXT: arg #2: i32 scalar -3

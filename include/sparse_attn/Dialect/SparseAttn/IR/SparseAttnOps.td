@@ -329,4 +329,6 @@ def SparseAttn_MaskIntersectOp : SparseAttn_MaskCombineOp<"mask_intersect"> {
   }];
 }
 
+include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnTileOps.td"
+
 #endif // SPARSE_ATTN_OPS_TD

@@ -1,0 +1,886 @@
+//===- DecomposeTiles.cpp - sparse-attn-decompose-tiles ---------*- C++ -*-===//
+//
+// The CPU form of the tile-level ops: linalg.generic, tensor, arith and math
+// on tensors. This file is the only place that knows it; the GPU lowering
+// maps the same ops onto warpgroups instead.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
+#include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mlir::sparse_attn {
+#define GEN_PASS_DEF_SPARSEATTNDECOMPOSETILESPASS
+#include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h.inc"
+} // namespace mlir::sparse_attn
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr double kLn2 = 0.6931471805599453;
+using utils::IteratorType;
+constexpr IteratorType kParallel = IteratorType::parallel;
+constexpr IteratorType kReduction = IteratorType::reduction;
+
+/// Scalar arithmetic inside generic bodies (f32 unless said otherwise).
+class Scalar {
+public:
+  Scalar(OpBuilder &builder, Location loc) : b(builder), loc(loc) {}
+
+  Value f32(double value) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+  }
+  Value index(int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
+  Value max(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  }
+  Value min(Value x, Value y) {
+    return arith::MinimumFOp::create(b, loc, x, y);
+  }
+  Value exp2(Value x) { return math::Exp2Op::create(b, loc, x); }
+  Value log2(Value x) { return math::Log2Op::create(b, loc, x); }
+  Value sqrt(Value x) { return math::SqrtOp::create(b, loc, x); }
+  Value floor(Value x) { return math::FloorOp::create(b, loc, x); }
+  Value cmp(arith::CmpFPredicate predicate, Value x, Value y) {
+    return arith::CmpFOp::create(b, loc, predicate, x, y);
+  }
+  Value gt(Value x, Value y) { return cmp(arith::CmpFPredicate::OGT, x, y); }
+  Value ge(Value x, Value y) { return cmp(arith::CmpFPredicate::OGE, x, y); }
+  Value lt(Value x, Value y) { return cmp(arith::CmpFPredicate::OLT, x, y); }
+  Value le(Value x, Value y) { return cmp(arith::CmpFPredicate::OLE, x, y); }
+  Value eq(Value x, Value y) { return cmp(arith::CmpFPredicate::OEQ, x, y); }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, c, x, y);
+  }
+  Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value orI(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
+  Value xorI(Value x, Value y) { return arith::XOrIOp::create(b, loc, x, y); }
+  Value boolean(bool value) {
+    return arith::ConstantOp::create(b, loc, b.getBoolAttr(value));
+  }
+  /// Any float to f32.
+  Value toF32(Value x) {
+    if (x.getType().isF32())
+      return x;
+    return arith::ExtFOp::create(b, loc, b.getF32Type(), x);
+  }
+  /// f32 to `type` (a float type).
+  Value fromF32(Value x, Type type) {
+    if (type.isF32())
+      return x;
+    return arith::TruncFOp::create(b, loc, type, x);
+  }
+  Value indexToF32(Value x) {
+    Value asInt = arith::IndexCastOp::create(b, loc, b.getI64Type(), x);
+    return arith::SIToFPOp::create(b, loc, b.getF32Type(), asInt);
+  }
+  Value loopIndex(int64_t dim) { return linalg::IndexOp::create(b, loc, dim); }
+  Value abs(Value x) { return math::AbsFOp::create(b, loc, x); }
+  /// d^exponent for d > 0 with the exponents of alpha 1.5 and 2 exact.
+  Value power(Value d, double exponent) {
+    if (exponent == 0.0)
+      return f32(1.0);
+    if (exponent == 1.0)
+      return d;
+    if (exponent == 2.0)
+      return mul(d, d);
+    if (exponent == -1.0)
+      return div(f32(1.0), d);
+    return math::PowFOp::create(b, loc, d, f32(exponent));
+  }
+
+private:
+  OpBuilder &b;
+  Location loc;
+};
+
+AffineMap mapOf(OpBuilder &b, unsigned numDims, ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(b.getAffineDimExpr(d));
+  return AffineMap::get(numDims, 0, exprs, b.getContext());
+}
+
+/// Builds the CPU form of one tile op at its position.
+class Decomposer {
+public:
+  Decomposer(OpBuilder &builder, Location loc) : b(builder), loc(loc) {}
+
+  Value empty(ArrayRef<int64_t> shape, Type elementType) {
+    return tensor::EmptyOp::create(b, loc, shape, elementType);
+  }
+  Value filled(ArrayRef<int64_t> shape, Type elementType, Value value) {
+    return linalg::FillOp::create(b, loc, ValueRange{value},
+                                  ValueRange{empty(shape, elementType)})
+        .getResult(0);
+  }
+  Value filledF32(ArrayRef<int64_t> shape, float value) {
+    return filled(shape, b.getF32Type(), Scalar(b, loc).f32(value));
+  }
+
+  using Body = function_ref<SmallVector<Value>(Scalar &, ValueRange)>;
+  SmallVector<Value> generic(ValueRange inputs, ValueRange outputs,
+                             ArrayRef<AffineMap> maps,
+                             ArrayRef<IteratorType> iterators, Body body) {
+    auto op = linalg::GenericOp::create(
+        b, loc, TypeRange(outputs), inputs, outputs, maps, iterators,
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          Scalar s(nb, nl);
+          linalg::YieldOp::create(nb, nl, body(s, args));
+        });
+    return SmallVector<Value>(op.getResults());
+  }
+
+  /// out[r, c] (+)= sum_k lhs[r, k] * rhs[k, c] (rhs read as [c, k] when
+  /// `transposeRhs`), accumulated into `init`.
+  Value matmul(Value lhs, Value rhs, Value init, bool transposeRhs) {
+    AffineMap rhsMap = transposeRhs ? mapOf(b, 3, {1, 2}) : mapOf(b, 3, {2, 1});
+    return generic({lhs, rhs}, {init},
+                   {mapOf(b, 3, {0, 2}), rhsMap, mapOf(b, 3, {0, 1})},
+                   {kParallel, kParallel, kReduction},
+                   [](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                     return {s.add(a[2], s.mul(s.toF32(a[0]), s.toF32(a[1])))};
+                   })[0];
+  }
+
+  /// Row reduction of a 2-D tile into the row vector `init`, the columns
+  /// in order (the order of the P @ V contraction, so that the row sums and
+  /// the accumulator see the same rounding).
+  Value reduceRows(Value tile, Value init,
+                   function_ref<Value(Scalar &, Value, Value)> combine) {
+    return generic({tile}, {init}, {mapOf(b, 2, {0, 1}), mapOf(b, 2, {0})},
+                   {kParallel, kReduction},
+                   [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                     return {combine(s, a[0], a[1])};
+                   })[0];
+  }
+  Value reduceRows(Value tile, float init,
+                   function_ref<Value(Scalar &, Value, Value)> combine) {
+    int64_t rows = cast<RankedTensorType>(tile.getType()).getDimSize(0);
+    return reduceRows(tile, filledF32({rows}, init), combine);
+  }
+
+  /// A 2-D elementwise map over `tile` with row vectors broadcast along the
+  /// columns; the body sees (tile entry, row entries...).
+  Value mapTile(Value tile, ValueRange rowVectors, Type resultElement,
+                Body body) {
+    auto type = cast<RankedTensorType>(tile.getType());
+    SmallVector<Value> inputs = {tile};
+    SmallVector<AffineMap> maps = {mapOf(b, 2, {0, 1})};
+    for (Value row : rowVectors) {
+      inputs.push_back(row);
+      maps.push_back(mapOf(b, 2, {0}));
+    }
+    maps.push_back(mapOf(b, 2, {0, 1}));
+    return generic(inputs, {empty(type.getShape(), resultElement)}, maps,
+                   {kParallel, kParallel}, body)[0];
+  }
+
+  /// A 1-D elementwise map over row vectors producing `numResults` f32 row
+  /// vectors.
+  SmallVector<Value> mapRows(ValueRange rowVectors, unsigned numResults,
+                             Body body) {
+    int64_t rows =
+        cast<RankedTensorType>(rowVectors.front().getType()).getDimSize(0);
+    SmallVector<Value> outputs;
+    SmallVector<AffineMap> maps(rowVectors.size() + numResults,
+                                mapOf(b, 1, {0}));
+    for (unsigned i = 0; i < numResults; ++i)
+      outputs.push_back(empty({rows}, b.getF32Type()));
+    return generic(rowVectors, outputs, maps, {kParallel}, body);
+  }
+
+  /// Whether `predicate` holds for some entry of a 1-D or 2-D tensor.
+  Value any(Value tensor, ValueRange rowVectors,
+            function_ref<Value(Scalar &, ValueRange)> predicate) {
+    auto type = cast<RankedTensorType>(tensor.getType());
+    unsigned rank = type.getRank();
+    SmallVector<unsigned> all;
+    for (unsigned d = 0; d < rank; ++d)
+      all.push_back(d);
+    SmallVector<Value> inputs = {tensor};
+    SmallVector<AffineMap> maps = {mapOf(b, rank, all)};
+    for (Value row : rowVectors) {
+      inputs.push_back(row);
+      maps.push_back(mapOf(b, rank, {0}));
+    }
+    maps.push_back(AffineMap::get(rank, 0, {}, b.getContext()));
+    SmallVector<IteratorType> iterators(rank, kReduction);
+    Value init =
+        filled({}, b.getI1Type(),
+               arith::ConstantOp::create(b, loc, b.getBoolAttr(false)));
+    Value result =
+        generic(inputs, {init}, maps, iterators,
+                [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                  return {s.orI(a.back(), predicate(s, a.drop_back()))};
+                })[0];
+    return tensor::ExtractOp::create(b, loc, result, ValueRange{});
+  }
+
+  /// The values replacing a tile op; failure for any other op.
+  FailureOr<SmallVector<Value>> decompose(Operation *op);
+
+private:
+  Value loadTile(LoadTileOp op);
+  Value loadScoreChunk(LoadScoreChunkOp op);
+  Value scoreTile(ScoreTileOp op);
+  Value indexRowContains(IndexRowContainsOp op);
+  SmallVector<Value> onlineSoftmax(Value scores, Value value, Value max,
+                                   Value sum, Value acc);
+  SmallVector<Value> rowMax(RowMaxOp op);
+  Value elasticAccumulate(ElasticAccumulateOp op);
+  Value elasticTileLive(ElasticTileLiveOp op);
+  SmallVector<Value> softmaxFinalize(SoftmaxFinalizeOp op);
+  Value entmaxHistogram(EntmaxHistogramOp op);
+  SmallVector<Value> entmaxMoments(EntmaxMomentsOp op);
+  SmallVector<Value> thresholdInit(EntmaxThresholdInitOp op);
+  SmallVector<Value> thresholdStep(EntmaxThresholdStepOp op);
+  Value entmaxWeightsOf(EntmaxAttr config, Value scores, Value threshold);
+  SmallVector<Value> entmaxAccumulate(EntmaxAccumulateOp op);
+  Value entmaxWeights(EntmaxWeightsOp op);
+  SmallVector<Value> entmaxFinalize(EntmaxFinalizeOp op);
+  /// Rows of a finalised tile: `valid(row)` rows get `normal`, the others
+  /// zero.
+  Value finalizeRows(Value acc, Value sum, Value rows, Type elementType,
+                     bool divide);
+
+  OpBuilder &b;
+  Location loc;
+};
+
+//===----------------------------------------------------------------------===//
+// Loads and scores
+//===----------------------------------------------------------------------===//
+
+/// `source` rows [start, start + size) clamped to the extent, as offset and
+/// size of a slice plus the padding up to `size`.
+struct ClampedRange {
+  Value offset, size, padding;
+};
+
+ClampedRange clampRange(OpBuilder &b, Location loc, Value start, Value extent,
+                        int64_t size) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value tile = arith::ConstantIndexOp::create(b, loc, size);
+  Value offset = arith::MinSIOp::create(b, loc, start, extent);
+  Value remaining = arith::SubIOp::create(b, loc, extent, offset);
+  Value inside = arith::MaxSIOp::create(
+      b, loc, zero, arith::MinSIOp::create(b, loc, remaining, tile));
+  return {offset, inside, arith::SubIOp::create(b, loc, tile, inside)};
+}
+
+Value Decomposer::loadTile(LoadTileOp op) {
+  RankedTensorType type = op.getType();
+  int64_t rows = type.getDimSize(0), width = type.getDimSize(1);
+  Value extent = tensor::DimOp::create(b, loc, op.getSource(), 2);
+  ClampedRange range = clampRange(b, loc, op.getRow(), extent, rows);
+  OpFoldResult one = b.getIndexAttr(1), zero = b.getIndexAttr(0);
+  auto sliceType = RankedTensorType::get({ShapedType::kDynamic, width},
+                                         type.getElementType());
+  Value slice = tensor::ExtractSliceOp::create(
+      b, loc, sliceType, op.getSource(),
+      ArrayRef<OpFoldResult>{op.getBatch(), op.getHead(), range.offset, zero},
+      ArrayRef<OpFoldResult>{one, one, range.size, b.getIndexAttr(width)},
+      ArrayRef<OpFoldResult>{one, one, one, one});
+  Value padValue = arith::ConstantOp::create(
+      b, loc, b.getFloatAttr(type.getElementType(), 0.0));
+  return tensor::PadOp::create(
+      b, loc, type, slice, ArrayRef<OpFoldResult>{zero, zero},
+      ArrayRef<OpFoldResult>{range.padding, zero}, padValue);
+}
+
+Value Decomposer::loadScoreChunk(LoadScoreChunkOp op) {
+  RankedTensorType type = op.getType();
+  int64_t rows = type.getDimSize(0), columns = type.getDimSize(1);
+  Value source = op.getSource();
+  ClampedRange rowRange = clampRange(
+      b, loc, op.getRow(), tensor::DimOp::create(b, loc, source, 0), rows);
+  ClampedRange columnRange = clampRange(
+      b, loc, op.getCol(), tensor::DimOp::create(b, loc, source, 1), columns);
+  OpFoldResult one = b.getIndexAttr(1);
+  Value slice = tensor::ExtractSliceOp::create(
+      b, loc, source,
+      ArrayRef<OpFoldResult>{rowRange.offset, columnRange.offset},
+      ArrayRef<OpFoldResult>{rowRange.size, columnRange.size},
+      ArrayRef<OpFoldResult>{one, one});
+  float scale = op.getScale().convertToFloat();
+  auto dynamicType = RankedTensorType::get(
+      {ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type());
+  Value scaled = generic(
+      {slice},
+      {tensor::EmptyOp::create(b, loc, dynamicType,
+                               ValueRange{rowRange.size, columnRange.size})},
+      {mapOf(b, 2, {0, 1}), mapOf(b, 2, {0, 1})}, {kParallel, kParallel},
+      [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+        return {s.mul(s.toF32(a[0]), s.f32(scale))};
+      })[0];
+  Value negInf = Scalar(b, loc).f32(-kInf);
+  OpFoldResult zero = b.getIndexAttr(0);
+  return tensor::PadOp::create(
+      b, loc, type, scaled, ArrayRef<OpFoldResult>{zero, zero},
+      ArrayRef<OpFoldResult>{rowRange.padding, columnRange.padding}, negInf);
+}
+
+Value Decomposer::scoreTile(ScoreTileOp op) {
+  RankedTensorType type = op.getType();
+  Value products =
+      matmul(op.getQuery(), op.getKey(), filledF32(type.getShape(), 0.0f),
+             /*transposeRhs=*/true);
+  float scale = op.getScale().convertToFloat();
+  Value bias = op.getBias();
+  float biasScale = op.getBiasScale() ? op.getBiasScale()->convertToFloat() : 0;
+  Value rowOffset = op.getRowOffset(), colOffset = op.getColOffset();
+  Value biasHead = op.getBiasHead(), biasDiagonal = op.getBiasDiagonal();
+  Value biasWidth;
+  if (bias)
+    biasWidth = tensor::DimOp::create(b, loc, bias, 1);
+  Region &visible = op.getVisible();
+
+  return mapTile(
+      products, {}, b.getF32Type(),
+      [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+        OpBuilder &nb = b;
+        Value score = s.mul(a[0], s.f32(scale));
+        if (!bias && visible.empty())
+          return {score};
+        Value i = arith::AddIOp::create(nb, loc, rowOffset, s.loopIndex(0));
+        Value j = arith::AddIOp::create(nb, loc, colOffset, s.loopIndex(1));
+        if (bias) {
+          // bias[head, i + diagonal - j] for 0 <= i + diagonal - j < W.
+          Value distance = arith::SubIOp::create(
+              nb, loc, arith::AddIOp::create(nb, loc, i, biasDiagonal), j);
+          Value zero = s.index(0);
+          Value inWindow =
+              s.andI(arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::sge,
+                                           distance, zero),
+                     arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::slt,
+                                           distance, biasWidth));
+          Value column = s.select(inWindow, distance, zero);
+          Value entry = tensor::ExtractOp::create(nb, loc, bias,
+                                                  ValueRange{biasHead, column});
+          Value term = s.mul(s.toF32(entry), s.f32(biasScale));
+          score = s.add(score, s.select(inWindow, term, s.f32(0.0)));
+        }
+        if (!visible.empty()) {
+          IRMapping mapping;
+          Block &region = visible.front();
+          mapping.map(region.getArgument(0), i);
+          mapping.map(region.getArgument(1), j);
+          for (Operation &inner : region.without_terminator())
+            nb.clone(inner, mapping);
+          Value condition =
+              mapping.lookup(cast<YieldOp>(region.getTerminator()).getValue());
+          score = s.select(condition, score, s.f32(-kInf));
+        }
+        return {score};
+      });
+}
+
+Value Decomposer::indexRowContains(IndexRowContainsOp op) {
+  Value counts = op.getCounts(), indices = op.getIndices();
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  ValueRange position = {op.getBatch(), op.getHead(), op.getRow()};
+  Value count = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      tensor::ExtractOp::create(b, loc, counts, position));
+  Value rowLength = tensor::DimOp::create(b, loc, indices, 3);
+  count = arith::MinSIOp::create(
+      b, loc, arith::MaxSIOp::create(b, loc, count, zero), rowLength);
+  if (Value limit = op.getLimit())
+    count = arith::MinSIOp::create(b, loc, count, limit);
+  Value notFound = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
+  auto loop = scf::ForOp::create(
+      b, loc, zero, count, one, ValueRange{notFound},
+      [&](OpBuilder &nb, Location nl, Value slot, ValueRange found) {
+        Value entry = tensor::ExtractOp::create(
+            nb, nl, indices,
+            ValueRange{op.getBatch(), op.getHead(), op.getRow(), slot});
+        Value equal = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq,
+                                            entry, op.getBlock());
+        scf::YieldOp::create(
+            nb, nl, ValueRange{arith::OrIOp::create(nb, nl, found[0], equal)});
+      });
+  return loop.getResult(0);
+}
+
+//===----------------------------------------------------------------------===//
+// Softmax and elastic softmax
+//===----------------------------------------------------------------------===//
+
+SmallVector<Value> Decomposer::onlineSoftmax(Value scores, Value value,
+                                             Value max, Value sum, Value acc) {
+  Value tileMax = reduceRows(
+      scores, -kInf, [](Scalar &s, Value x, Value m) { return s.max(m, x); });
+  // The new max and the exponent base (0 while the row has seen no key, so
+  // that -inf - -inf never happens) and the rescaling of the old state.
+  SmallVector<Value> rows = mapRows(
+      {max, tileMax}, 3, [](Scalar &s, ValueRange a) -> SmallVector<Value> {
+        Value newMax = s.max(a[0], a[1]);
+        Value base = s.select(s.eq(newMax, s.f32(-kInf)), s.f32(0.0), newMax);
+        return {newMax, base, s.exp2(s.sub(a[0], base))};
+      });
+  Value newMax = rows[0], base = rows[1], rescale = rows[2];
+  Value weights = mapTile(scores, {base}, b.getF32Type(),
+                          [](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                            return {s.exp2(s.sub(a[0], a[1]))};
+                          });
+  Value rescaledSum = mapRows(
+      {sum, rescale}, 1, [](Scalar &s, ValueRange a) -> SmallVector<Value> {
+        return {s.mul(a[0], a[1])};
+      })[0];
+  Value newSum =
+      reduceRows(weights, rescaledSum,
+                 [](Scalar &s, Value x, Value l) { return s.add(l, x); });
+  if (!value)
+    return {newMax, newSum};
+  Value rescaled = mapTile(acc, {rescale}, b.getF32Type(),
+                           [](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                             return {s.mul(a[0], a[1])};
+                           });
+  return {newMax, newSum, matmul(weights, value, rescaled, false)};
+}
+
+SmallVector<Value> Decomposer::rowMax(RowMaxOp op) {
+  Value scores = op.getScores();
+  return generic({scores}, {op.getMax(), op.getCount()},
+                 {mapOf(b, 2, {0, 1}), mapOf(b, 2, {0}), mapOf(b, 2, {0})},
+                 {kParallel, kReduction},
+                 [](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                   Value visible = s.gt(a[0], s.f32(-kInf));
+                   return {
+                       s.max(a[1], a[0]),
+                       s.add(a[2], s.select(visible, s.f32(1.0), s.f32(0.0)))};
+                 });
+}
+
+Value Decomposer::elasticAccumulate(ElasticAccumulateOp op) {
+  Value tau = op.getTau(), position = op.getPosition();
+  Value weights =
+      mapTile(op.getScores(), {op.getMax(), op.getSum()}, b.getF32Type(),
+              [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                Value row =
+                    arith::AddIOp::create(b, loc, position, s.loopIndex(0));
+                Value shift = s.div(tau, s.add(s.indexToF32(row), s.f32(1.0)));
+                Value softmax = s.div(s.exp2(s.sub(a[0], a[1])), a[2]);
+                Value weight = s.max(s.f32(0.0), s.add(softmax, shift));
+                Value counted =
+                    s.andI(s.gt(a[2], s.f32(0.0)), s.gt(a[0], s.f32(-kInf)));
+                return {s.select(counted, weight, s.f32(0.0))};
+              });
+  return matmul(weights, op.getValue(), op.getAcc(), false);
+}
+
+Value Decomposer::elasticTileLive(ElasticTileLiveOp op) {
+  Value tau = op.getTau(), position = op.getPosition();
+  return any(op.getTileMax(), {op.getMax(), op.getSum()},
+             [&](Scalar &s, ValueRange a) {
+               Value row =
+                   arith::AddIOp::create(b, loc, position, s.loopIndex(0));
+               Value shift = s.div(tau, s.add(s.indexToF32(row), s.f32(1.0)));
+               Value softmax = s.div(s.exp2(s.sub(a[0], a[1])), a[2]);
+               Value counted =
+                   s.andI(s.gt(a[2], s.f32(0.0)), s.gt(a[0], s.f32(-kInf)));
+               return s.andI(counted, s.gt(s.add(softmax, shift), s.f32(0.0)));
+             });
+}
+
+Value Decomposer::finalizeRows(Value acc, Value sum, Value rows,
+                               Type elementType, bool divide) {
+  return mapTile(
+      acc, {sum}, elementType,
+      [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+        Value inTile = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                             s.loopIndex(0), rows);
+        Value valid = s.andI(inTile, s.gt(a[1], s.f32(0.0)));
+        Value value = divide ? s.div(a[0], a[1]) : a[0];
+        return {s.fromF32(s.select(valid, value, s.f32(0.0)), elementType)};
+      });
+}
+
+SmallVector<Value> Decomposer::softmaxFinalize(SoftmaxFinalizeOp op) {
+  Value rows = op.getRows();
+  Value output = finalizeRows(op.getAcc(), op.getSum(), rows,
+                              op.getOutput().getType().getElementType(),
+                              /*divide=*/!op.getUnnormalized());
+  Value logSumExp = mapRows(
+      {op.getMax(), op.getSum()}, 1,
+      [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+        Value inTile = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                             s.loopIndex(0), rows);
+        Value valid = s.andI(inTile, s.gt(a[1], s.f32(0.0)));
+        Value base2 = s.add(a[0], s.log2(a[1]));
+        return {s.select(valid, s.mul(base2, s.f32(kLn2)), s.f32(-kInf))};
+      })[0];
+  return {output, logSumExp};
+}
+
+//===----------------------------------------------------------------------===//
+// Entmax
+//===----------------------------------------------------------------------===//
+
+Value Decomposer::entmaxHistogram(EntmaxHistogramOp op) {
+  Value scores = op.getScores(), max = op.getMax();
+  Value histogram = op.getHistogram();
+  auto type = cast<RankedTensorType>(histogram.getType());
+  int64_t rows = type.getDimSize(0), bins = type.getDimSize(1);
+  // One [rows, bins] plane per moment (count, sum z, sum z^2).
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  auto planeType = RankedTensorType::get({rows, bins}, b.getF32Type());
+  SmallVector<Value> planes;
+  for (int64_t moment = 0; moment < 3; ++moment)
+    planes.push_back(tensor::ExtractSliceOp::create(
+        b, loc, planeType, histogram,
+        ArrayRef<OpFoldResult>{zero, zero, b.getIndexAttr(moment)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(rows), b.getIndexAttr(bins), one},
+        ArrayRef<OpFoldResult>{one, one, one}));
+  // Iterates (row, column, bin): each entry adds into the bin it falls in.
+  AffineMap plane = mapOf(b, 3, {0, 2});
+  SmallVector<Value> updated = generic(
+      {scores, max}, planes,
+      {mapOf(b, 3, {0, 1}), mapOf(b, 3, {0}), plane, plane, plane},
+      {kParallel, kReduction, kParallel},
+      [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+        Value z = s.sub(a[0], s.sub(a[1], s.f32(1.0)));
+        Value scaled = s.floor(s.mul(z, s.f32(static_cast<double>(bins))));
+        Value binOfEntry = s.min(scaled, s.f32(static_cast<double>(bins - 1)));
+        Value bin = s.indexToF32(s.loopIndex(2));
+        // z >= 0 is false for NaN (rows with max = -inf) and for -inf.
+        Value counted = s.andI(s.ge(z, s.f32(0.0)), s.eq(binOfEntry, bin));
+        Value zero = s.f32(0.0);
+        return {s.add(a[2], s.select(counted, s.f32(1.0), zero)),
+                s.add(a[3], s.select(counted, z, zero)),
+                s.add(a[4], s.select(counted, s.mul(z, z), zero))};
+      });
+  Value result = histogram;
+  for (int64_t moment = 0; moment < 3; ++moment)
+    result = tensor::InsertSliceOp::create(
+        b, loc, updated[moment], result,
+        ArrayRef<OpFoldResult>{zero, zero, b.getIndexAttr(moment)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(rows), b.getIndexAttr(bins), one},
+        ArrayRef<OpFoldResult>{one, one, one});
+  return result;
+}
+
+SmallVector<Value> Decomposer::entmaxMoments(EntmaxMomentsOp op) {
+  double c0 = op.getConfig().getExponent();
+  int64_t rows = op.getThreshold().getType().getDimSize(0);
+  // Compensated (Kahan) sums: the row-wise entmax renormalises its written
+  // weights by s0, and sum - 1 is the solver's objective.
+  SmallVector<Value> outputs = {op.getS0(), op.getS1(), op.getS2()};
+  for (int k = 0; k < 3; ++k)
+    outputs.push_back(filledF32({rows}, 0.0f));
+  AffineMap row = mapOf(b, 2, {0});
+  SmallVector<Value> sums =
+      generic({op.getScores(), op.getThreshold()}, outputs,
+              {mapOf(b, 2, {0, 1}), row, row, row, row, row, row, row},
+              {kParallel, kReduction},
+              [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                Value d = s.sub(a[0], a[1]);
+                Value inSupport = s.gt(d, s.f32(0.0));
+                // Outside the support d is clamped to 1 so that no negative
+                // power produces inf or NaN before the select.
+                Value safe = s.select(inSupport, d, s.f32(1.0));
+                SmallVector<Value> sums(3), compensations(3);
+                for (int k = 0; k < 3; ++k) {
+                  Value term =
+                      s.select(inSupport, s.power(safe, c0 - k), s.f32(0.0));
+                  Value corrected = s.sub(term, a[5 + k]);
+                  Value total = s.add(a[2 + k], corrected);
+                  compensations[k] = s.sub(s.sub(total, a[2 + k]), corrected);
+                  sums[k] = total;
+                }
+                llvm::append_range(sums, compensations);
+                return sums;
+              });
+  sums.resize(3);
+  return sums;
+}
+
+/// The root of the closed-form objective on a candidate support of `n`
+/// entries with sum `z1` and sum of squares `z2` of their offsets (alpha
+/// 1.5: sum (z - t)^2 = 1, smaller root; alpha 2: sum (z - t) = 1).
+static Value closedFormRoot(Scalar &s, EntmaxAttr config, Value n, Value z1,
+                            Value z2) {
+  if (config.isSparsemax())
+    return s.div(s.sub(z1, s.f32(1.0)), n);
+  Value discriminant = s.sub(s.mul(z1, z1), s.mul(n, s.sub(z2, s.f32(1.0))));
+  Value root = s.sqrt(s.max(discriminant, s.f32(0.0)));
+  return s.div(s.sub(z1, root), n);
+}
+
+SmallVector<Value> Decomposer::thresholdInit(EntmaxThresholdInitOp op) {
+  EntmaxAttr config = op.getConfig();
+  Value histogram = op.getHistogram();
+  double alpha = config.getAlphaValue();
+  return mapRows(
+      {op.getMax(), op.getCount()}, 3,
+      [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+        Value max = a[0], count = a[1];
+        Value origin = s.sub(max, s.f32(1.0));
+        Value empty = s.eq(max, s.f32(-kInf));
+        Value inf = s.f32(kInf);
+        auto orInf = [&](Value v) { return s.select(empty, inf, v); };
+        if (!histogram) {
+          // [max - 1, max - n^(1 - alpha)], starting from the lower end.
+          Value upper = s.sub(
+              max, math::PowFOp::create(b, loc, count, s.f32(1.0 - alpha)));
+          return {orInf(origin), orInf(origin), orInf(upper)};
+        }
+        auto type = cast<RankedTensorType>(histogram.getType());
+        int64_t bins = type.getDimSize(1);
+        Value row = s.loopIndex(0);
+        // Suffix moments (bins >= k) and the objective at edge k / BINS;
+        // the largest edge with a non-negative objective is the lower end.
+        Value n = s.f32(0.0), z1 = s.f32(0.0), z2 = s.f32(0.0);
+        SmallVector<std::array<Value, 3>> suffix(bins);
+        for (int64_t k = bins - 1; k >= 0; --k) {
+          auto moment = [&](int64_t m) {
+            return tensor::ExtractOp::create(
+                b, loc, histogram, ValueRange{row, s.index(k), s.index(m)});
+          };
+          n = s.add(n, moment(0));
+          z1 = s.add(z1, moment(1));
+          z2 = s.add(z2, moment(2));
+          suffix[k] = {n, z1, z2};
+        }
+        Value chosen = s.f32(0.0);
+        std::array<Value, 3> chosenMoments = suffix[0];
+        for (int64_t k = 1; k < bins; ++k) {
+          Value edge = s.f32(static_cast<double>(k) / bins);
+          auto [kn, kz1, kz2] = suffix[k];
+          Value objective =
+              config.isSparsemax()
+                  ? s.sub(s.sub(kz1, s.mul(kn, edge)), s.f32(1.0))
+                  : s.sub(s.add(s.sub(kz2, s.mul(s.mul(s.f32(2.0), edge), kz1)),
+                                s.mul(s.mul(edge, edge), kn)),
+                          s.f32(1.0));
+          Value nonNegative = s.ge(objective, s.f32(0.0));
+          chosen = s.select(nonNegative, s.f32(static_cast<double>(k)), chosen);
+          for (int m = 0; m < 3; ++m)
+            chosenMoments[m] =
+                s.select(nonNegative, suffix[k][m], chosenMoments[m]);
+        }
+        Value width = s.f32(1.0 / bins);
+        Value lower = s.add(origin, s.mul(chosen, width));
+        Value upper = s.add(lower, width);
+        Value start =
+            s.add(origin, closedFormRoot(s, config, chosenMoments[0],
+                                         chosenMoments[1], chosenMoments[2]));
+        // NaN (no entry) falls back to the lower end through the clamp.
+        Value clamped =
+            s.select(s.ge(start, lower), s.min(start, upper), lower);
+        return {orInf(clamped), orInf(lower), orInf(upper)};
+      });
+}
+
+SmallVector<Value> Decomposer::thresholdStep(EntmaxThresholdStepOp op) {
+  EntmaxAttr config = op.getConfig();
+  double c0 = config.getExponent(), c1 = c0 - 1.0;
+  bool closedForm = config.isSparsemax() || config.isOnePointFive();
+  SmallVector<Value> next = mapRows(
+      {op.getThreshold(), op.getLower(), op.getUpper(), op.getS0(), op.getS1(),
+       op.getS2()},
+      4, [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+        Value tau = a[0], lower = a[1], upper = a[2];
+        Value s0 = a[3], s1 = a[4], s2 = a[5];
+        Value objective = s.sub(s0, s.f32(1.0));
+        Value aboveRoot = s.ge(objective, s.f32(0.0));
+        Value newLower = s.select(aboveRoot, s.max(lower, tau), lower);
+        Value newUpper = s.select(aboveRoot, upper, s.min(upper, tau));
+        Value width = s.sub(newUpper, newLower);
+        // |f| <= 2^-16: the weights sum to one within f32 noise.
+        Value nearRoot = s.le(s.abs(objective), s.f32(0x1p-16));
+        Value candidate;
+        if (config.isSparsemax()) {
+          // sum (x - t) = 1 on the support {x > tau}: s0 offsets, s1 count.
+          candidate = s.add(tau, s.div(objective, s1));
+        } else if (config.isOnePointFive()) {
+          // sum (x - t)^2 = 1 on the support: s0 squares, s1 sum, s2 count.
+          candidate = s.add(tau, closedFormRoot(s, config, s2, s1, s0));
+        } else {
+          Value first = s.mul(s.f32(-c0), s1);
+          Value second = s.mul(s.f32(c0 * c1), s2);
+          Value numerator = s.mul(s.mul(s.f32(2.0), objective), first);
+          Value denominator = s.sub(s.mul(s.mul(s.f32(2.0), first), first),
+                                    s.mul(objective, second));
+          candidate = s.sub(tau, s.div(numerator, denominator));
+        }
+        Value tolerance = s.f32(1e-6);
+        Value accepted = s.andI(s.gt(candidate, s.sub(newLower, tolerance)),
+                                s.lt(candidate, s.add(newUpper, tolerance)));
+        if (!closedForm) {
+          // The Halley step must land strictly inside the bracket (a
+          // clamped candidate would re-evaluate an end), and entries just
+          // above tau make f' or f'' huge for alpha > 1.5 and the step
+          // crawl: far from the root a step shorter than 1/64 of the
+          // bracket is replaced by bisection.
+          Value inside =
+              s.andI(s.gt(candidate, newLower), s.lt(candidate, newUpper));
+          Value progress =
+              s.ge(s.abs(s.sub(candidate, tau)), s.mul(width, s.f32(1.0 / 64)));
+          accepted = s.andI(inside, s.orI(progress, nearRoot));
+        }
+        Value midpoint = s.mul(s.add(newLower, newUpper), s.f32(0.5));
+        Value chosen = s.select(accepted, candidate, midpoint);
+        chosen = s.min(s.max(chosen, newLower), newUpper);
+        // Converged: a short step at the root, or a collapsed bracket.
+        Value resolution = s.mul(s.f32(0x1p-20), s.max(s.f32(1.0), s.abs(tau)));
+        Value converged =
+            s.orI(s.andI(s.le(s.abs(s.sub(chosen, tau)), resolution), nearRoot),
+                  s.le(width, resolution));
+        // Empty rows (tau = +inf) keep their state and have converged.
+        Value empty = s.eq(tau, s.f32(kInf));
+        Value pending = s.andI(s.xorI(empty, s.boolean(true)),
+                               s.xorI(converged, s.boolean(true)));
+        return {s.select(empty, tau, chosen), s.select(empty, lower, newLower),
+                s.select(empty, upper, newUpper),
+                s.select(pending, s.f32(1.0), s.f32(0.0))};
+      });
+  Value pending = any(next[3], {}, [](Scalar &s, ValueRange a) {
+    return s.gt(a[0], s.f32(0.0));
+  });
+  next[3] = arith::XOrIOp::create(
+      b, loc, pending, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+  return next;
+}
+
+Value Decomposer::entmaxWeightsOf(EntmaxAttr config, Value scores,
+                                  Value threshold) {
+  double c0 = config.getExponent();
+  return mapTile(scores, {threshold}, b.getF32Type(),
+                 [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                   Value d = s.sub(a[0], a[1]);
+                   Value inSupport = s.gt(d, s.f32(0.0));
+                   Value safe = s.select(inSupport, d, s.f32(1.0));
+                   return {s.select(inSupport, s.power(safe, c0), s.f32(0.0))};
+                 });
+}
+
+SmallVector<Value> Decomposer::entmaxAccumulate(EntmaxAccumulateOp op) {
+  Value weights =
+      entmaxWeightsOf(op.getConfig(), op.getScores(), op.getThreshold());
+  Value newSum =
+      reduceRows(weights, op.getSum(),
+                 [](Scalar &s, Value x, Value l) { return s.add(l, x); });
+  return {matmul(weights, op.getValue(), op.getAcc(), false), newSum};
+}
+
+Value Decomposer::entmaxWeights(EntmaxWeightsOp op) {
+  Value weights =
+      entmaxWeightsOf(op.getConfig(), op.getScores(), op.getThreshold());
+  Type elementType = op.getType().getElementType();
+  return mapTile(weights, {op.getSum()}, elementType,
+                 [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                   Value normalised = s.select(s.gt(a[1], s.f32(0.0)),
+                                               s.div(a[0], a[1]), s.f32(0.0));
+                   return {s.fromF32(normalised, elementType)};
+                 });
+}
+
+SmallVector<Value> Decomposer::entmaxFinalize(EntmaxFinalizeOp op) {
+  Value rows = op.getRows();
+  Value output = finalizeRows(op.getAcc(), op.getSum(), rows,
+                              op.getOutput().getType().getElementType(),
+                              /*divide=*/true);
+  Value statistic =
+      mapRows({op.getThreshold(), op.getSum()}, 1,
+              [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+                Value inTile = arith::CmpIOp::create(
+                    b, loc, arith::CmpIPredicate::slt, s.loopIndex(0), rows);
+                Value valid = s.andI(inTile, s.gt(a[1], s.f32(0.0)));
+                return {s.select(valid, a[0], s.f32(kInf))};
+              })[0];
+  return {output, statistic};
+}
+
+FailureOr<SmallVector<Value>> Decomposer::decompose(Operation *op) {
+  using Result = FailureOr<SmallVector<Value>>;
+  auto single = [](Value value) -> Result { return SmallVector<Value>{value}; };
+  return llvm::TypeSwitch<Operation *, Result>(op)
+      .Case([&](LoadTileOp o) { return single(loadTile(o)); })
+      .Case([&](LoadScoreChunkOp o) { return single(loadScoreChunk(o)); })
+      .Case([&](ScoreTileOp o) { return single(scoreTile(o)); })
+      .Case([&](IndexRowContainsOp o) { return single(indexRowContains(o)); })
+      .Case([&](OnlineSoftmaxOp o) -> Result {
+        return onlineSoftmax(o.getScores(), o.getValue(), o.getMax(),
+                             o.getSum(), o.getAcc());
+      })
+      .Case([&](OnlineLogSumExpOp o) -> Result {
+        return onlineSoftmax(o.getScores(), Value(), o.getMax(), o.getSum(),
+                             Value());
+      })
+      .Case([&](RowMaxOp o) -> Result { return rowMax(o); })
+      .Case([&](ElasticAccumulateOp o) { return single(elasticAccumulate(o)); })
+      .Case([&](ElasticTileLiveOp o) { return single(elasticTileLive(o)); })
+      .Case([&](SoftmaxFinalizeOp o) -> Result { return softmaxFinalize(o); })
+      .Case([&](EntmaxHistogramOp o) { return single(entmaxHistogram(o)); })
+      .Case([&](EntmaxMomentsOp o) -> Result { return entmaxMoments(o); })
+      .Case([&](EntmaxThresholdInitOp o) -> Result { return thresholdInit(o); })
+      .Case([&](EntmaxThresholdStepOp o) -> Result { return thresholdStep(o); })
+      .Case([&](EntmaxAccumulateOp o) -> Result { return entmaxAccumulate(o); })
+      .Case([&](EntmaxWeightsOp o) { return single(entmaxWeights(o)); })
+      .Case([&](AnyAboveOp o) {
+        return single(
+            any(o.getScores(), {o.getThreshold()},
+                [](Scalar &s, ValueRange a) { return s.gt(a[0], a[1]); }));
+      })
+      .Case([&](EntmaxFinalizeOp o) -> Result { return entmaxFinalize(o); })
+      .Default([](Operation *) -> Result { return failure(); });
+}
+
+struct SparseAttnDecomposeTilesPass
+    : public sparse_attn::impl::SparseAttnDecomposeTilesPassBase<
+          SparseAttnDecomposeTilesPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    // Tile ops nest only in score regions, which hold no tile op once the
+    // masks are fused, so the order of the rewrites does not matter.
+    SmallVector<Operation *> tileOps;
+    WalkResult walk = getOperation().walk([&](Operation *op) {
+      if (isa<MaskVisibleOp>(op)) {
+        op->emitOpError("must be expanded by sparse-attn-fuse before the "
+                        "tiles are decomposed");
+        return WalkResult::interrupt();
+      }
+      if (op->getDialect() ==
+              getContext().getLoadedDialect<SparseAttnDialect>() &&
+          !isa<YieldOp>(op))
+        tileOps.push_back(op);
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return signalPassFailure();
+
+    OpBuilder builder(&getContext());
+    for (Operation *op : tileOps) {
+      builder.setInsertionPoint(op);
+      FailureOr<SmallVector<Value>> replacement =
+          Decomposer(builder, op->getLoc()).decompose(op);
+      if (failed(replacement))
+        continue; // attention-level ops and mask producers are not tiles
+      op->replaceAllUsesWith(*replacement);
+      op->erase();
+      ++numDecomposed;
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,73 @@
+//===- TiledForm.h - markers of the tiled level -----------------*- C++ -*-===//
+//
+// The discardable attributes through which the passes of the tiled level
+// (tile, skip-blocks, fuse, instrument) recognise what `sparse-attn-tile`
+// built: the query-tile grid and the passes over the keys.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPARSE_ATTN_LIB_TRANSFORMS_TILEDFORM_H
+#define SPARSE_ATTN_LIB_TRANSFORMS_TILEDFORM_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Value.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <utility>
+
+namespace mlir::sparse_attn {
+
+/// On the `scf.forall` of a tiled op: the op it came from ("attention" or
+/// "entmax").
+inline constexpr llvm::StringLiteral kGridAttr = "sparse_attn.grid";
+
+/// On every loop over key tiles (one pass over K): what the pass computes.
+inline constexpr llvm::StringLiteral kKeyPassAttr = "sparse_attn.key_pass";
+
+/// On the `scf.for` over the entmax solver iterations.
+inline constexpr llvm::StringLiteral kSolverLoopAttr =
+    "sparse_attn.solver_iterations";
+
+/// Values of kKeyPassAttr.
+namespace key_pass {
+inline constexpr llvm::StringLiteral kSoftmax = "softmax";
+inline constexpr llvm::StringLiteral kLogSumExp = "logsumexp";
+inline constexpr llvm::StringLiteral kElasticOutput = "elastic_output";
+inline constexpr llvm::StringLiteral kEntmaxMax = "entmax_max";
+inline constexpr llvm::StringLiteral kEntmaxHistogram = "entmax_histogram";
+inline constexpr llvm::StringLiteral kEntmaxSolver = "entmax_solver";
+inline constexpr llvm::StringLiteral kEntmaxMask = "entmax_mask";
+inline constexpr llvm::StringLiteral kEntmaxOutput = "entmax_output";
+inline constexpr llvm::StringLiteral kEntmaxSum = "entmax_sum";
+
+/// Whether a pass of this kind produces the op's output (the pass whose
+/// visited blocks the instrumentation reports per head).
+inline bool isOutputPass(llvm::StringRef kind) {
+  return kind == kSoftmax || kind == kElasticOutput || kind == kEntmaxOutput;
+}
+} // namespace key_pass
+
+/// The sequence lengths (Nq, Nk) of a block mask, from its type or its
+/// producer's size operands; failure when no sparse_attn op produces it.
+FailureOr<std::pair<Value, Value>> buildMaskLengths(OpBuilder &b, Location loc,
+                                                    Value mask);
+
+/// The index into a broadcastable mask extent: 0 when `extent` is 1.
+Value broadcastIndex(OpBuilder &b, Location loc, Value extent, Value index);
+
+/// Key-tile lists (block schedules and the entmax block mask) hold one i32
+/// per visited tile: `2 * tile + full`, `full` when the tile needs no
+/// elementwise masking.
+Value encodeTileEntry(OpBuilder &b, Location loc, Value keyTile, Value full);
+std::pair<Value, Value> decodeTileEntry(OpBuilder &b, Location loc,
+                                        Value entry);
+
+/// Writes `entry` at `list[count]` and increments `count` when `condition`
+/// holds; returns the new (list, count).
+std::pair<Value, Value> appendTileEntryIf(OpBuilder &b, Location loc,
+                                          Value condition, Value entry,
+                                          Value list, Value count);
+
+} // namespace mlir::sparse_attn
+
+#endif // SPARSE_ATTN_LIB_TRANSFORMS_TILEDFORM_H

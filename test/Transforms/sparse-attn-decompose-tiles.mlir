@@ -1,0 +1,134 @@
+// RUN: sparse-attn-opt %s -split-input-file -sparse-attn-decompose-tiles -canonicalize -cse -verify-diagnostics | FileCheck %s
+
+// A zero-padded tile load is a clamped slice plus tensor.pad; the score tile
+// is a contraction over D (computed in f32) and an elementwise map that
+// scales and inlines the visibility region with the absolute positions
+// (linalg.index plus the tile offsets); invisible entries become -inf.
+
+// CHECK-DAG:   #[[$Q_MAP:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG:   #[[$K_MAP:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG:   #[[$S_MAP:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @load_and_score
+// CHECK-SAME:    (%[[K:.*]]: tensor<1x2x?x16xbf16>, %[[Q:.*]]: tensor<64x16xbf16>, %[[B:.*]]: index, %[[ROW:.*]]: index, %[[LEN:.*]]: index)
+// CHECK:         %[[N:.*]] = tensor.dim %[[K]], %c2
+// CHECK:         %[[START:.*]] = arith.minsi %[[ROW]], %[[N]]
+// CHECK:         %[[SLICE:.*]] = tensor.extract_slice %[[K]][%[[B]], %[[B]], %[[START]], 0] [1, 1, %{{.*}}, 16] [1, 1, 1, 1] : tensor<1x2x?x16xbf16> to tensor<?x16xbf16>
+// CHECK:         %[[TILE:.*]] = tensor.pad %[[SLICE]] low[0, 0] high[%{{.*}}, 0]
+// CHECK:           tensor.yield %{{.*}} : bf16
+// CHECK:         } : tensor<?x16xbf16> to tensor<64x16xbf16>
+// CHECK:         %[[DOTS:.*]] = linalg.generic {indexing_maps = [#[[$Q_MAP]], #[[$K_MAP]], #[[$S_MAP]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[Q]], %[[TILE]] : tensor<64x16xbf16>, tensor<64x16xbf16>)
+// CHECK:           arith.extf
+// CHECK:           arith.mulf
+// CHECK:           arith.addf
+// CHECK:         linalg.generic {{.*}} ins(%[[DOTS]] : tensor<64x64xf32>)
+// CHECK:           %[[SCALED:.*]] = arith.mulf %{{.*}}, %cst
+// CHECK:           %[[C:.*]] = linalg.index 1 : index
+// CHECK:           %[[J:.*]] = arith.addi %[[ROW]], %[[C]] : index
+// CHECK:           %[[VISIBLE:.*]] = arith.cmpi slt, %[[J]], %[[LEN]] : index
+// CHECK:           %[[MASKED:.*]] = arith.select %[[VISIBLE]], %[[SCALED]], %{{.*}} : f32
+// CHECK:           linalg.yield %[[MASKED]] : f32
+func.func @load_and_score(%k: tensor<1x2x?x16xbf16>, %q: tensor<64x16xbf16>, %b: index, %row: index, %len: index) -> tensor<64x64xf32> {
+  %t = sparse_attn.load_tile %k[%b, %b, %row] : tensor<1x2x?x16xbf16> -> tensor<64x16xbf16>
+  %s = sparse_attn.score_tile %q, %t at [%row, %row] scale(0.5) visible {
+  ^bb0(%i: index, %j: index):
+    %v = arith.cmpi slt, %j, %len : index
+    sparse_attn.yield %v : i1
+  } : tensor<64x16xbf16>, tensor<64x16xbf16> -> tensor<64x64xf32>
+  return %s : tensor<64x64xf32>
+}
+
+// -----
+
+// Online softmax: row max, the exponent base guarded against -inf - -inf,
+// exp2 of the scores, the rescaled row sum accumulated in the column order
+// of the P @ V contraction, which accumulates into the rescaled accumulator.
+
+// CHECK-LABEL: func.func @online_softmax
+// CHECK:         %[[TILEMAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+// CHECK:           arith.maximumf
+// CHECK:         %[[ROWS:.*]]:3 = linalg.generic {{.*}} iterator_types = ["parallel"]} ins(%{{.*}}, %[[TILEMAX]] :
+// CHECK:           %[[NEWMAX:.*]] = arith.maximumf
+// CHECK:           %[[EMPTY:.*]] = arith.cmpf oeq, %[[NEWMAX]], %cst
+// CHECK:           %[[BASE:.*]] = arith.select %[[EMPTY]], %{{.*}}, %[[NEWMAX]]
+// CHECK:           math.exp2
+// CHECK:         %[[P:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[ROWS]]#1 :
+// CHECK:           arith.subf
+// CHECK:           math.exp2
+// CHECK:         %[[SUM:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[ROWS]]#2 :
+// CHECK:           arith.mulf
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[P]] : tensor<64x64xf32>) outs(%[[SUM]] : tensor<64xf32>)
+// CHECK:         %[[RESCALED:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[ROWS]]#2 : tensor<64x8xf32>, tensor<64xf32>)
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[P]], %{{.*}} : tensor<64x64xf32>, tensor<64x8xbf16>) outs(%[[RESCALED]] : tensor<64x8xf32>)
+func.func @online_softmax(%s: tensor<64x64xf32>, %v: tensor<64x8xbf16>, %m: tensor<64xf32>, %l: tensor<64xf32>, %acc: tensor<64x8xf32>)
+    -> (tensor<64xf32>, tensor<64xf32>, tensor<64x8xf32>) {
+  %m1, %l1, %acc1 = sparse_attn.online_softmax %s, %v, %m, %l, %acc : tensor<64x64xf32>, tensor<64x8xbf16>, tensor<64xf32>, tensor<64x8xf32>
+  return %m1, %l1, %acc1 : tensor<64xf32>, tensor<64xf32>, tensor<64x8xf32>
+}
+
+// -----
+
+// The entmax solver step for alpha 1.5: the closed-form root on the support
+// (no transcendental function but a square root), the bracket update, and
+// the convergence flag reduced over the rows.
+
+// CHECK-LABEL: func.func @threshold_step
+// CHECK:         %[[NEXT:.*]]:4 = linalg.generic {{.*}} iterator_types = ["parallel"]}
+// CHECK-NOT:       math.powf
+// CHECK:           math.sqrt
+// CHECK:           linalg.yield
+// CHECK:         %[[MOVED:.*]] = linalg.generic {{.*}} iterator_types = ["reduction"]} ins(%[[NEXT]]#3 : tensor<64xf32>)
+// CHECK:           arith.ori
+// CHECK:         %[[ANY:.*]] = tensor.extract %[[MOVED]][] : tensor<i1>
+// CHECK:         %[[DONE:.*]] = arith.xori %[[ANY]], %true
+// CHECK:         return %[[NEXT]]#0, %[[NEXT]]#1, %[[NEXT]]#2, %[[DONE]]
+func.func @threshold_step(%t: tensor<64xf32>, %s: tensor<64xf32>) -> (tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, i1) {
+  %t1, %lo, %hi, %done = sparse_attn.entmax_threshold_step <alpha = 1.5> %t, %t, %t, %s, %s, %s : tensor<64xf32>
+  return %t1, %lo, %hi, %done : tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, i1
+}
+
+// -----
+
+// General alpha raises to fractional powers.
+
+// CHECK-LABEL: func.func @moments_general_alpha
+// CHECK:         linalg.generic
+// CHECK:           math.powf
+func.func @moments_general_alpha(%x: tensor<64x64xf32>, %t: tensor<64xf32>) -> (tensor<64xf32>, tensor<64xf32>, tensor<64xf32>) {
+  %a, %b, %c = sparse_attn.entmax_moments <alpha = 1.25> %x, %t, %t, %t, %t : tensor<64x64xf32>, tensor<64xf32>
+  return %a, %b, %c : tensor<64xf32>, tensor<64xf32>, tensor<64xf32>
+}
+
+// -----
+
+// An index-row search is a loop over the clamped count of the row.
+
+// CHECK-LABEL: func.func @index_row_contains
+// CHECK-SAME:    (%[[NUM:.*]]: tensor<1x2x4xi32>, %[[IDX:.*]]: tensor<1x2x4x4xi32>, %[[X:.*]]: index, %[[BLOCK:.*]]: i32)
+// CHECK:         %[[COUNT:.*]] = tensor.extract %[[NUM]][%[[X]], %[[X]], %[[X]]]
+// CHECK:         %[[N:.*]] = arith.index_cast %[[COUNT]]
+// CHECK:         %[[CLAMPED:.*]] = arith.minsi %{{.*}}, %c4
+// CHECK:         %[[LIMITED:.*]] = arith.minsi %[[CLAMPED]], %[[X]]
+// CHECK:         %[[FOUND:.*]] = scf.for %[[S:.*]] = %c0 to %[[LIMITED]] step %c1 iter_args(%[[ACC:.*]] = %false) -> (i1)
+// CHECK:           %[[ENTRY:.*]] = tensor.extract %[[IDX]][%[[X]], %[[X]], %[[X]], %[[S]]]
+// CHECK:           %[[EQ:.*]] = arith.cmpi eq, %[[ENTRY]], %[[BLOCK]]
+// CHECK:           %[[OR:.*]] = arith.ori %[[ACC]], %[[EQ]]
+// CHECK:           scf.yield %[[OR]]
+// CHECK:         return %[[FOUND]]
+func.func @index_row_contains(%n: tensor<1x2x4xi32>, %i: tensor<1x2x4x4xi32>, %x: index, %b: i32) -> i1 {
+  %c = sparse_attn.index_row_contains %n, %i[%x, %x, %x] block(%b) limit(%x) : tensor<1x2x4xi32>, tensor<1x2x4x4xi32>
+  return %c : i1
+}
+
+// -----
+
+// Token-level mask queries must be fused first.
+
+func.func @unfused_mask(%q: tensor<64x16xf32>, %m: !sparse_attn.block_mask<1x1x64x64, block = 64x64>, %x: index) -> tensor<64x64xf32> {
+  %s = sparse_attn.score_tile %q, %q at [%x, %x] scale(1.0) visible {
+  ^bb0(%i: index, %j: index):
+    // expected-error @+1 {{'sparse_attn.mask_visible' op must be expanded by sparse-attn-fuse before the tiles are decomposed}}
+    %v = sparse_attn.mask_visible %m[%x, %x, %i, %j] : !sparse_attn.block_mask<1x1x64x64, block = 64x64>
+    sparse_attn.yield %v : i1
+  } : tensor<64x16xf32>, tensor<64x16xf32> -> tensor<64x64xf32>
+  return %s : tensor<64x64xf32>
+}
