@@ -61,6 +61,8 @@ void sparse_attn::buildReferencePipeline(OpPassManager &pm) {
 
 void sparse_attn::buildCpuPipeline(OpPassManager &pm,
                                    const CpuPipelineOptions &options) {
+  // Prefill ops become their estimator and the attention that gets tiled.
+  pm.addPass(createSparseAttnExpandPrefillPass());
   SparseAttnTilePassOptions tileOptions;
   tileOptions.queryTile = options.queryTile;
   tileOptions.keyTile = options.keyTile;

@@ -637,6 +637,45 @@ struct MaskToIndicesOpLowering : OpConversionPattern<MaskToIndicesOp> {
   }
 };
 
+/// A token-level query of a mask that the tiled passes could not fuse (its
+/// producer has no tiled form): the element of the mask's visibility tensor,
+/// batch and head extents of 1 broadcast, false outside its sequence
+/// lengths.
+struct MaskVisibleOpLowering : OpConversionPattern<MaskVisibleOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(MaskVisibleOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Value mask = adaptor.getMask();
+    // Folded, so that static extents leave the index or a constant 0.
+    auto broadcast = [&](int64_t dim, Value index) {
+      Value shared = b.createOrFold<arith::CmpIOp>(arith::CmpIPredicate::eq,
+                                                   dimValue(b, mask, dim),
+                                                   indexConstant(b, 1));
+      return b.createOrFold<arith::SelectOp>(shared, indexConstant(b, 0),
+                                             index);
+    };
+    // Clamped reads keep the extract in bounds; the bounds test decides.
+    auto inside = [&](int64_t dim, Value index) {
+      Value extent = dimValue(b, mask, dim);
+      Value below =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::slt, index, extent);
+      Value last = arith::SubIOp::create(b, extent, indexConstant(b, 1));
+      return std::make_pair(below, clampIndex(b, index, last));
+    };
+    auto [rowInside, row] = inside(2, adaptor.getQuery());
+    auto [columnInside, column] = inside(3, adaptor.getKey());
+    Value indices[] = {broadcast(0, adaptor.getBatch()),
+                       broadcast(1, adaptor.getHead()), row, column};
+    Value visible = tensor::ExtractOp::create(b, mask, indices);
+    Value both = arith::AndIOp::create(b, rowInside, columnInside);
+    rewriter.replaceOp(op, arith::AndIOp::create(b, both, visible).getResult());
+    return success();
+  }
+};
+
 /// Converts the signature of a func.func and the arguments of all its blocks
 /// (the upstream FunctionOpInterface pattern converts the entry block only,
 /// which would leave masks carried by cf branches unconverted).
@@ -704,6 +743,7 @@ struct ConvertSparseAttnToLinalgPass
                  MaskFromIndicesOpLowering, MaskToIndicesOpLowering,
                  MaskCombineOpLowering<MaskUnionOp, arith::OrIOp>,
                  MaskCombineOpLowering<MaskIntersectOp, arith::AndIOp>,
+                 MaskVisibleOpLowering,
                  FuncOpSignatureConversion>(typeConverter, context);
     populatePrefillToLinalgPatterns(typeConverter, patterns);
     populateCallOpTypeConversionPattern(patterns, typeConverter);

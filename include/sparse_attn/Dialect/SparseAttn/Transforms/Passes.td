@@ -182,7 +182,10 @@ def SparseAttnFusePass : Pass<"sparse-attn-fuse", "ModuleOp"> {
        membership as one `sparse_attn.index_row_contains` per tile, hoisted
        out of the elementwise region (a tile lies in one mask block). No
        block-mask value is used inside the grid afterwards and the mask ops
-       die.
+       die. A query of a mask that has no tiled form (a prefill estimator,
+       `mask_route_heads`, a function argument, or an algebra involving
+       one) stays: `convert-sparse-attn-to-linalg` reads it from the mask's
+       token-level reference form.
 
        Before:
 
@@ -255,6 +258,9 @@ def SparseAttnFusePass : Pass<"sparse-attn-fuse", "ModuleOp"> {
   let statistics = [
     Statistic<"numExpandedQueries", "expanded-mask-queries",
               "mask_visible queries replaced by their producers' arithmetic">,
+    Statistic<"numTokenLevelQueries", "token-level-mask-queries",
+              "mask_visible queries of masks without a tiled form, left to "
+              "their token-level reference form">,
     Statistic<"numFusedMaskBuilds", "fused-entmax-mask-builds",
               "Entmax block-mask passes fused into the solver">,
   ];
@@ -351,8 +357,9 @@ def SparseAttnDecomposeTilesPass
     of `sparse_attn.score_tile` inlined into the elementwise generic that
     scales the scores, and index-row searches as `scf.for`. This pass is
     the only place that knows the CPU form; the GPU lowering consumes the
-    same tile ops. `sparse_attn.mask_visible` must have been expanded by
-    `sparse-attn-fuse`.
+    same tile ops. A `sparse_attn.mask_visible` that `sparse-attn-fuse`
+    left (a mask without a tiled form) moves into the generic with the
+    region and is read later by `convert-sparse-attn-to-linalg`.
 
     Before:
 
