@@ -63,7 +63,7 @@ KEYWORDS = ["softmax", "entmax", "elastic_softmax", "causal", "mask", "query_len
             "xattention_mask", "flexprefill_mask", "vertical_slash_mask", "mask_route_heads",
             "prefill", "xattention", "flexprefill", "minference", "stride", "threshold",
             "thresholds", "gamma", "min_budget", "max_budget", "vertical_size", "slash_size",
-            "last_queries", "local", "budgets", "streaming", "masks"]
+            "last_queries", "local", "budgets", "streaming", "masks", "select_blocks"]
 KEYWORD = re.compile(r"\b(" + "|".join(KEYWORDS) + r")\b")
 SSA_VALUE = re.compile(r"%[\w.$-]+")
 TOKEN = re.compile(r"%[\w.$-]+|[\w.]+|[^\s\w]")

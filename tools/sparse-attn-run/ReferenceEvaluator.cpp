@@ -186,6 +186,7 @@ public:
   llvm::Error evaluate(VerticalSlashMaskOp op);
   llvm::Error evaluate(MaskRouteHeadsOp op);
   llvm::Error evaluate(PrefillOp op);
+  llvm::Error evaluate(SelectBlocksOp op);
 
 private:
   /// What sparse_attn.attention computes, also for the prefill op that
@@ -201,6 +202,15 @@ private:
   llvm::Error evaluateAttention(Operation *op,
                                 const AttentionArguments &arguments);
 
+  /// The block selections of an estimator, per (b, h) in row-major order,
+  /// with the valid lengths of every sequence.
+  struct HeadSelections {
+    std::vector<std::pair<int64_t, int64_t>> lengths;
+    std::vector<BlockSelection> blocks;
+    /// FlexPrefill: the pattern code of every (b, h).
+    std::vector<int32_t> patterns;
+  };
+
   /// The operands of a mask estimator.
   struct EstimatorArguments {
     Value query, key, queryLengths, keyLengths;
@@ -215,15 +225,21 @@ private:
               int64_t perHeadColumns,
               function_ref<void(int64_t b, int64_t h, const EstimatorHead &)>
                   estimateHead);
-  llvm::Expected<ReferenceMask>
-  estimateXAttention(Operation *op, const EstimatorArguments &arguments,
-                     XAttentionAttr config, Value thresholds, bool causal,
-                     int64_t queryBlock, int64_t keyBlock);
-  /// The mask, and each (b, h)'s pattern code in `patterns` when not null.
-  llvm::Expected<ReferenceMask>
-  estimateFlexPrefill(Operation *op, const EstimatorArguments &arguments,
-                      FlexPrefillAttr config, int64_t block,
-                      ReferenceTensor *patterns);
+  llvm::Expected<HeadSelections>
+  selectXAttentionBlocks(Operation *op, const EstimatorArguments &arguments,
+                         XAttentionAttr config, Value thresholds, bool causal,
+                         int64_t queryBlock, int64_t keyBlock);
+  llvm::Expected<HeadSelections>
+  selectFlexPrefillBlocks(Operation *op, const EstimatorArguments &arguments,
+                          FlexPrefillAttr config, int64_t block);
+  /// The selection of `method` (xattention or flexprefill).
+  llvm::Expected<HeadSelections>
+  selectBlocks(Operation *op, const EstimatorArguments &arguments,
+               Attribute method, Value thresholds, bool causal,
+               int64_t queryBlock, int64_t keyBlock);
+  /// Binds the token-level mask of an estimator's selections to `result`.
+  void bindSelectionMask(Value result, Value query, Value key, bool causal,
+                         HeadSelections selections);
   llvm::Expected<ReferenceMask>
   estimateVerticalSlash(Operation *op, const EstimatorArguments &arguments,
                         MInferenceAttr config, Value budgets,
@@ -283,11 +299,13 @@ llvm::DenseMap<TypeID, OpHandler> makeHandlerTable() {
 
 /// The ops the evaluator interprets, each with its `evaluate` overload.
 const llvm::DenseMap<TypeID, OpHandler> &getHandlers() {
-  static const llvm::DenseMap<TypeID, OpHandler> handlers = makeHandlerTable<
-      arith::ConstantOp, tensor::DimOp, func::ReturnOp, AttentionOp, EntmaxOp,
-      DenseMaskOp, CausalMaskOp, StreamingMaskOp, MaskFromIndicesOp,
-      MaskToIndicesOp, MaskUnionOp, MaskIntersectOp, XAttentionMaskOp,
-      FlexPrefillMaskOp, VerticalSlashMaskOp, MaskRouteHeadsOp, PrefillOp>();
+  static const llvm::DenseMap<TypeID, OpHandler> handlers =
+      makeHandlerTable<arith::ConstantOp, tensor::DimOp, func::ReturnOp,
+                       AttentionOp, EntmaxOp, DenseMaskOp, CausalMaskOp,
+                       StreamingMaskOp, MaskFromIndicesOp, MaskToIndicesOp,
+                       MaskUnionOp, MaskIntersectOp, XAttentionMaskOp,
+                       FlexPrefillMaskOp, VerticalSlashMaskOp, MaskRouteHeadsOp,
+                       PrefillOp, SelectBlocksOp>();
   return handlers;
 }
 
@@ -806,9 +824,9 @@ static ReferenceMask
 blockSelectionMask(int64_t heads, int64_t queryLength, int64_t keyLength,
                    int64_t queryBlock, int64_t keyBlock, bool causal,
                    std::vector<std::pair<int64_t, int64_t>> lengths,
-                   std::vector<BlockSelection> selections) {
+                   std::vector<BlockSelection> blocks) {
   auto shared =
-      std::make_shared<std::vector<BlockSelection>>(std::move(selections));
+      std::make_shared<std::vector<BlockSelection>>(std::move(blocks));
   return ReferenceMask{static_cast<int64_t>(lengths.size()),
                        heads,
                        queryLength,
@@ -825,52 +843,64 @@ blockSelectionMask(int64_t heads, int64_t queryLength, int64_t keyLength,
                        }};
 }
 
-llvm::Expected<ReferenceMask> Evaluator::estimateXAttention(
+llvm::Expected<Evaluator::HeadSelections> Evaluator::selectXAttentionBlocks(
     Operation *op, const EstimatorArguments &arguments, XAttentionAttr config,
     Value thresholds, bool causal, int64_t queryBlock, int64_t keyBlock) {
-  std::vector<BlockSelection> selections;
+  HeadSelections selections;
   llvm::Expected<std::vector<std::pair<int64_t, int64_t>>> lengths =
       forEachHead(op, arguments, thresholds, 1,
                   [&](int64_t, int64_t h, const EstimatorHead &head) {
                     double threshold = thresholds
                                            ? getTensor(thresholds).data[h]
                                            : config.getThresholdValue();
-                    selections.push_back(
+                    selections.blocks.push_back(
                         selectXAttention(head, config.getStride(), threshold,
                                          causal, queryBlock, keyBlock));
                   });
   if (!lengths)
     return lengths.takeError();
-  const ReferenceTensor &query = getTensor(arguments.query);
-  return blockSelectionMask(
-      query.shape[1], query.shape[2], getTensor(arguments.key).shape[2],
-      queryBlock, keyBlock, causal, std::move(*lengths), std::move(selections));
+  selections.lengths = std::move(*lengths);
+  return selections;
 }
 
-llvm::Expected<ReferenceMask> Evaluator::estimateFlexPrefill(
-    Operation *op, const EstimatorArguments &arguments, FlexPrefillAttr config,
-    int64_t block, ReferenceTensor *patterns) {
-  const ReferenceTensor &query = getTensor(arguments.query);
-  if (patterns)
-    *patterns = makeTensor({query.shape[0], query.shape[1]});
-  std::vector<BlockSelection> selections;
+llvm::Expected<Evaluator::HeadSelections>
+Evaluator::selectFlexPrefillBlocks(Operation *op,
+                                   const EstimatorArguments &arguments,
+                                   FlexPrefillAttr config, int64_t block) {
+  HeadSelections selections;
   llvm::Expected<std::vector<std::pair<int64_t, int64_t>>> lengths =
       forEachHead(op, arguments, Value(), 0,
-                  [&](int64_t b, int64_t h, const EstimatorHead &head) {
+                  [&](int64_t, int64_t, const EstimatorHead &head) {
                     FlexPrefillSelection selection = selectFlexPrefill(
                         head, config.getGammaValue(), config.getTauValue(),
                         config.getMinBudget(), config.getMaxBudget(), block);
-                    if (patterns)
-                      patterns->data[b * query.shape[1] + h] =
-                          selection.pattern;
-                    selections.push_back(std::move(selection.blocks));
+                    selections.patterns.push_back(selection.pattern);
+                    selections.blocks.push_back(std::move(selection.blocks));
                   });
   if (!lengths)
     return lengths.takeError();
-  return blockSelectionMask(query.shape[1], query.shape[2],
-                            getTensor(arguments.key).shape[2], block, block,
-                            /*causal=*/true, std::move(*lengths),
-                            std::move(selections));
+  selections.lengths = std::move(*lengths);
+  return selections;
+}
+
+llvm::Expected<Evaluator::HeadSelections>
+Evaluator::selectBlocks(Operation *op, const EstimatorArguments &arguments,
+                        Attribute method, Value thresholds, bool causal,
+                        int64_t queryBlock, int64_t keyBlock) {
+  if (auto config = dyn_cast<FlexPrefillAttr>(method))
+    return selectFlexPrefillBlocks(op, arguments, config, queryBlock);
+  return selectXAttentionBlocks(op, arguments, cast<XAttentionAttr>(method),
+                                thresholds, causal, queryBlock, keyBlock);
+}
+
+void Evaluator::bindSelectionMask(Value result, Value query, Value key,
+                                  bool causal, HeadSelections selections) {
+  auto type = cast<BlockMaskType>(result.getType());
+  const ReferenceTensor &queryTensor = getTensor(query);
+  values[result] = blockSelectionMask(
+      queryTensor.shape[1], queryTensor.shape[2], getTensor(key).shape[2],
+      type.getQueryBlockSize(), type.getKeyBlockSize(), causal,
+      std::move(selections.lengths), std::move(selections.blocks));
 }
 
 llvm::Expected<ReferenceMask> Evaluator::estimateVerticalSlash(
@@ -915,30 +945,76 @@ llvm::Expected<ReferenceMask> Evaluator::estimateVerticalSlash(
 
 llvm::Error Evaluator::evaluate(XAttentionMaskOp op) {
   BlockMaskType type = op.getType();
-  llvm::Expected<ReferenceMask> mask =
-      estimateXAttention(op,
-                         {op.getQuery(), op.getKey(), op.getQueryLengths(),
-                          op.getKeyLengths(), op.getEffectiveScale()},
-                         op.getConfig(), op.getThresholds(), op.getCausal(),
-                         type.getQueryBlockSize(), type.getKeyBlockSize());
-  if (!mask)
-    return mask.takeError();
-  values[op.getResult()] = std::move(*mask);
+  llvm::Expected<HeadSelections> selections =
+      selectXAttentionBlocks(op,
+                             {op.getQuery(), op.getKey(), op.getQueryLengths(),
+                              op.getKeyLengths(), op.getEffectiveScale()},
+                             op.getConfig(), op.getThresholds(), op.getCausal(),
+                             type.getQueryBlockSize(), type.getKeyBlockSize());
+  if (!selections)
+    return selections.takeError();
+  bindSelectionMask(op.getResult(), op.getQuery(), op.getKey(), op.getCausal(),
+                    std::move(*selections));
   return llvm::Error::success();
 }
 
+/// The pattern codes of every (b, h) as a [B, H] tensor.
+static ReferenceTensor patternTensor(int64_t batch, int64_t heads,
+                                     const std::vector<int32_t> &patterns) {
+  ReferenceTensor tensor = makeTensor({batch, heads});
+  std::copy(patterns.begin(), patterns.end(), tensor.data.begin());
+  return tensor;
+}
+
 llvm::Error Evaluator::evaluate(FlexPrefillMaskOp op) {
-  ReferenceTensor patterns;
-  llvm::Expected<ReferenceMask> mask = estimateFlexPrefill(
+  llvm::Expected<HeadSelections> selections = selectFlexPrefillBlocks(
       op,
       {op.getQuery(), op.getKey(), op.getQueryLengths(), op.getKeyLengths(),
        op.getEffectiveScale()},
-      op.getConfig(), op.getResult().getType().getQueryBlockSize(), &patterns);
-  if (!mask)
-    return mask.takeError();
-  values[op.getResult()] = std::move(*mask);
+      op.getConfig(), op.getResult().getType().getQueryBlockSize());
+  if (!selections)
+    return selections.takeError();
+  const ReferenceTensor &query = getTensor(op.getQuery());
   if (Value result = op.getPatterns())
-    values[result] = std::move(patterns);
+    values[result] =
+        patternTensor(query.shape[0], query.shape[1], selections->patterns);
+  bindSelectionMask(op.getResult(), op.getQuery(), op.getKey(),
+                    /*causal=*/true, std::move(*selections));
+  return llvm::Error::success();
+}
+
+llvm::Error Evaluator::evaluate(SelectBlocksOp op) {
+  int64_t queryBlock = op.getQueryBlockAttr().getInt();
+  int64_t keyBlock = op.getKeyBlockAttr().getInt();
+  llvm::Expected<HeadSelections> selections = selectBlocks(
+      op,
+      {op.getQuery(), op.getKey(), op.getQueryLengths(), op.getKeyLengths(),
+       op.getEffectiveScale()},
+      op.getMethod(), op.getThresholds(), op.getCausal(), queryBlock, keyBlock);
+  if (!selections)
+    return selections.takeError();
+  const ReferenceTensor &query = getTensor(op.getQuery());
+  int64_t batch = query.shape[0], heads = query.shape[1];
+  int64_t queryBlocks = llvm::divideCeil(query.shape[2], queryBlock);
+  int64_t keyBlocks =
+      llvm::divideCeil(getTensor(op.getKey()).shape[2], keyBlock);
+  ReferenceTensor counts = makeTensor({batch, heads, queryBlocks});
+  ReferenceTensor indices = makeTensor({batch, heads, queryBlocks, keyBlocks});
+  for (auto [row, selection] : llvm::enumerate(selections->blocks)) {
+    // The selection covers the valid blocks; the rest of the grid is empty.
+    for (int64_t I = 0; I < selection.queryBlocks; ++I) {
+      int64_t listRow = static_cast<int64_t>(row) * queryBlocks + I;
+      int64_t count = 0;
+      for (int64_t J = 0; J < selection.keyBlocks; ++J)
+        if (selection.isSelected(I, J))
+          indices.data[listRow * keyBlocks + count++] = J;
+      counts.data[listRow] = count;
+    }
+  }
+  values[op.getKvNumBlocks()] = std::move(counts);
+  values[op.getKvIndices()] = std::move(indices);
+  if (Value result = op.getPatterns())
+    values[result] = patternTensor(batch, heads, selections->patterns);
   return llvm::Error::success();
 }
 
@@ -1020,20 +1096,22 @@ llvm::Error Evaluator::evaluate(PrefillOp op) {
 
   int64_t block = op.getEffectiveBlockSize();
   std::optional<llvm::Expected<ReferenceMask>> estimated;
-  llvm::TypeSwitch<Attribute>(op.getPattern())
-      .Case([&](XAttentionAttr config) {
-        estimated.emplace(estimateXAttention(op, estimator, config,
-                                             op.getThresholds(), op.getCausal(),
-                                             block, block));
-      })
-      .Case([&](FlexPrefillAttr config) {
-        estimated.emplace(
-            estimateFlexPrefill(op, estimator, config, block, nullptr));
-      })
-      .Case([&](MInferenceAttr config) {
-        estimated.emplace(estimateVerticalSlash(op, estimator, config,
-                                                op.getBudgets(), block, block));
-      });
+  Attribute pattern = op.getPattern();
+  if (auto config = dyn_cast<MInferenceAttr>(pattern)) {
+    estimated.emplace(estimateVerticalSlash(op, estimator, config,
+                                            op.getBudgets(), block, block));
+  } else if (!isa<FullAttr>(pattern)) {
+    // FlexPrefill is causal whatever the flag (the verifier requires it).
+    bool causal = op.getCausal();
+    llvm::Expected<HeadSelections> selections = selectBlocks(
+        op, estimator, pattern, op.getThresholds(), causal, block, block);
+    if (!selections)
+      return selections.takeError();
+    estimated.emplace(blockSelectionMask(
+        query.shape[1], query.shape[2], getTensor(op.getKey()).shape[2], block,
+        block, causal, std::move(selections->lengths),
+        std::move(selections->blocks)));
+  }
   const ReferenceMask *given = op.getMask() ? &getMask(op.getMask()) : nullptr;
   std::optional<ReferenceMask> combined;
   if (estimated) {

@@ -507,515 +507,564 @@ static Value buildBlockSums(ImplicitLocOpBuilder &b, Value values,
 // XAttention
 //===----------------------------------------------------------------------===//
 
-namespace {
+/// XAttention's selected blocks [B, H, QB, KB] (i1), valid blocks only.
+static Value buildXAttentionSelection(ImplicitLocOpBuilder &b,
+                                      const EstimatorInputs &in,
+                                      XAttentionAttr config, Value thresholds,
+                                      bool causal, int64_t queryBlock,
+                                      int64_t keyBlock) {
+  int64_t stride = config.getStride();
+  Type f32 = b.getF32Type(), i1 = b.getI1Type();
 
-struct XAttentionMaskOpLowering : OpConversionPattern<XAttentionMaskOp> {
-  using OpConversionPattern::OpConversionPattern;
+  // Antidiagonal scores and their strided visibility [B, H, Gq, Gk].
+  SmallVector<OpFoldResult> groupSizes = in.sizes(
+      {ceilDiv(b, in.queryLength, stride), ceilDiv(b, in.keyLength, stride)});
+  Value strideValue = indexConstant(b, stride);
+  Value scores = buildIndexed(
+      b, groupSizes, f32, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
+        Value firstRow = arith::MulIOp::create(nb, at[2], strideValue);
+        Value firstKey = arith::MulIOp::create(nb, at[3], strideValue);
+        Value lastRow =
+            arith::AddIOp::create(nb, firstRow, indexConstant(nb, stride - 1));
+        Value sum = buildSum(
+            nb, indexConstant(nb, 0), strideValue, f32Constant(nb, 0.0),
+            [&](ImplicitLocOpBuilder &inner, Value t) {
+              Value row = arith::SubIOp::create(inner, lastRow, t);
+              Value column = arith::AddIOp::create(inner, firstKey, t);
+              Value inside = allOf(
+                  inner,
+                  {cmpi(inner, arith::CmpIPredicate::slt, row, validQueries),
+                   cmpi(inner, arith::CmpIPredicate::slt, column, validKeys)});
+              return buildGuarded(inner, inside, f32Constant(inner, 0.0),
+                                  [&](ImplicitLocOpBuilder &guarded) {
+                                    return in.dot(guarded, at[0], at[1], row,
+                                                  column);
+                                  });
+            });
+        return arith::MulFOp::create(
+            nb, sum, f32Constant(nb, in.scale / static_cast<double>(stride)));
+      });
+  Value groupVisible = buildIndexed(
+      b, groupSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
+        Value firstRow = arith::MulIOp::create(nb, at[2], strideValue);
+        Value firstKey = arith::MulIOp::create(nb, at[3], strideValue);
+        SmallVector<Value> conditions = {
+            cmpi(nb, arith::CmpIPredicate::slt, firstRow, validQueries),
+            cmpi(nb, arith::CmpIPredicate::slt, firstKey, validKeys)};
+        if (causal) {
+          Value end = arith::MinSIOp::create(
+              nb, arith::AddIOp::create(nb, firstRow, strideValue),
+              validQueries);
+          Value lastPosition = arith::AddIOp::create(
+              nb, arith::SubIOp::create(nb, end, indexConstant(nb, 1)),
+              arith::SubIOp::create(nb, validKeys, validQueries));
+          conditions.push_back(
+              cmpi(nb, arith::CmpIPredicate::sle, firstKey, lastPosition));
+        }
+        return allOf(nb, conditions);
+      });
+  Value probabilities =
+      buildSoftmax(b, RowDomain(b.getContext(), groupSizes), scores,
+                   groupVisible, Value(), /*withStatistic=*/false)
+          .weights;
 
-  LogicalResult
-  matchAndRewrite(XAttentionMaskOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    EstimatorInputs in(b, adaptor.getQuery(), adaptor.getKey(),
-                       adaptor.getQueryLengths(), adaptor.getKeyLengths(),
-                       op.getEffectiveScale());
-    BlockMaskType maskType = op.getType();
-    int64_t stride = op.getConfig().getStride();
-    int64_t queryBlock = maskType.getQueryBlockSize();
-    int64_t keyBlock = maskType.getKeyBlockSize();
-    bool causal = op.getCausal();
-    Type f32 = b.getF32Type(), i1 = b.getI1Type();
+  // Block mass A [B, H, QB, KB]: groups a and c fall in blocks
+  // a / (BQ / S) and c / (BK / S).
+  MLIRContext *context = b.getContext();
+  SmallVector<OpFoldResult> blockSizes =
+      in.sizes({ceilDiv(b, in.queryLength, queryBlock),
+                ceilDiv(b, in.keyLength, keyBlock)});
+  AffineMap toBlocks = AffineMap::get(
+      4, 0,
+      {getAffineDimExpr(0, context), getAffineDimExpr(1, context),
+       getAffineDimExpr(2, context).floorDiv(queryBlock / stride),
+       getAffineDimExpr(3, context).floorDiv(keyBlock / stride)},
+      context);
+  Value mass = buildGeneric(
+      b, probabilities, buildFilled(b, blockSizes, b.getF32FloatAttr(0.0)),
+      {AffineMap::getMultiDimIdentityMap(4, context), toBlocks},
+      parallelThenReductions(2, 2),
+      [](ImplicitLocOpBuilder &nb, ValueRange args) {
+        return arith::AddFOp::create(nb, args[1], args[0]);
+      });
 
-    // Antidiagonal scores and their strided visibility [B, H, Gq, Gk].
-    SmallVector<OpFoldResult> groupSizes = in.sizes(
-        {ceilDiv(b, in.queryLength, stride), ceilDiv(b, in.keyLength, stride)});
-    Value strideValue = indexConstant(b, stride);
-    Value scores = buildIndexed(
-        b, groupSizes, f32, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
-          Value firstRow = arith::MulIOp::create(nb, at[2], strideValue);
-          Value firstKey = arith::MulIOp::create(nb, at[3], strideValue);
-          Value lastRow = arith::AddIOp::create(nb, firstRow,
-                                                indexConstant(nb, stride - 1));
-          Value sum = buildSum(
-              nb, indexConstant(nb, 0), strideValue, f32Constant(nb, 0.0),
-              [&](ImplicitLocOpBuilder &inner, Value t) {
-                Value row = arith::SubIOp::create(inner, lastRow, t);
-                Value column = arith::AddIOp::create(inner, firstKey, t);
-                Value inside = allOf(
-                    inner,
-                    {cmpi(inner, arith::CmpIPredicate::slt, row, validQueries),
-                     cmpi(inner, arith::CmpIPredicate::slt, column,
-                          validKeys)});
-                return buildGuarded(inner, inside, f32Constant(inner, 0.0),
-                                    [&](ImplicitLocOpBuilder &guarded) {
-                                      return in.dot(guarded, at[0], at[1], row,
-                                                    column);
-                                    });
-              });
-          return arith::MulFOp::create(
-              nb, sum, f32Constant(nb, in.scale / static_cast<double>(stride)));
-        });
-    Value groupVisible = buildIndexed(
-        b, groupSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
-          Value firstRow = arith::MulIOp::create(nb, at[2], strideValue);
-          Value firstKey = arith::MulIOp::create(nb, at[3], strideValue);
-          SmallVector<Value> conditions = {
-              cmpi(nb, arith::CmpIPredicate::slt, firstRow, validQueries),
-              cmpi(nb, arith::CmpIPredicate::slt, firstKey, validKeys)};
-          if (causal) {
-            Value end = arith::MinSIOp::create(
-                nb, arith::AddIOp::create(nb, firstRow, strideValue),
-                validQueries);
-            Value lastPosition = arith::AddIOp::create(
-                nb, arith::SubIOp::create(nb, end, indexConstant(nb, 1)),
-                arith::SubIOp::create(nb, validKeys, validQueries));
-            conditions.push_back(
-                cmpi(nb, arith::CmpIPredicate::sle, firstKey, lastPosition));
-          }
-          return allOf(nb, conditions);
-        });
-    Value probabilities =
-        buildSoftmax(b, RowDomain(b.getContext(), groupSizes), scores,
-                     groupVisible, Value(), /*withStatistic=*/false)
-            .weights;
-
-    // Block mass A [B, H, QB, KB]: groups a and c fall in blocks
-    // a / (BQ / S) and c / (BK / S).
-    MLIRContext *context = b.getContext();
-    SmallVector<OpFoldResult> blockSizes =
-        in.sizes({ceilDiv(b, in.queryLength, queryBlock),
-                  ceilDiv(b, in.keyLength, keyBlock)});
-    AffineMap toBlocks = AffineMap::get(
-        4, 0,
-        {getAffineDimExpr(0, context), getAffineDimExpr(1, context),
-         getAffineDimExpr(2, context).floorDiv(queryBlock / stride),
-         getAffineDimExpr(3, context).floorDiv(keyBlock / stride)},
-        context);
-    Value mass = buildGeneric(
-        b, probabilities, buildFilled(b, blockSizes, b.getF32FloatAttr(0.0)),
-        {AffineMap::getMultiDimIdentityMap(4, context), toBlocks},
-        parallelThenReductions(2, 2),
-        [](ImplicitLocOpBuilder &nb, ValueRange args) {
-          return arith::AddFOp::create(nb, args[1], args[0]);
-        });
-
-    // Forced blocks (sink and own positions) and the competing ones.
-    auto classify = [&](bool forcedOnes) {
-      return buildIndexed(
-          b, blockSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-            auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
-            QueryBlockRows rows(nb, at[2], queryBlock, keyBlock, validQueries,
-                                validKeys);
-            Value isValid = cmpi(nb, arith::CmpIPredicate::slt, at[3],
-                                 ceilDiv(nb, validKeys, keyBlock));
-            Value isForced = anyOf(nb, {cmpi(nb, arith::CmpIPredicate::eq,
-                                             at[3], indexConstant(nb, 0)),
-                                        rows.isOwn(nb, at[3])});
-            if (!forcedOnes)
-              isForced =
-                  arith::XOrIOp::create(nb, isForced, boolConstant(nb, true));
-            return arith::AndIOp::create(nb, isValid, isForced);
-          });
-    };
-    Value forced = classify(/*forcedOnes=*/true);
-    Value candidates = classify(/*forcedOnes=*/false);
-    RowDomain blockRows(context, blockSizes);
-    Value total = blockRows.reduceRows(
-        b, mass, 0.0, [](ImplicitLocOpBuilder &nb, ValueRange args) {
-          return arith::AddFOp::create(nb, args[1], args[0]);
-        });
-    Value forcedMass = blockRows.reduceRows(
-        b, {mass, forced}, 0.0, [](ImplicitLocOpBuilder &nb, ValueRange args) {
-          Value sum = arith::AddFOp::create(nb, args[2], args[0]);
-          return select(nb, args[1], sum, args[2]);
-        });
-    Value ranks = buildRanks(b, mass, candidates);
-    Value before = buildPrefixSums(
-        b, buildSortedByRank(b, mass, candidates, ranks), forcedMass,
-        /*inclusive=*/false);
-
-    Value thresholds = adaptor.getThresholds();
-    Value selected = buildIndexed(
+  // Forced blocks (sink and own positions) and the competing ones.
+  auto classify = [&](bool forcedOnes) {
+    return buildIndexed(
         b, blockSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          Value threshold =
-              thresholds ? extract(nb, thresholds, at[1])
-                         : f32Constant(nb, op.getConfig().getThresholdValue());
-          Value required = arith::MulFOp::create(
-              nb, threshold, extract(nb, total, at.drop_back()));
-          Value rank = arith::IndexCastOp::create(nb, nb.getIndexType(),
-                                                  extract(nb, ranks, at));
-          Value clamped = arith::MinSIOp::create(
-              nb, rank,
-              arith::SubIOp::create(nb, dimValue(nb, before, 3),
-                                    indexConstant(nb, 1)));
-          Value massBefore =
-              extract(nb, before, {at[0], at[1], at[2], clamped});
-          Value belowThreshold = arith::CmpFOp::create(
-              nb, arith::CmpFPredicate::OLT, massBefore, required);
-          Value taken = arith::AndIOp::create(nb, extract(nb, candidates, at),
-                                              belowThreshold);
-          return arith::OrIOp::create(nb, extract(nb, forced, at), taken);
+          auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
+          QueryBlockRows rows(nb, at[2], queryBlock, keyBlock, validQueries,
+                              validKeys);
+          Value isValid = allOf(nb, {cmpi(nb, arith::CmpIPredicate::sgt,
+                                          rows.rowCount, indexConstant(nb, 0)),
+                                     cmpi(nb, arith::CmpIPredicate::slt, at[3],
+                                          ceilDiv(nb, validKeys, keyBlock))});
+          Value isForced = anyOf(nb, {cmpi(nb, arith::CmpIPredicate::eq, at[3],
+                                           indexConstant(nb, 0)),
+                                      rows.isOwn(nb, at[3])});
+          if (!forcedOnes)
+            isForced =
+                arith::XOrIOp::create(nb, isForced, boolConstant(nb, true));
+          return arith::AndIOp::create(nb, isValid, isForced);
         });
+  };
+  Value forced = classify(/*forcedOnes=*/true);
+  Value candidates = classify(/*forcedOnes=*/false);
+  RowDomain blockRows(context, blockSizes);
+  Value total = blockRows.reduceRows(
+      b, mass, 0.0, [](ImplicitLocOpBuilder &nb, ValueRange args) {
+        return arith::AddFOp::create(nb, args[1], args[0]);
+      });
+  Value forcedMass = blockRows.reduceRows(
+      b, {mass, forced}, 0.0, [](ImplicitLocOpBuilder &nb, ValueRange args) {
+        Value sum = arith::AddFOp::create(nb, args[2], args[0]);
+        return select(nb, args[1], sum, args[2]);
+      });
+  Value ranks = buildRanks(b, mass, candidates);
+  Value before = buildPrefixSums(
+      b, buildSortedByRank(b, mass, candidates, ranks), forcedMass,
+      /*inclusive=*/false);
 
-    auto type = getTypeConverter()->convertType<RankedTensorType>(maskType);
-    rewriter.replaceOp(op, castTo(b,
-                                  buildBlockTokens(b, in, selected, queryBlock,
-                                                   keyBlock, causal),
-                                  type));
-    return success();
-  }
-};
+  return buildIndexed(
+      b, blockSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        Value threshold = thresholds
+                              ? extract(nb, thresholds, at[1])
+                              : f32Constant(nb, config.getThresholdValue());
+        Value required = arith::MulFOp::create(
+            nb, threshold, extract(nb, total, at.drop_back()));
+        Value rank = arith::IndexCastOp::create(nb, nb.getIndexType(),
+                                                extract(nb, ranks, at));
+        Value clamped = arith::MinSIOp::create(
+            nb, rank,
+            arith::SubIOp::create(nb, dimValue(nb, before, 3),
+                                  indexConstant(nb, 1)));
+        Value massBefore = extract(nb, before, {at[0], at[1], at[2], clamped});
+        Value belowThreshold = arith::CmpFOp::create(
+            nb, arith::CmpFPredicate::OLT, massBefore, required);
+        Value taken = arith::AndIOp::create(nb, extract(nb, candidates, at),
+                                            belowThreshold);
+        return arith::OrIOp::create(nb, extract(nb, forced, at), taken);
+      });
+}
 
 //===----------------------------------------------------------------------===//
 // FlexPrefill
 //===----------------------------------------------------------------------===//
 
-struct FlexPrefillMaskOpLowering : OpConversionPattern<FlexPrefillMaskOp> {
-  using OpConversionPattern::OpConversionPattern;
+/// FlexPrefill's selected blocks [B, H, QB, KB] (i1, valid blocks only) and
+/// pattern codes [B, H] (i32).
+static std::pair<Value, Value>
+buildFlexPrefillSelection(ImplicitLocOpBuilder &b, const EstimatorInputs &in,
+                          FlexPrefillAttr config, int64_t block) {
+  MLIRContext *context = b.getContext();
+  int64_t low = llvm::divideCeil(config.getMinBudget(), block);
+  int64_t high = config.getMaxBudget()
+                     ? llvm::divideCeil(*config.getMaxBudget(), block)
+                     : std::numeric_limits<int32_t>::max();
+  Type f32 = b.getF32Type(), i1 = b.getI1Type(), index = b.getIndexType();
+  SmallVector<OpFoldResult> headSizes = in.sizes({});
+  OpFoldResult keyBlocks = ceilDiv(b, in.keyLength, block);
+  SmallVector<OpFoldResult> tokenSizes = in.sizes({in.keyLength});
+  SmallVector<OpFoldResult> profileSizes = in.sizes({keyBlocks});
+  SmallVector<OpFoldResult> blockSizes =
+      in.sizes({ceilDiv(b, in.queryLength, block), keyBlocks});
+
+  // Vertical and slash statistics of the last block of queries.
+  Value weights = buildEstimationRows(b, in, block);
+  auto [vertical, slash] =
+      buildVerticalAndSlash(b, in, weights, block, /*mean=*/true);
+
+  // Token budgets: how many ranked entries cover gamma, plus one.
+  auto validKeysOf = [&](ImplicitLocOpBuilder &nb, Value batchIndex) {
+    return in.validLengths(nb, batchIndex).second;
+  };
+  Value tokenCandidates = buildIndexed(
+      b, tokenSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        return cmpi(nb, arith::CmpIPredicate::slt, at[2],
+                    validKeysOf(nb, at[0]));
+      });
+  auto coverage = [&](Value values) {
+    Value ranks = buildRanks(b, values, tokenCandidates);
+    Value cumulative = buildPrefixSums(
+        b, buildSortedByRank(b, values, tokenCandidates, ranks), Value(),
+        /*inclusive=*/true);
+    return buildIndexed(
+        b, headSizes, index, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+          Value covered = buildSum(
+              nb, indexConstant(nb, 0), validKeysOf(nb, at[0]),
+              indexConstant(nb, 1),
+              [&](ImplicitLocOpBuilder &inner, Value r) -> Value {
+                Value within = arith::CmpFOp::create(
+                    inner, arith::CmpFPredicate::OLE,
+                    extract(inner, cumulative, {at[0], at[1], r}),
+                    f32Constant(inner, config.getGammaValue()));
+                return arith::IndexCastOp::create(
+                    inner, inner.getIndexType(),
+                    arith::ExtUIOp::create(inner, inner.getI32Type(), within));
+              });
+          return covered;
+        });
+  };
+  Value verticalCount = coverage(vertical);
+  Value slashCount = coverage(slash);
+
+  // Block profiles, key block means and the pattern switch.
+  Value verticalProfile = buildBlockSums(b, vertical, block);
+  Value slashProfile = buildBlockSums(b, slash, block);
+  SmallVector<OpFoldResult> keySizes =
+      tensor::getMixedSizes(b, b.getLoc(), in.key);
+  Value keySums = buildBlockSums(
+      b,
+      buildIndexed(b, keySizes, f32,
+                   [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+                     Value valid = cmpi(nb, arith::CmpIPredicate::slt, at[2],
+                                        validKeysOf(nb, at[0]));
+                     return select(nb, valid,
+                                   toF32(nb, extract(nb, in.key, at)),
+                                   f32Constant(nb, 0.0));
+                   }),
+      block);
+  // Mean of the valid keys of each block, [B, Hkv, KB, D].
+  Value keyMeans = buildIndexed(
+      b, tensor::getMixedSizes(b, b.getLoc(), keySums), f32,
+      [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        Value start =
+            arith::MulIOp::create(nb, at[2], indexConstant(nb, block));
+        Value count = arith::MinSIOp::create(
+            nb, indexConstant(nb, block),
+            arith::SubIOp::create(nb, validKeysOf(nb, at[0]), start));
+        Value divisor = indexToF32(
+            nb, arith::MaxSIOp::create(nb, count, indexConstant(nb, 1)));
+        return arith::DivFOp::create(nb, extract(nb, keySums, at), divisor);
+      });
+  // Mean of rows [begin, begin + count) of q[b, h], for every d.
+  auto queryMean = [&](ImplicitLocOpBuilder &nb, Value batchIndex, Value head,
+                       Value begin, Value count, Value d) {
+    Value end = arith::AddIOp::create(nb, begin, count);
+    Value sum =
+        buildSum(nb, begin, end, f32Constant(nb, 0.0),
+                 [&](ImplicitLocOpBuilder &inner, Value row) {
+                   return toF32(inner, extract(inner, in.query,
+                                               {batchIndex, head, row, d}));
+                 });
+    Value divisor =
+        indexToF32(nb, arith::MaxSIOp::create(nb, count, indexConstant(nb, 1)));
+    return arith::DivFOp::create(nb, sum, divisor);
+  };
+  Value lastBlockMean = buildIndexed(
+      b, in.sizes({b.getIndexAttr(in.headDim)}), f32,
+      [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        Value validQueries = in.validLengths(nb, at[0]).first;
+        Value count =
+            arith::MinSIOp::create(nb, validQueries, indexConstant(nb, block));
+        return queryMean(nb, at[0], at[1],
+                         arith::SubIOp::create(nb, validQueries, count), count,
+                         at[2]);
+      });
+  // scale * qmean . kmean_J for the query means `means` [B, H, ..., D].
+  auto pooledLogit = [&](ImplicitLocOpBuilder &nb, Value means,
+                         ValueRange meanAt, Value head, Value keyBlockIndex,
+                         Value batchIndex) {
+    Value kv = in.kvHead(nb, head);
+    SmallVector<Value> at(meanAt);
+    at.push_back(Value());
+    Value dot = buildSum(
+        nb, indexConstant(nb, 0), indexConstant(nb, in.headDim),
+        f32Constant(nb, 0.0), [&](ImplicitLocOpBuilder &inner, Value d) {
+          at.back() = d;
+          Value product = arith::MulFOp::create(
+              inner, extract(inner, means, at),
+              extract(inner, keyMeans, {batchIndex, kv, keyBlockIndex, d}));
+          return product;
+        });
+    return arith::MulFOp::create(nb, dot, f32Constant(nb, in.scale));
+  };
+  Value estimateLogits = buildIndexed(
+      b, profileSizes, f32, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        return pooledLogit(nb, lastBlockMean, {at[0], at[1]}, at[1], at[2],
+                           at[0]);
+      });
+  Value profileValid = buildIndexed(
+      b, profileSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        return cmpi(nb, arith::CmpIPredicate::slt, at[2],
+                    ceilDiv(nb, validKeysOf(nb, at[0]), block));
+      });
+  RowDomain profileRows(context, profileSizes);
+  Value estimate = buildSoftmax(b, profileRows, estimateLogits, profileValid,
+                                Value(), /*withStatistic=*/false)
+                       .weights;
+  Value divergence = profileRows.reduceRows(
+      b, {estimate, verticalProfile}, 0.0,
+      [](ImplicitLocOpBuilder &nb, ValueRange args) {
+        Value middle = arith::MulFOp::create(
+            nb, arith::AddFOp::create(nb, args[0], args[1]),
+            f32Constant(nb, 0.5));
+        auto term = [&](Value p) {
+          Value positive = arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT,
+                                                 p, f32Constant(nb, 0.0));
+          Value ratio = arith::DivFOp::create(nb, p, middle);
+          Value value =
+              arith::MulFOp::create(nb, p, math::LogOp::create(nb, ratio));
+          return select(nb, positive, value, f32Constant(nb, 0.0));
+        };
+        Value both = arith::AddFOp::create(nb, term(args[0]), term(args[1]));
+        return arith::AddFOp::create(
+            nb, args[2], arith::MulFOp::create(nb, both, f32Constant(nb, 0.5)));
+      });
+  Value patterns = buildIndexed(
+      b, headSizes, b.getI32Type(),
+      [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
+        Value dense = anyOf(
+            nb, {cmpi(nb, arith::CmpIPredicate::eq, validQueries,
+                      indexConstant(nb, 0)),
+                 cmpi(nb, arith::CmpIPredicate::sle, validKeys,
+                      indexConstant(nb, std::max(2 * block, low * block)))});
+        Value distance = math::SqrtOp::create(
+            nb, arith::MaximumFOp::create(nb, extract(nb, divergence, at),
+                                          f32Constant(nb, 0.0)));
+        Value queryAware =
+            arith::CmpFOp::create(nb, arith::CmpFPredicate::OLT, distance,
+                                  f32Constant(nb, config.getTauValue()));
+        Value sparse =
+            select(nb, queryAware,
+                   i32Constant(nb, FlexPrefillMaskOp::kQueryAwarePattern),
+                   i32Constant(nb, FlexPrefillMaskOp::kVerticalSlashPattern));
+        return select(nb, dense,
+                      i32Constant(nb, FlexPrefillMaskOp::kDensePattern),
+                      sparse);
+      });
+  auto isQueryAware = [&](ImplicitLocOpBuilder &nb, ValueRange headAt) {
+    return cmpi(nb, arith::CmpIPredicate::eq, extract(nb, patterns, headAt),
+                i32Constant(nb, FlexPrefillMaskOp::kQueryAwarePattern));
+  };
+
+  // Block budgets and the vertical and slash blocks.
+  auto blockBudget = [&](Value counts) {
+    return buildIndexed(
+        b, headSizes, index, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+          Value fromCount = arith::AddIOp::create(
+              nb,
+              arith::DivUIOp::create(nb, extract(nb, counts, at),
+                                     indexConstant(nb, block)),
+              indexConstant(nb, 1));
+          Value clamped = arith::MinSIOp::create(
+              nb, arith::MaxSIOp::create(nb, fromCount, indexConstant(nb, low)),
+              indexConstant(nb, high));
+          return select(nb, isQueryAware(nb, at), indexConstant(nb, low),
+                        clamped);
+        });
+  };
+  Value profileLength = buildIndexed(
+      b, headSizes, index, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        return ceilDiv(nb, validKeysOf(nb, at[0]), block);
+      });
+  Value verticalBlocks = buildTopK(b, verticalProfile, profileLength, 1,
+                                   blockBudget(verticalCount));
+  Value slashBlocks =
+      buildTopK(b, slashProfile, profileLength, 1, blockBudget(slashCount));
+
+  // Query-aware heads: global top-p of the pooled block attention.
+  Value blockMeans = buildIndexed(
+      b, in.sizes({blockSizes[2], b.getIndexAttr(in.headDim)}), f32,
+      [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
+        QueryBlockRows rows(nb, at[2], block, block, validQueries, validKeys);
+        return queryMean(nb, at[0], at[1], rows.first, rows.rowCount, at[3]);
+      });
+  Value pooledLogits = buildIndexed(
+      b, blockSizes, f32, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        return pooledLogit(nb, blockMeans, {at[0], at[1], at[2]}, at[1], at[3],
+                           at[0]);
+      });
+  // C(I): valid J <= Jd(I), the block of the last row's position.
+  Value pooledCandidates = buildIndexed(
+      b, blockSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
+        QueryBlockRows rows(nb, at[2], block, block, validQueries, validKeys);
+        return allOf(
+            nb, {cmpi(nb, arith::CmpIPredicate::sgt, rows.rowCount,
+                      indexConstant(nb, 0)),
+                 rows.hasPosition,
+                 cmpi(nb, arith::CmpIPredicate::slt, at[3],
+                      ceilDiv(nb, validKeys, block)),
+                 cmpi(nb, arith::CmpIPredicate::sle, at[3], rows.lastOwn)});
+      });
+  Value pooled =
+      buildSoftmax(b, RowDomain(context, blockSizes), pooledLogits,
+                   pooledCandidates, Value(), /*withStatistic=*/false)
+          .weights;
+  Value liveRows = buildIndexed(
+      b, headSizes, f32, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
+        Value count = buildSum(
+            nb, indexConstant(nb, 0), ceilDiv(nb, validQueries, block),
+            i32Constant(nb, 0), [&](ImplicitLocOpBuilder &inner, Value row) {
+              QueryBlockRows rows(inner, row, block, block, validQueries,
+                                  validKeys);
+              return arith::ExtUIOp::create(inner, inner.getI32Type(),
+                                            rows.hasPosition);
+            });
+        return arith::SIToFPOp::create(nb, nb.getF32Type(), count);
+      });
+  // The global order runs over the flattened grid, entry I * KB + J.
+  // (Gathers rather than tensor.expand_shape: MLIR 22's
+  // expand-strided-metadata crashes on an expanded group of two dynamic
+  // extents.)
+  Value keyBlockCount =
+      getValueOrCreateConstantIndexOp(b, b.getLoc(), blockSizes[3]);
+  OpFoldResult flatLength = getAsOpFoldResult(b.createOrFold<arith::MulIOp>(
+      getValueOrCreateConstantIndexOp(b, b.getLoc(), blockSizes[2]),
+      keyBlockCount));
+  SmallVector<OpFoldResult> flatSizes = in.sizes({flatLength});
+  auto flatten = [&](Value grid) {
+    return buildIndexed(
+        b, flatSizes, cast<RankedTensorType>(grid.getType()).getElementType(),
+        [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+          Value row = arith::DivUIOp::create(nb, at[2], keyBlockCount);
+          Value column = arith::RemUIOp::create(nb, at[2], keyBlockCount);
+          return extract(nb, grid, {at[0], at[1], row, column});
+        });
+  };
+  Value flatPooled = flatten(pooled);
+  Value flatCandidates = flatten(pooledCandidates);
+  Value flatRanks = buildRanks(b, flatPooled, flatCandidates);
+  Value flatCumulative = buildPrefixSums(
+      b, buildSortedByRank(b, flatPooled, flatCandidates, flatRanks), Value(),
+      /*inclusive=*/true);
+  // Entry (I, J) of the grid is kept when its inclusive cumulative sum in
+  // the global order stays within gamma * rows.
+  Value topP = buildIndexed(
+      b, blockSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        Value flat = arith::AddIOp::create(
+            nb, arith::MulIOp::create(nb, at[2], keyBlockCount), at[3]);
+        Value rank = arith::IndexCastOp::create(
+            nb, nb.getIndexType(),
+            extract(nb, flatRanks, {at[0], at[1], flat}));
+        Value last = arith::SubIOp::create(nb, dimValue(nb, flatCumulative, 2),
+                                           indexConstant(nb, 1));
+        Value cumulative =
+            extract(nb, flatCumulative,
+                    {at[0], at[1], arith::MinSIOp::create(nb, rank, last)});
+        Value budget =
+            arith::MulFOp::create(nb, f32Constant(nb, config.getGammaValue()),
+                                  extract(nb, liveRows, {at[0], at[1]}));
+        Value within = arith::CmpFOp::create(nb, arith::CmpFPredicate::OLE,
+                                             cumulative, budget);
+        return arith::AndIOp::create(nb, extract(nb, pooledCandidates, at),
+                                     within);
+      });
+
+  Value selected = buildIndexed(
+      b, blockSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+        auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
+        QueryBlockRows rows(nb, at[2], block, block, validQueries, validKeys);
+        Value headAt[] = {at[0], at[1]};
+        Value diagonal = arith::SubIOp::create(nb, rows.lastOwn, at[3]);
+        Value lastProfile = arith::SubIOp::create(
+            nb, dimValue(nb, slashBlocks, 2), indexConstant(nb, 1));
+        Value onSlash = allOf(
+            nb,
+            {rows.hasPosition,
+             cmpi(nb, arith::CmpIPredicate::sge, diagonal,
+                  indexConstant(nb, 0)),
+             extract(nb, slashBlocks,
+                     {at[0], at[1], clampIndex(nb, diagonal, lastProfile)})});
+        Value onVertical = extract(nb, verticalBlocks, {at[0], at[1], at[3]});
+        Value pooledKept = arith::AndIOp::create(nb, isQueryAware(nb, headAt),
+                                                 extract(nb, topP, at));
+        Value dense =
+            cmpi(nb, arith::CmpIPredicate::eq, extract(nb, patterns, headAt),
+                 i32Constant(nb, FlexPrefillMaskOp::kDensePattern));
+        Value kept = anyOf(nb, {dense, onVertical, onSlash,
+                                rows.isOwn(nb, at[3]), pooledKept});
+        Value valid = allOf(nb, {cmpi(nb, arith::CmpIPredicate::sgt,
+                                      rows.rowCount, indexConstant(nb, 0)),
+                                 cmpi(nb, arith::CmpIPredicate::slt, at[3],
+                                      ceilDiv(nb, validKeys, block))});
+        return arith::AndIOp::create(nb, valid, kept);
+      });
+  return {selected, patterns};
+}
+
+//===----------------------------------------------------------------------===//
+// Block-selecting estimators
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// xattention_mask and flexprefill_mask: the selected blocks' valid (and
+/// causal) pairs.
+template <typename EstimatorOp>
+struct BlockEstimatorLowering : OpConversionPattern<EstimatorOp> {
+  using OpConversionPattern<EstimatorOp>::OpConversionPattern;
+  using OpAdaptor = typename OpConversionPattern<EstimatorOp>::OpAdaptor;
 
   LogicalResult
-  matchAndRewrite(FlexPrefillMaskOp op, OpAdaptor adaptor,
+  matchAndRewrite(EstimatorOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    MLIRContext *context = b.getContext();
     EstimatorInputs in(b, adaptor.getQuery(), adaptor.getKey(),
                        adaptor.getQueryLengths(), adaptor.getKeyLengths(),
                        op.getEffectiveScale());
-    FlexPrefillAttr config = op.getConfig();
-    int64_t block = op.getResult().getType().getQueryBlockSize();
-    int64_t low = llvm::divideCeil(config.getMinBudget(), block);
-    int64_t high = config.getMaxBudget()
-                       ? llvm::divideCeil(*config.getMaxBudget(), block)
-                       : std::numeric_limits<int32_t>::max();
-    Type f32 = b.getF32Type(), i1 = b.getI1Type(), index = b.getIndexType();
-    SmallVector<OpFoldResult> headSizes = in.sizes({});
-    OpFoldResult keyBlocks = ceilDiv(b, in.keyLength, block);
-    SmallVector<OpFoldResult> tokenSizes = in.sizes({in.keyLength});
-    SmallVector<OpFoldResult> profileSizes = in.sizes({keyBlocks});
-    SmallVector<OpFoldResult> blockSizes =
-        in.sizes({ceilDiv(b, in.queryLength, block), keyBlocks});
+    BlockMaskType maskType = op.getResult().getType();
+    int64_t queryBlock = maskType.getQueryBlockSize();
+    int64_t keyBlock = maskType.getKeyBlockSize();
+    SmallVector<Value> results;
+    Value selected;
+    bool causal = true;
+    if constexpr (std::is_same_v<EstimatorOp, XAttentionMaskOp>) {
+      causal = op.getCausal();
+      selected = buildXAttentionSelection(b, in, op.getConfig(),
+                                          adaptor.getThresholds(), causal,
+                                          queryBlock, keyBlock);
+    } else {
+      auto [blocks, patterns] =
+          buildFlexPrefillSelection(b, in, op.getConfig(), queryBlock);
+      selected = blocks;
+      if (Value patternsResult = op.getPatterns())
+        results.push_back(castTo(b, patterns, patternsResult.getType()));
+    }
+    auto type =
+        this->getTypeConverter()->template convertType<RankedTensorType>(
+            maskType);
+    results.insert(
+        results.begin(),
+        castTo(b,
+               buildBlockTokens(b, in, selected, queryBlock, keyBlock, causal),
+               type));
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
 
-    // Vertical and slash statistics of the last block of queries.
-    Value weights = buildEstimationRows(b, in, block);
-    auto [vertical, slash] =
-        buildVerticalAndSlash(b, in, weights, block, /*mean=*/true);
+/// select_blocks: the selected blocks as ascending index lists.
+struct SelectBlocksOpLowering : OpConversionPattern<SelectBlocksOp> {
+  using OpConversionPattern::OpConversionPattern;
 
-    // Token budgets: how many ranked entries cover gamma, plus one.
-    auto validKeysOf = [&](ImplicitLocOpBuilder &nb, Value batchIndex) {
-      return in.validLengths(nb, batchIndex).second;
-    };
-    Value tokenCandidates = buildIndexed(
-        b, tokenSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          return cmpi(nb, arith::CmpIPredicate::slt, at[2],
-                      validKeysOf(nb, at[0]));
-        });
-    auto coverage = [&](Value values) {
-      Value ranks = buildRanks(b, values, tokenCandidates);
-      Value cumulative = buildPrefixSums(
-          b, buildSortedByRank(b, values, tokenCandidates, ranks), Value(),
-          /*inclusive=*/true);
-      return buildIndexed(
-          b, headSizes, index, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-            Value covered =
-                buildSum(nb, indexConstant(nb, 0), validKeysOf(nb, at[0]),
-                         indexConstant(nb, 1),
-                         [&](ImplicitLocOpBuilder &inner, Value r) -> Value {
-                           Value within = arith::CmpFOp::create(
-                               inner, arith::CmpFPredicate::OLE,
-                               extract(inner, cumulative, {at[0], at[1], r}),
-                               f32Constant(inner, config.getGammaValue()));
-                           return arith::IndexCastOp::create(
-                               inner, inner.getIndexType(),
-                               arith::ExtUIOp::create(inner, inner.getI32Type(),
-                                                      within));
-                         });
-            return covered;
-          });
-    };
-    Value verticalCount = coverage(vertical);
-    Value slashCount = coverage(slash);
-
-    // Block profiles, key block means and the pattern switch.
-    Value verticalProfile = buildBlockSums(b, vertical, block);
-    Value slashProfile = buildBlockSums(b, slash, block);
-    SmallVector<OpFoldResult> keySizes =
-        tensor::getMixedSizes(b, b.getLoc(), in.key);
-    Value keySums = buildBlockSums(
-        b,
-        buildIndexed(b, keySizes, f32,
-                     [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-                       Value valid = cmpi(nb, arith::CmpIPredicate::slt, at[2],
-                                          validKeysOf(nb, at[0]));
-                       return select(nb, valid,
-                                     toF32(nb, extract(nb, in.key, at)),
-                                     f32Constant(nb, 0.0));
-                     }),
-        block);
-    // Mean of the valid keys of each block, [B, Hkv, KB, D].
-    Value keyMeans = buildIndexed(
-        b, tensor::getMixedSizes(b, b.getLoc(), keySums), f32,
-        [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          Value start =
-              arith::MulIOp::create(nb, at[2], indexConstant(nb, block));
-          Value count = arith::MinSIOp::create(
-              nb, indexConstant(nb, block),
-              arith::SubIOp::create(nb, validKeysOf(nb, at[0]), start));
-          Value divisor = indexToF32(
-              nb, arith::MaxSIOp::create(nb, count, indexConstant(nb, 1)));
-          return arith::DivFOp::create(nb, extract(nb, keySums, at), divisor);
-        });
-    // Mean of rows [begin, begin + count) of q[b, h], for every d.
-    auto queryMean = [&](ImplicitLocOpBuilder &nb, Value batchIndex, Value head,
-                         Value begin, Value count, Value d) {
-      Value end = arith::AddIOp::create(nb, begin, count);
-      Value sum =
-          buildSum(nb, begin, end, f32Constant(nb, 0.0),
-                   [&](ImplicitLocOpBuilder &inner, Value row) {
-                     return toF32(inner, extract(inner, in.query,
-                                                 {batchIndex, head, row, d}));
-                   });
-      Value divisor = indexToF32(
-          nb, arith::MaxSIOp::create(nb, count, indexConstant(nb, 1)));
-      return arith::DivFOp::create(nb, sum, divisor);
-    };
-    Value lastBlockMean = buildIndexed(
-        b, in.sizes({b.getIndexAttr(in.headDim)}), f32,
-        [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          Value validQueries = in.validLengths(nb, at[0]).first;
-          Value count = arith::MinSIOp::create(nb, validQueries,
-                                               indexConstant(nb, block));
-          return queryMean(nb, at[0], at[1],
-                           arith::SubIOp::create(nb, validQueries, count),
-                           count, at[2]);
-        });
-    // scale * qmean . kmean_J for the query means `means` [B, H, ..., D].
-    auto pooledLogit = [&](ImplicitLocOpBuilder &nb, Value means,
-                           ValueRange meanAt, Value head, Value keyBlockIndex,
-                           Value batchIndex) {
-      Value kv = in.kvHead(nb, head);
-      SmallVector<Value> at(meanAt);
-      at.push_back(Value());
-      Value dot = buildSum(
-          nb, indexConstant(nb, 0), indexConstant(nb, in.headDim),
-          f32Constant(nb, 0.0), [&](ImplicitLocOpBuilder &inner, Value d) {
-            at.back() = d;
-            Value product = arith::MulFOp::create(
-                inner, extract(inner, means, at),
-                extract(inner, keyMeans, {batchIndex, kv, keyBlockIndex, d}));
-            return product;
-          });
-      return arith::MulFOp::create(nb, dot, f32Constant(nb, in.scale));
-    };
-    Value estimateLogits = buildIndexed(
-        b, profileSizes, f32, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          return pooledLogit(nb, lastBlockMean, {at[0], at[1]}, at[1], at[2],
-                             at[0]);
-        });
-    Value profileValid = buildIndexed(
-        b, profileSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          return cmpi(nb, arith::CmpIPredicate::slt, at[2],
-                      ceilDiv(nb, validKeysOf(nb, at[0]), block));
-        });
-    RowDomain profileRows(context, profileSizes);
-    Value estimate = buildSoftmax(b, profileRows, estimateLogits, profileValid,
-                                  Value(), /*withStatistic=*/false)
-                         .weights;
-    Value divergence = profileRows.reduceRows(
-        b, {estimate, verticalProfile}, 0.0,
-        [](ImplicitLocOpBuilder &nb, ValueRange args) {
-          Value middle = arith::MulFOp::create(
-              nb, arith::AddFOp::create(nb, args[0], args[1]),
-              f32Constant(nb, 0.5));
-          auto term = [&](Value p) {
-            Value positive = arith::CmpFOp::create(
-                nb, arith::CmpFPredicate::OGT, p, f32Constant(nb, 0.0));
-            Value ratio = arith::DivFOp::create(nb, p, middle);
-            Value value =
-                arith::MulFOp::create(nb, p, math::LogOp::create(nb, ratio));
-            return select(nb, positive, value, f32Constant(nb, 0.0));
-          };
-          Value both = arith::AddFOp::create(nb, term(args[0]), term(args[1]));
-          return arith::AddFOp::create(
-              nb, args[2],
-              arith::MulFOp::create(nb, both, f32Constant(nb, 0.5)));
-        });
-    Value patterns = buildIndexed(
-        b, headSizes, b.getI32Type(),
-        [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
-          Value dense = anyOf(
-              nb, {cmpi(nb, arith::CmpIPredicate::eq, validQueries,
-                        indexConstant(nb, 0)),
-                   cmpi(nb, arith::CmpIPredicate::sle, validKeys,
-                        indexConstant(nb, std::max(2 * block, low * block)))});
-          Value distance = math::SqrtOp::create(
-              nb, arith::MaximumFOp::create(nb, extract(nb, divergence, at),
-                                            f32Constant(nb, 0.0)));
-          Value queryAware =
-              arith::CmpFOp::create(nb, arith::CmpFPredicate::OLT, distance,
-                                    f32Constant(nb, config.getTauValue()));
-          Value sparse =
-              select(nb, queryAware,
-                     i32Constant(nb, FlexPrefillMaskOp::kQueryAwarePattern),
-                     i32Constant(nb, FlexPrefillMaskOp::kVerticalSlashPattern));
-          return select(nb, dense,
-                        i32Constant(nb, FlexPrefillMaskOp::kDensePattern),
-                        sparse);
-        });
-    auto isQueryAware = [&](ImplicitLocOpBuilder &nb, ValueRange headAt) {
-      return cmpi(nb, arith::CmpIPredicate::eq, extract(nb, patterns, headAt),
-                  i32Constant(nb, FlexPrefillMaskOp::kQueryAwarePattern));
-    };
-
-    // Block budgets and the vertical and slash blocks.
-    auto blockBudget = [&](Value counts) {
-      return buildIndexed(
-          b, headSizes, index, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-            Value fromCount = arith::AddIOp::create(
-                nb,
-                arith::DivUIOp::create(nb, extract(nb, counts, at),
-                                       indexConstant(nb, block)),
-                indexConstant(nb, 1));
-            Value clamped = arith::MinSIOp::create(
-                nb,
-                arith::MaxSIOp::create(nb, fromCount, indexConstant(nb, low)),
-                indexConstant(nb, high));
-            return select(nb, isQueryAware(nb, at), indexConstant(nb, low),
-                          clamped);
-          });
-    };
-    Value profileLength = buildIndexed(
-        b, headSizes, index, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          return ceilDiv(nb, validKeysOf(nb, at[0]), block);
-        });
-    Value verticalBlocks = buildTopK(b, verticalProfile, profileLength, 1,
-                                     blockBudget(verticalCount));
-    Value slashBlocks =
-        buildTopK(b, slashProfile, profileLength, 1, blockBudget(slashCount));
-
-    // Query-aware heads: global top-p of the pooled block attention.
-    Value blockMeans = buildIndexed(
-        b, in.sizes({blockSizes[2], b.getIndexAttr(in.headDim)}), f32,
-        [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
-          QueryBlockRows rows(nb, at[2], block, block, validQueries, validKeys);
-          return queryMean(nb, at[0], at[1], rows.first, rows.rowCount, at[3]);
-        });
-    Value pooledLogits = buildIndexed(
-        b, blockSizes, f32, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          return pooledLogit(nb, blockMeans, {at[0], at[1], at[2]}, at[1],
-                             at[3], at[0]);
-        });
-    // C(I): valid J <= Jd(I), the block of the last row's position.
-    Value pooledCandidates = buildIndexed(
-        b, blockSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
-          QueryBlockRows rows(nb, at[2], block, block, validQueries, validKeys);
-          return allOf(
-              nb, {cmpi(nb, arith::CmpIPredicate::sgt, rows.rowCount,
-                        indexConstant(nb, 0)),
-                   rows.hasPosition,
-                   cmpi(nb, arith::CmpIPredicate::slt, at[3],
-                        ceilDiv(nb, validKeys, block)),
-                   cmpi(nb, arith::CmpIPredicate::sle, at[3], rows.lastOwn)});
-        });
-    Value pooled =
-        buildSoftmax(b, RowDomain(context, blockSizes), pooledLogits,
-                     pooledCandidates, Value(), /*withStatistic=*/false)
-            .weights;
-    Value liveRows = buildIndexed(
-        b, headSizes, f32, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
-          Value count = buildSum(
-              nb, indexConstant(nb, 0), ceilDiv(nb, validQueries, block),
-              i32Constant(nb, 0), [&](ImplicitLocOpBuilder &inner, Value row) {
-                QueryBlockRows rows(inner, row, block, block, validQueries,
-                                    validKeys);
-                return arith::ExtUIOp::create(inner, inner.getI32Type(),
-                                              rows.hasPosition);
-              });
-          return arith::SIToFPOp::create(nb, nb.getF32Type(), count);
-        });
-    // The global order runs over the flattened grid, entry I * KB + J.
-    // (Gathers rather than tensor.expand_shape: MLIR 22's
-    // expand-strided-metadata crashes on an expanded group of two dynamic
-    // extents.)
-    Value keyBlockCount =
-        getValueOrCreateConstantIndexOp(b, b.getLoc(), blockSizes[3]);
-    OpFoldResult flatLength = getAsOpFoldResult(b.createOrFold<arith::MulIOp>(
-        getValueOrCreateConstantIndexOp(b, b.getLoc(), blockSizes[2]),
-        keyBlockCount));
-    SmallVector<OpFoldResult> flatSizes = in.sizes({flatLength});
-    auto flatten = [&](Value grid) {
-      return buildIndexed(
-          b, flatSizes, cast<RankedTensorType>(grid.getType()).getElementType(),
-          [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-            Value row = arith::DivUIOp::create(nb, at[2], keyBlockCount);
-            Value column = arith::RemUIOp::create(nb, at[2], keyBlockCount);
-            return extract(nb, grid, {at[0], at[1], row, column});
-          });
-    };
-    Value flatPooled = flatten(pooled);
-    Value flatCandidates = flatten(pooledCandidates);
-    Value flatRanks = buildRanks(b, flatPooled, flatCandidates);
-    Value flatCumulative = buildPrefixSums(
-        b, buildSortedByRank(b, flatPooled, flatCandidates, flatRanks), Value(),
-        /*inclusive=*/true);
-    // Entry (I, J) of the grid is kept when its inclusive cumulative sum in
-    // the global order stays within gamma * rows.
-    Value topP = buildIndexed(
-        b, blockSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          Value flat = arith::AddIOp::create(
-              nb, arith::MulIOp::create(nb, at[2], keyBlockCount), at[3]);
-          Value rank = arith::IndexCastOp::create(
-              nb, nb.getIndexType(),
-              extract(nb, flatRanks, {at[0], at[1], flat}));
-          Value last = arith::SubIOp::create(
-              nb, dimValue(nb, flatCumulative, 2), indexConstant(nb, 1));
-          Value cumulative =
-              extract(nb, flatCumulative,
-                      {at[0], at[1], arith::MinSIOp::create(nb, rank, last)});
-          Value budget =
-              arith::MulFOp::create(nb, f32Constant(nb, config.getGammaValue()),
-                                    extract(nb, liveRows, {at[0], at[1]}));
-          Value within = arith::CmpFOp::create(nb, arith::CmpFPredicate::OLE,
-                                               cumulative, budget);
-          return arith::AndIOp::create(nb, extract(nb, pooledCandidates, at),
-                                       within);
-        });
-
-    // The selection, then the token-level mask.
-    Value selected = buildIndexed(
-        b, blockSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-          auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
-          QueryBlockRows rows(nb, at[2], block, block, validQueries, validKeys);
-          Value headAt[] = {at[0], at[1]};
-          Value diagonal = arith::SubIOp::create(nb, rows.lastOwn, at[3]);
-          Value lastProfile = arith::SubIOp::create(
-              nb, dimValue(nb, slashBlocks, 2), indexConstant(nb, 1));
-          Value onSlash = allOf(
-              nb,
-              {rows.hasPosition,
-               cmpi(nb, arith::CmpIPredicate::sge, diagonal,
-                    indexConstant(nb, 0)),
-               extract(nb, slashBlocks,
-                       {at[0], at[1], clampIndex(nb, diagonal, lastProfile)})});
-          Value onVertical = extract(nb, verticalBlocks, {at[0], at[1], at[3]});
-          Value pooledKept = arith::AndIOp::create(nb, isQueryAware(nb, headAt),
-                                                   extract(nb, topP, at));
-          Value dense =
-              cmpi(nb, arith::CmpIPredicate::eq, extract(nb, patterns, headAt),
-                   i32Constant(nb, FlexPrefillMaskOp::kDensePattern));
-          return anyOf(nb, {dense, onVertical, onSlash, rows.isOwn(nb, at[3]),
-                            pooledKept});
-        });
-
-    auto type = getTypeConverter()->convertType<RankedTensorType>(
-        op.getResult().getType());
+  LogicalResult
+  matchAndRewrite(SelectBlocksOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    EstimatorInputs in(b, adaptor.getQuery(), adaptor.getKey(),
+                       adaptor.getQueryLengths(), adaptor.getKeyLengths(),
+                       op.getEffectiveScale());
+    int64_t queryBlock = op.getQueryBlockAttr().getInt();
+    int64_t keyBlock = op.getKeyBlockAttr().getInt();
+    Value selected, patterns;
+    if (auto config = dyn_cast<FlexPrefillAttr>(op.getMethod()))
+      std::tie(selected, patterns) =
+          buildFlexPrefillSelection(b, in, config, queryBlock);
+    else
+      selected = buildXAttentionSelection(
+          b, in, cast<XAttentionAttr>(op.getMethod()), adaptor.getThresholds(),
+          op.getCausal(), queryBlock, keyBlock);
+    auto [counts, indices] = buildBlockList(b, selected);
     SmallVector<Value> results = {
-        castTo(b, buildBlockTokens(b, in, selected, block, block, true), type)};
+        castTo(b, counts, op.getKvNumBlocks().getType()),
+        castTo(b, indices, op.getKvIndices().getType())};
     if (Value patternsResult = op.getPatterns())
       results.push_back(castTo(b, patterns, patternsResult.getType()));
     rewriter.replaceOp(op, results);
@@ -1151,7 +1200,9 @@ struct PrefillOpLowering : OpConversionPattern<PrefillOp> {
 
 void sparse_attn::populatePrefillToLinalgPatterns(
     const TypeConverter &typeConverter, RewritePatternSet &patterns) {
-  patterns.add<XAttentionMaskOpLowering, FlexPrefillMaskOpLowering,
-               VerticalSlashMaskOpLowering, MaskRouteHeadsOpLowering,
-               PrefillOpLowering>(typeConverter, patterns.getContext());
+  patterns.add<BlockEstimatorLowering<XAttentionMaskOp>,
+               BlockEstimatorLowering<FlexPrefillMaskOp>,
+               SelectBlocksOpLowering, VerticalSlashMaskOpLowering,
+               MaskRouteHeadsOpLowering, PrefillOpLowering>(
+      typeConverter, patterns.getContext());
 }

@@ -73,6 +73,28 @@ func.func @flexprefill(%q: tensor<1x2x40x8xf32>)
 
 // -----
 
+// select_blocks: XAttention's selection (as in @xattention), then the
+// selected blocks as lists: the counts, each block's rank among the
+// selected ones before it, and the block of each rank.
+
+// CHECK-LABEL: func.func @select_blocks(
+// CHECK:         linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x2x2xi1>)
+// CHECK:           arith.cmpf olt
+// CHECK:         %[[COUNTS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[SELECTED:.*]] : tensor<1x2x2x2xi1>) outs(%{{.*}} : tensor<1x2x2xi32>)
+// CHECK:         %[[RANKS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%[[SELECTED]] : tensor<1x2x2x2xi1>) outs(%{{.*}} : tensor<1x2x2x2xi32>)
+// CHECK:           arith.cmpi ult
+// CHECK:         %[[INDICES:.*]] = linalg.generic {{.*}} ins(%[[SELECTED]], %[[RANKS]] : tensor<1x2x2x2xi1>, tensor<1x2x2x2xi32>) outs(%{{.*}} : tensor<1x2x2x2xi32>)
+// CHECK:           arith.cmpi eq
+// CHECK:         return %[[COUNTS]], %[[INDICES]] : tensor<1x2x2xi32>, tensor<1x2x2x2xi32>
+func.func @select_blocks(%q: tensor<1x2x16x8xf32>, %k: tensor<1x1x16x8xf32>)
+    -> (tensor<1x2x2xi32>, tensor<1x2x2x2xi32>) {
+  %n, %i = sparse_attn.select_blocks xattention<stride = 4> causal %q, %k block(8, 8)
+      : tensor<1x2x16x8xf32>, tensor<1x1x16x8xf32> -> tensor<1x2x2xi32>, tensor<1x2x2x2xi32>
+  return %n, %i : tensor<1x2x2xi32>, tensor<1x2x2x2xi32>
+}
+
+// -----
+
 // Vertical-slash with dynamic lengths: estimation rows of the last 4
 // queries, per-head budgets, and the token-level mask of kept columns and
 // offsets.

@@ -534,6 +534,102 @@ func.func @flexprefill_patterns(%q: tensor<1x8x64x16xf32>) {
 
 // -----
 
+func.func @select_blocks_method(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{attribute 'method' failed to satisfy constraint: block-selecting method (xattention or flexprefill)}}
+  %n, %i = sparse_attn.select_blocks minference causal %q, %q block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_block_sizes(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{block sizes must be positive powers of two, got 16x24}}
+  %n, %i = sparse_attn.select_blocks xattention<stride = 4> %q, %q block(16, 24) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x3xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_block_zero(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{block sizes must be positive powers of two, got 0x16}}
+  %n, %i = sparse_attn.select_blocks xattention<stride = 4> %q, %q block(0, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_flexprefill_square(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{flexprefill needs square blocks, got 16x32}}
+  %n, %i = sparse_attn.select_blocks flexprefill causal %q, %q block(16, 32) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x2xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_flexprefill_causal(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{the flexprefill method is causal: it needs `causal`}}
+  %n, %i = sparse_attn.select_blocks flexprefill %q, %q block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_flexprefill_thresholds(%q: tensor<1x8x64x16xf32>, %t: tensor<8xf32>) {
+  // expected-error @+1 {{thresholds are only meaningful with the xattention method}}
+  %n, %i = sparse_attn.select_blocks flexprefill causal %q, %q thresholds(%t : tensor<8xf32>) block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_stride(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{xattention stride (16) must divide the block sizes (8x16)}}
+  %n, %i = sparse_attn.select_blocks xattention<stride = 16> %q, %q block(8, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x8xi32>, tensor<1x8x8x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_thresholds(%q: tensor<1x8x64x16xf32>, %t: tensor<4xf32>) {
+  // expected-error @+1 {{thresholds must have one entry per query head (8), got 4}}
+  %n, %i = sparse_attn.select_blocks xattention<stride = 4> %q, %q thresholds(%t : tensor<4xf32>) block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_xattention_patterns(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{patterns are only produced by the flexprefill method}}
+  %n, %i, %p = sparse_attn.select_blocks xattention<stride = 4> %q, %q block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>, tensor<1x8xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_counts(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{kv_num_blocks must have shape 1x8x4, got 1x8x3}}
+  %n, %i = sparse_attn.select_blocks xattention<stride = 4> %q, %q block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x3xi32>, tensor<1x8x4x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_indices(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{kv_indices must have shape 1x8x4x4, got 1x8x4x5}}
+  %n, %i = sparse_attn.select_blocks xattention<stride = 4> %q, %q block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x5xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_patterns(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{patterns must have shape 1x8, got 2x8}}
+  %n, %i, %p = sparse_attn.select_blocks flexprefill causal %q, %q block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>, tensor<2x8xi32>
+  return
+}
+
+// -----
+
 func.func @vertical_slash_budgets(%q: tensor<1x8x64x16xf32>, %b: tensor<8x3xi32>) {
   // expected-error @+1 {{budgets must have shape 8x2 (vertical and slash size per query head), got 8x3}}
   %m = sparse_attn.vertical_slash_mask %q, %q budgets(%b : tensor<8x3xi32>) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> !sparse_attn.block_mask<1x8x64x64, block = 16x16>

@@ -120,6 +120,19 @@ func.func @estimators(%q: tensor<2x8x?x64xbf16>, %k: tensor<2x2x?x64xbf16>, %t: 
 
 // -----
 
+// CHECK-LABEL: func.func @select_blocks
+// CHECK: sparse_attn.select_blocks xattention<stride = 16> causal %{{.*}}, %{{.*}} block(128, 128) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8x?xi32>, tensor<2x8x?x?xi32>
+// CHECK: sparse_attn.select_blocks xattention %{{.*}}, %{{.*}} thresholds(%{{.*}} : tensor<8xf32>) query_lengths(%{{.*}} : tensor<2xi32>) key_lengths(%{{.*}} : tensor<2xi32>) scale(5.000000e-01) block(64, 128) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8x?xi32>, tensor<2x8x?x?xi32>
+// CHECK: sparse_attn.select_blocks flexprefill<gamma = 0.95> causal %{{.*}}, %{{.*}} block(64, 64) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8x?xi32>, tensor<2x8x?x?xi32>, tensor<2x8xi32>
+func.func @select_blocks(%q: tensor<2x8x?x64xbf16>, %k: tensor<2x2x?x64xbf16>, %t: tensor<8xf32>, %len: tensor<2xi32>) {
+  %n, %i = sparse_attn.select_blocks xattention<stride = 16> causal %q, %k block(128, 128) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8x?xi32>, tensor<2x8x?x?xi32>
+  %n2, %i2 = sparse_attn.select_blocks xattention %q, %k thresholds(%t : tensor<8xf32>) query_lengths(%len : tensor<2xi32>) key_lengths(%len : tensor<2xi32>) scale(0.5) block(64, 128) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8x?xi32>, tensor<2x8x?x?xi32>
+  %n3, %i3, %p = sparse_attn.select_blocks flexprefill<gamma = 0.95> causal %q, %k block(64, 64) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8x?xi32>, tensor<2x8x?x?xi32>, tensor<2x8xi32>
+  return
+}
+
+// -----
+
 // CHECK-LABEL: func.func @route_heads
 // CHECK: sparse_attn.mask_route_heads %{{.*}} streaming(%{{.*}} : !sparse_attn.block_mask<1x1x?x?, block = 64x64>) masks(%{{.*}}, %{{.*}} : !sparse_attn.block_mask<1x32x?x?, block = 64x64>, !sparse_attn.block_mask<1x1x?x?, block = 64x64>) (%{{.*}}, %{{.*}}) : tensor<32xi32> -> !sparse_attn.block_mask<1x32x?x?, block = 64x64>
 // CHECK: sparse_attn.mask_route_heads %{{.*}} () : tensor<4xi32> -> !sparse_attn.block_mask<2x4x100x100, block = 16x16>

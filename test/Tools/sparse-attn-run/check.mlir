@@ -120,3 +120,21 @@ func.func @prefill(%q: tensor<1x2x32x8xf32>, %k: tensor<1x1x32x8xf32>, %v: tenso
       : tensor<1x2x32x8xf32>, tensor<1x1x32x8xf32>, tensor<1x1x32x8xf32> -> tensor<1x2x32x8xf32>
   return %o, %p, %patterns : tensor<1x2x32x8xf32>, tensor<1x2x32x8xf32>, tensor<1x2xi32>
 }
+
+// select_blocks: the index lists and pattern codes equal the evaluator's.
+// RUN: sparse-attn-run %s --entry=select_blocks --check | FileCheck %s --check-prefix=SELECT
+// SELECT:      check result #0: 0 mismatches ok
+// SELECT-NEXT: check result #1: 0 mismatches ok
+// SELECT-NEXT: check result #2: 0 mismatches ok
+// SELECT-NEXT: check result #3: 0 mismatches ok
+// SELECT-NEXT: check result #4: 0 mismatches ok
+// SELECT-NEXT: check: PASS
+func.func @select_blocks(%q: tensor<1x2x32x8xf32>, %k: tensor<1x1x32x8xf32>)
+    -> (tensor<1x2x4xi32>, tensor<1x2x4x4xi32>, tensor<1x2x4xi32>, tensor<1x2x4x4xi32>, tensor<1x2xi32>) {
+  %xn, %xi = sparse_attn.select_blocks xattention<stride = 4, threshold = 0.5> causal %q, %k block(8, 8)
+      : tensor<1x2x32x8xf32>, tensor<1x1x32x8xf32> -> tensor<1x2x4xi32>, tensor<1x2x4x4xi32>
+  %fn, %fi, %patterns = sparse_attn.select_blocks flexprefill<min_budget = 8> causal %q, %k block(8, 8)
+      : tensor<1x2x32x8xf32>, tensor<1x1x32x8xf32> -> tensor<1x2x4xi32>, tensor<1x2x4x4xi32>, tensor<1x2xi32>
+  return %xn, %xi, %fn, %fi, %patterns
+      : tensor<1x2x4xi32>, tensor<1x2x4x4xi32>, tensor<1x2x4xi32>, tensor<1x2x4x4xi32>, tensor<1x2xi32>
+}

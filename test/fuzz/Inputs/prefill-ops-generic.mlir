@@ -61,3 +61,13 @@
   }) {c = [#sparse_attn.xattention<stride = 16, threshold = 0.95>, #sparse_attn.flexprefill<gamma = 0.95, tau = 0.0, min_budget = 0, max_budget = 1>, #sparse_attn.minference<vertical_size = 0, slash_size = 1, last_queries = 1, sink = 0, local = 0>, #sparse_attn.full]} : () -> ()
 }) : () -> ()
 
+// -----
+"builtin.module"() ({
+  "func.func"() <{function_type = (tensor<2x4x37x8xf32>, tensor<2x2x45x8xf32>, tensor<4xf32>, tensor<2xi32>, tensor<2xi32>) -> (tensor<2x4x5xi32>, tensor<2x4x5x3xi32>, tensor<2x4xi32>), sym_name = "select_blocks"}> ({
+  ^bb0(%arg0: tensor<2x4x37x8xf32>, %arg1: tensor<2x2x45x8xf32>, %arg2: tensor<4xf32>, %arg3: tensor<2xi32>, %arg4: tensor<2xi32>):
+    %0:2 = "sparse_attn.select_blocks"(%arg0, %arg1, %arg2, %arg3, %arg4) <{causal, key_block = 16 : i64, method = #sparse_attn.xattention<stride = 4>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1>, query_block = 8 : i64, scale = 2.500000e-01 : f32}> : (tensor<2x4x37x8xf32>, tensor<2x2x45x8xf32>, tensor<4xf32>, tensor<2xi32>, tensor<2xi32>) -> (tensor<2x4x5xi32>, tensor<2x4x5x3xi32>)
+    %1:3 = "sparse_attn.select_blocks"(%arg0, %arg1, %arg4) <{causal, key_block = 16 : i64, method = #sparse_attn.flexprefill<gamma = 0.8, min_budget = 16>, operandSegmentSizes = array<i32: 1, 1, 0, 0, 1>, query_block = 16 : i64}> : (tensor<2x4x37x8xf32>, tensor<2x2x45x8xf32>, tensor<2xi32>) -> (tensor<2x4x3xi32>, tensor<2x4x3x3xi32>, tensor<2x4xi32>)
+    "func.return"(%0#0, %0#1, %1#2) : (tensor<2x4x5xi32>, tensor<2x4x5x3xi32>, tensor<2x4xi32>) -> ()
+  }) : () -> ()
+}) : () -> ()
+

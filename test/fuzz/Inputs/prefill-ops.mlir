@@ -76,3 +76,16 @@ func.func private @configurations() attributes {c = [#sparse_attn.xattention<str
     #sparse_attn.flexprefill<gamma = 0.95, tau = 0.0, min_budget = 0, max_budget = 1>,
     #sparse_attn.minference<vertical_size = 0, slash_size = 1, last_queries = 1, sink = 0, local = 0>,
     #sparse_attn.full]}
+
+// -----
+
+func.func @select_blocks(%q: tensor<2x4x37x8xf32>, %k: tensor<2x2x45x8xf32>, %t: tensor<4xf32>,
+    %ql: tensor<2xi32>, %kl: tensor<2xi32>) -> (tensor<2x4x5xi32>, tensor<2x4x5x3xi32>, tensor<2x4xi32>) {
+  %n, %i = sparse_attn.select_blocks xattention<stride = 4> causal %q, %k thresholds(%t : tensor<4xf32>)
+      query_lengths(%ql : tensor<2xi32>) key_lengths(%kl : tensor<2xi32>) scale(0.25) block(8, 16)
+      : tensor<2x4x37x8xf32>, tensor<2x2x45x8xf32> -> tensor<2x4x5xi32>, tensor<2x4x5x3xi32>
+  %fn, %fi, %p = sparse_attn.select_blocks flexprefill<gamma = 0.8, min_budget = 16> causal %q, %k
+      key_lengths(%kl : tensor<2xi32>) block(16, 16)
+      : tensor<2x4x37x8xf32>, tensor<2x2x45x8xf32> -> tensor<2x4x3xi32>, tensor<2x4x3x3xi32>, tensor<2x4xi32>
+  return %n, %i, %p : tensor<2x4x5xi32>, tensor<2x4x5x3xi32>, tensor<2x4xi32>
+}

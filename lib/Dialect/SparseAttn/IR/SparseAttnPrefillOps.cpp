@@ -722,3 +722,78 @@ SmallVector<Value> PrefillOp::expand(OpBuilder &builder) {
       getScaleAttr());
   return SmallVector<Value>(attention.getResults());
 }
+
+//===----------------------------------------------------------------------===//
+// SelectBlocksOp
+//===----------------------------------------------------------------------===//
+
+double SelectBlocksOp::getEffectiveScale() {
+  return ::getEffectiveScale(getScale(), getQuery().getType());
+}
+
+LogicalResult SelectBlocksOp::verify() {
+  RankedTensorType queryType = getQuery().getType();
+  RankedTensorType keyType = getKey().getType();
+  if (failed(verifyQueryAndKey(*this, queryType, keyType)) ||
+      failed(verifyLengthsAndScale(*this, queryType.getDimSize(0),
+                                   {getQueryLengths(), getKeyLengths()},
+                                   getScale())))
+    return failure();
+  // The accessors return the raw unsigned value: read the signed one.
+  int64_t queryBlock = getQueryBlockAttr().getInt();
+  int64_t keyBlock = getKeyBlockAttr().getInt();
+  auto isPowerOfTwo = [](int64_t size) {
+    return size > 0 && llvm::isPowerOf2_64(static_cast<uint64_t>(size));
+  };
+  if (!isPowerOfTwo(queryBlock) || !isPowerOfTwo(keyBlock))
+    return emitOpError("block sizes must be positive powers of two, got ")
+           << queryBlock << "x" << keyBlock;
+  auto flexprefill = dyn_cast<FlexPrefillAttr>(getMethod());
+  if (flexprefill) {
+    if (queryBlock != keyBlock)
+      return emitOpError("flexprefill needs square blocks, got ")
+             << queryBlock << "x" << keyBlock;
+    if (!getCausal())
+      return emitOpError("the flexprefill method is causal: it needs "
+                         "`causal`");
+    if (getThresholds())
+      return emitOpError("thresholds are only meaningful with the "
+                         "xattention method");
+  } else {
+    auto xattention = cast<XAttentionAttr>(getMethod());
+    if (failed(verifyStrideDividesBlocks(*this, xattention, queryBlock,
+                                         keyBlock)) ||
+        failed(verifyThresholds(*this, getThresholds(), xattention,
+                                queryType.getDimSize(1))))
+      return failure();
+    if (getPatterns())
+      return emitOpError("patterns are only produced by the flexprefill "
+                         "method");
+  }
+
+  auto blocks = [](int64_t extent, int64_t block) {
+    return ShapedType::isDynamic(extent) ? ShapedType::kDynamic
+                                         : llvm::divideCeil(extent, block);
+  };
+  SmallVector<int64_t> indices = {queryType.getDimSize(0),
+                                  queryType.getDimSize(1),
+                                  blocks(queryType.getDimSize(2), queryBlock),
+                                  blocks(keyType.getDimSize(2), keyBlock)};
+  auto checkShape = [&](Value result, ArrayRef<int64_t> expected,
+                        StringRef name) -> LogicalResult {
+    ArrayRef<int64_t> shape =
+        cast<RankedTensorType>(result.getType()).getShape();
+    if (failed(verifyCompatibleShape(shape, expected)))
+      return emitOpError() << name << " must have shape "
+                           << shapeToString(expected) << ", got "
+                           << shapeToString(shape);
+    return success();
+  };
+  if (failed(checkShape(getKvNumBlocks(), ArrayRef(indices).drop_back(),
+                        "kv_num_blocks")) ||
+      failed(checkShape(getKvIndices(), indices, "kv_indices")))
+    return failure();
+  if (Value patterns = getPatterns())
+    return checkShape(patterns, ArrayRef(indices).take_front(2), "patterns");
+  return success();
+}

@@ -341,6 +341,68 @@ def SparseAttn_VerticalSlashMaskOp
   let extraClassDeclaration = commonExtraClassDeclaration;
 }
 
+def SparseAttn_BlockSelectionMethodAttr : Attr<
+    CPred<"::llvm::isa<::mlir::sparse_attn::XAttentionAttr, "
+          "::mlir::sparse_attn::FlexPrefillAttr>($_self)">,
+    "block-selecting method (xattention or flexprefill)"> {
+  let storageType = "::mlir::Attribute";
+  let returnType = "::mlir::Attribute";
+  let convertFromStorage = "$_self";
+}
+
+def SparseAttn_SelectBlocksOp : SparseAttn_EstimatorOp<"select_blocks"> {
+  let summary = "the block selection of XAttention or FlexPrefill as "
+                "FlexAttention index tensors";
+  let description = [{
+    The blocks that `sparse_attn.xattention_mask` (with the same
+    configuration, `causal`, `thresholds`, lengths and scale) or
+    `sparse_attn.flexprefill_mask` selects, on the `query_block` x
+    `key_block` grid of `[B, H, Nq, Nk]`: for every `(b, h, I)` with `I` a
+    valid query block, `kv_num_blocks[b, h, I]` counts the selected valid
+    key blocks and `kv_indices[b, h, I, :]` lists them in ascending order,
+    then zeros; rows of invalid query blocks are empty. The estimator's mask
+    is `sparse_attn.mask_from_indices` of these tensors intersected with
+    the valid (and, when causal, causal) pairs: `sparse-attn-decompose-estimators`
+    rewrites the estimators so, and the tiled attention walks the lists.
+    FlexPrefill's optional third result gives each head's pattern.
+
+    Example:
+
+    ```mlir
+    %num, %idx = sparse_attn.select_blocks xattention<stride = 16> causal %q, %k block(128, 128)
+        : tensor<1x32x4096x128xbf16>, tensor<1x8x4096x128xbf16>
+        -> tensor<1x32x32xi32>, tensor<1x32x32x32xi32>
+    ```
+  }];
+  let arguments = (ins
+    SparseAttn_BlockSelectionMethodAttr:$method,
+    SparseAttn_AttentionTensor:$query,
+    SparseAttn_AttentionTensor:$key,
+    Optional<TensorRankOf<[F32], [1]>>:$thresholds,
+    Optional<SparseAttn_LengthsTensor>:$query_lengths,
+    Optional<SparseAttn_LengthsTensor>:$key_lengths,
+    UnitAttr:$causal,
+    OptionalAttr<F32Attr>:$scale,
+    I64Attr:$query_block,
+    I64Attr:$key_block
+  );
+  let results = (outs
+    TensorRankOf<[I32], [3]>:$kv_num_blocks,
+    TensorRankOf<[I32], [4]>:$kv_indices,
+    Optional<TensorRankOf<[I32], [2]>>:$patterns
+  );
+  let assemblyFormat = [{
+    custom<PrefillPattern>($method) (`causal` $causal^)? $query `,` $key
+    (`thresholds` `(` $thresholds^ `:` type($thresholds) `)`)?
+    (`query_lengths` `(` $query_lengths^ `:` type($query_lengths) `)`)?
+    (`key_lengths` `(` $key_lengths^ `:` type($key_lengths) `)`)?
+    (`scale` `(` $scale^ `)`)?
+    `block` `(` $query_block `,` $key_block `)`
+    attr-dict `:` type($query) `,` type($key) `->` type(results)
+  }];
+  let extraClassDeclaration = commonExtraClassDeclaration;
+}
+
 //===----------------------------------------------------------------------===//
 // Per-head routing
 //===----------------------------------------------------------------------===//

@@ -435,4 +435,53 @@ def SparseAttnExpandPrefillPass
   ];
 }
 
+def SparseAttnDecomposeEstimatorsPass
+    : Pass<"sparse-attn-decompose-estimators", "ModuleOp"> {
+  let summary = "Rewrite the block-selecting estimators into index lists that "
+                "the tiled attention walks";
+  let description = [{
+    Every `sparse_attn.xattention_mask` and `sparse_attn.flexprefill_mask`
+    becomes `sparse_attn.select_blocks` (the same method, operands and
+    block grid; its FlexAttention index tensors are computed on the device,
+    with no host round trip) and `sparse_attn.mask_from_indices` of its
+    lists, intersected with `sparse_attn.causal_mask` when the estimator is
+    causal: exactly the estimator's token-level mask when it has no varlen
+    lengths. With lengths, the valid-and-causal part of the mask is the
+    consumer's own: the rewrite happens only when every use of the mask is
+    the mask of a `sparse_attn.attention` with the same length operands
+    (and `causal` when the estimator is); otherwise the estimator stays and
+    is read token-level. sparse-attn-skip-blocks then walks the lists: the
+    attention visits only the selected blocks.
+
+    Before:
+
+    ```mlir
+    %m = sparse_attn.xattention_mask causal %q, %k
+        : tensor<1x8x4096x64xbf16>, tensor<1x2x4096x64xbf16>
+        -> !sparse_attn.block_mask<1x8x4096x4096, block = 128x128>
+    ```
+
+    After:
+
+    ```mlir
+    %n, %i = sparse_attn.select_blocks xattention causal %q, %k block(128, 128)
+        : tensor<1x8x4096x64xbf16>, tensor<1x2x4096x64xbf16>
+        -> tensor<1x8x32xi32>, tensor<1x8x32x32xi32>
+    %s = sparse_attn.mask_from_indices %n, %i ()
+        : tensor<1x8x32xi32>, tensor<1x8x32x32xi32>
+        -> !sparse_attn.block_mask<1x8x4096x4096, block = 128x128>
+    %c = sparse_attn.causal_mask() : !sparse_attn.block_mask<1x1x4096x4096, block = 128x128>
+    %m = sparse_attn.mask_intersect %s, %c
+        : !sparse_attn.block_mask<1x8x4096x4096, block = 128x128>,
+          !sparse_attn.block_mask<1x1x4096x4096, block = 128x128>
+        -> !sparse_attn.block_mask<1x8x4096x4096, block = 128x128>
+    ```
+  }];
+  let statistics = [
+    Statistic<"numDecomposed", "decomposed-estimators",
+              "Estimators rewritten into index lists">,
+  ];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
 #endif // SPARSE_ATTN_TRANSFORMS_PASSES_TD
