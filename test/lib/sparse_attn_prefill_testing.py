@@ -63,7 +63,8 @@ class EstimatorMask(testing.Mask):
     def result_types(self):
         return [self.type]
 
-    def emit(self, function):
+    def emit_operands(self, function):
+        """`q, k` and the optional operands as IR text, and their types."""
         et = self.element_type
         q, k = function.argument(self.q, et), function.argument(self.k, et)
         operands = self.extra_operands(function)
@@ -74,11 +75,14 @@ class EstimatorMask(testing.Mask):
                              f"{testing.tensor_type(np.shape(values), 'i32')})")
         if self.scale is not None:
             operands += f" scale({testing.float_literal(self.scale)})"
+        return (f"{q}, {k}{operands}",
+                f"{testing.tensor_type(self.q.shape, et)}, {testing.tensor_type(self.k.shape, et)}")
+
+    def emit(self, function):
+        operands, operand_types = self.emit_operands(function)
         names = [function.value() for _ in self.result_types()]
         function.op(f"{', '.join(names)} = sparse_attn.{self.OPERATION} {self.config()}"
-                    f"{q}, {k}{operands} : {testing.tensor_type(self.q.shape, et)}, "
-                    f"{testing.tensor_type(self.k.shape, et)} -> "
-                    f"{', '.join(self.result_types())}")
+                    f"{operands} : {operand_types} -> {', '.join(self.result_types())}")
         self.emit_extra_results(function, names[1:])
         return names[0]
 
@@ -105,6 +109,7 @@ def _config_text(entries):
 
 class XAttentionMask(EstimatorMask):
     OPERATION = "xattention_mask"
+    METHOD = "xattention"
 
     def __init__(self, q, k, block, stride, threshold=None, thresholds=None, causal=True,
                  **options):
@@ -135,6 +140,7 @@ class XAttentionMask(EstimatorMask):
 
 class FlexPrefillMask(EstimatorMask):
     OPERATION = "flexprefill_mask"
+    METHOD = "flexprefill"
 
     def __init__(self, q, k, block, gamma=0.9, tau=0.1, min_budget=1024, max_budget=None,
                  with_patterns=False, **options):
@@ -268,6 +274,61 @@ class EmittedMask(testing.Mask):
 # ---------------------------------------------------------------------------
 # Cases
 # ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class SelectBlocksCase:
+    """sparse_attn.select_blocks with the method, operands and block grid of
+    an XAttention or FlexPrefill mask: its index lists (and FlexPrefill's
+    patterns) against the reference's selected blocks."""
+
+    mask: EstimatorMask
+
+    def __str__(self):
+        return f"select_blocks of {self.mask!r}"
+
+    def emit(self, function):
+        mask = self.mask
+        batch, heads, nq, nk = mask.shape
+        block_q, block_k = mask.block
+        grid = (batch, heads, -(-nq // block_q))
+        types = [testing.tensor_type(grid, "i32"),
+                 testing.tensor_type(grid + (-(-nk // block_k),), "i32")]
+        # FlexPrefill is causal; XAttention's configuration says whether.
+        config = mask.config() + ("causal " if isinstance(mask, FlexPrefillMask) else "")
+        if isinstance(mask, FlexPrefillMask):
+            types.append(testing.tensor_type((batch, heads), "i32"))
+        operands, operand_types = mask.emit_operands(function)
+        names = [function.value() for _ in types]
+        function.op(f"{', '.join(names)} = sparse_attn.select_blocks {mask.METHOD}"
+                    f"{config.rstrip()} {operands} block({block_q}, {block_k}) : "
+                    f"{operand_types} -> {', '.join(types)}")
+        return [function.result(name, type_) for name, type_ in zip(names, types)]
+
+    def expected_lists(self, results):
+        """The reference's selection as counts and ascending indices shaped
+        like the compiled ones; rows past the valid query blocks are empty."""
+        counts = np.zeros(np.shape(results[0]), dtype=np.int32)
+        indices = np.zeros(np.shape(results[1]), dtype=np.int32)
+        for (b, h), detail in self.mask.estimate.detail.items():
+            for row, selected in enumerate(detail["selected"]):
+                listed = np.flatnonzero(selected)
+                counts[b, h, row] = len(listed)
+                indices[b, h, row, : len(listed)] = listed
+        return counts, indices
+
+
+def check_select_blocks(report, case, results):
+    counts, indices = case.expected_lists(results)
+    report.expect_equal(case, "kv_num_blocks", results[0], counts)
+    report.expect_equal(case, "kv_indices", results[1], indices)
+    mask = case.mask
+    if isinstance(mask, FlexPrefillMask):
+        report.expect_equal(case, "patterns", results[2], mask.estimate.patterns)
+    else:
+        empty = np.zeros_like(results[0])
+        check_threshold_mass(report, case, [results[0], results[1], empty,
+                                            np.zeros_like(results[1])])
 
 
 @dataclasses.dataclass

@@ -507,71 +507,114 @@ static Value buildBlockSums(ImplicitLocOpBuilder &b, Value values,
 // XAttention
 //===----------------------------------------------------------------------===//
 
-/// XAttention's selected blocks [B, H, QB, KB] (i1), valid blocks only.
-static Value buildXAttentionSelection(ImplicitLocOpBuilder &b,
-                                      const EstimatorInputs &in,
-                                      XAttentionAttr config, Value thresholds,
-                                      bool causal, int64_t queryBlock,
-                                      int64_t keyBlock) {
-  int64_t stride = config.getStride();
-  Type f32 = b.getF32Type(), i1 = b.getI1Type();
+/// The antidiagonal score of strided query group `queryGroup` and key group
+/// `keyGroup` of (b, h): scale / S * sum_t q[S a + S-1-t] . k[S c + t] over
+/// the valid positions, inside a body.
+static Value buildAntidiagonalScore(ImplicitLocOpBuilder &nb,
+                                    const EstimatorInputs &in, int64_t stride,
+                                    Value batchIndex, Value head,
+                                    Value queryGroup, Value keyGroup) {
+  auto [validQueries, validKeys] = in.validLengths(nb, batchIndex);
+  Value strideValue = indexConstant(nb, stride);
+  Value firstRow = arith::MulIOp::create(nb, queryGroup, strideValue);
+  Value firstKey = arith::MulIOp::create(nb, keyGroup, strideValue);
+  Value lastRow =
+      arith::AddIOp::create(nb, firstRow, indexConstant(nb, stride - 1));
+  Value sum = buildSum(
+      nb, indexConstant(nb, 0), strideValue, f32Constant(nb, 0.0),
+      [&](ImplicitLocOpBuilder &inner, Value t) {
+        Value row = arith::SubIOp::create(inner, lastRow, t);
+        Value column = arith::AddIOp::create(inner, firstKey, t);
+        Value inside = allOf(
+            inner, {cmpi(inner, arith::CmpIPredicate::slt, row, validQueries),
+                    cmpi(inner, arith::CmpIPredicate::slt, column, validKeys)});
+        return buildGuarded(inner, inside, f32Constant(inner, 0.0),
+                            [&](ImplicitLocOpBuilder &guarded) {
+                              return in.dot(guarded, batchIndex, head, row,
+                                            column);
+                            });
+      });
+  return arith::MulFOp::create(
+      nb, sum, f32Constant(nb, in.scale / static_cast<double>(stride)));
+}
 
-  // Antidiagonal scores and their strided visibility [B, H, Gq, Gk].
+/// Whether strided query group `queryGroup` sees key group `keyGroup` in
+/// sequence `batchIndex`: both start at valid positions and, when causal,
+/// the key group starts at or before the last position of the query group.
+static Value buildGroupVisible(ImplicitLocOpBuilder &nb,
+                               const EstimatorInputs &in, int64_t stride,
+                               bool causal, Value batchIndex, Value queryGroup,
+                               Value keyGroup) {
+  auto [validQueries, validKeys] = in.validLengths(nb, batchIndex);
+  Value strideValue = indexConstant(nb, stride);
+  Value firstRow = arith::MulIOp::create(nb, queryGroup, strideValue);
+  Value firstKey = arith::MulIOp::create(nb, keyGroup, strideValue);
+  SmallVector<Value> conditions = {
+      cmpi(nb, arith::CmpIPredicate::slt, firstRow, validQueries),
+      cmpi(nb, arith::CmpIPredicate::slt, firstKey, validKeys)};
+  if (causal) {
+    Value end = arith::MinSIOp::create(
+        nb, arith::AddIOp::create(nb, firstRow, strideValue), validQueries);
+    Value lastPosition = arith::AddIOp::create(
+        nb, arith::SubIOp::create(nb, end, indexConstant(nb, 1)),
+        arith::SubIOp::create(nb, validKeys, validQueries));
+    conditions.push_back(
+        cmpi(nb, arith::CmpIPredicate::sle, firstKey, lastPosition));
+  }
+  return allOf(nb, conditions);
+}
+
+/// Sums the per-group `values` [B, H, Gq, KB] over the strided query groups
+/// of each query block into [B, H, QB, KB].
+static Value buildQueryBlockSums(ImplicitLocOpBuilder &b,
+                                 const EstimatorInputs &in, Value values,
+                                 int64_t groupsPerQueryBlock,
+                                 OpFoldResult keyBlocks, int64_t queryBlock) {
+  MLIRContext *context = b.getContext();
+  AffineExpr batch = getAffineDimExpr(0, context),
+             head = getAffineDimExpr(1, context),
+             group = getAffineDimExpr(2, context),
+             keyBlock = getAffineDimExpr(3, context);
+  SmallVector<OpFoldResult> blockSizes =
+      in.sizes({ceilDiv(b, in.queryLength, queryBlock), keyBlocks});
+  return buildGeneric(
+      b, values, buildFilled(b, blockSizes, b.getF32FloatAttr(0.0)),
+      {AffineMap::getMultiDimIdentityMap(4, context),
+       AffineMap::get(
+           4, 0, {batch, head, group.floorDiv(groupsPerQueryBlock), keyBlock},
+           context)},
+      {utils::IteratorType::parallel, utils::IteratorType::parallel,
+       utils::IteratorType::reduction, utils::IteratorType::parallel},
+      [](ImplicitLocOpBuilder &nb, ValueRange args) {
+        return arith::AddFOp::create(nb, args[1], args[0]);
+      });
+}
+
+/// XAttention's block mass A [B, H, QB, KB] as the reference computes it:
+/// the whole strided score matrix [B, H, Gq, Gk], its softmax, then block
+/// sums.
+static Value buildXAttentionMass(ImplicitLocOpBuilder &b,
+                                 const EstimatorInputs &in, int64_t stride,
+                                 bool causal, int64_t queryBlock,
+                                 int64_t keyBlock) {
+  Type f32 = b.getF32Type(), i1 = b.getI1Type();
   SmallVector<OpFoldResult> groupSizes = in.sizes(
       {ceilDiv(b, in.queryLength, stride), ceilDiv(b, in.keyLength, stride)});
-  Value strideValue = indexConstant(b, stride);
-  Value scores = buildIndexed(
-      b, groupSizes, f32, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-        auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
-        Value firstRow = arith::MulIOp::create(nb, at[2], strideValue);
-        Value firstKey = arith::MulIOp::create(nb, at[3], strideValue);
-        Value lastRow =
-            arith::AddIOp::create(nb, firstRow, indexConstant(nb, stride - 1));
-        Value sum = buildSum(
-            nb, indexConstant(nb, 0), strideValue, f32Constant(nb, 0.0),
-            [&](ImplicitLocOpBuilder &inner, Value t) {
-              Value row = arith::SubIOp::create(inner, lastRow, t);
-              Value column = arith::AddIOp::create(inner, firstKey, t);
-              Value inside = allOf(
-                  inner,
-                  {cmpi(inner, arith::CmpIPredicate::slt, row, validQueries),
-                   cmpi(inner, arith::CmpIPredicate::slt, column, validKeys)});
-              return buildGuarded(inner, inside, f32Constant(inner, 0.0),
-                                  [&](ImplicitLocOpBuilder &guarded) {
-                                    return in.dot(guarded, at[0], at[1], row,
-                                                  column);
-                                  });
-            });
-        return arith::MulFOp::create(
-            nb, sum, f32Constant(nb, in.scale / static_cast<double>(stride)));
-      });
+  Value scores = buildIndexed(b, groupSizes, f32,
+                              [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+                                return buildAntidiagonalScore(
+                                    nb, in, stride, at[0], at[1], at[2], at[3]);
+                              });
   Value groupVisible = buildIndexed(
       b, groupSizes, i1, [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-        auto [validQueries, validKeys] = in.validLengths(nb, at[0]);
-        Value firstRow = arith::MulIOp::create(nb, at[2], strideValue);
-        Value firstKey = arith::MulIOp::create(nb, at[3], strideValue);
-        SmallVector<Value> conditions = {
-            cmpi(nb, arith::CmpIPredicate::slt, firstRow, validQueries),
-            cmpi(nb, arith::CmpIPredicate::slt, firstKey, validKeys)};
-        if (causal) {
-          Value end = arith::MinSIOp::create(
-              nb, arith::AddIOp::create(nb, firstRow, strideValue),
-              validQueries);
-          Value lastPosition = arith::AddIOp::create(
-              nb, arith::SubIOp::create(nb, end, indexConstant(nb, 1)),
-              arith::SubIOp::create(nb, validKeys, validQueries));
-          conditions.push_back(
-              cmpi(nb, arith::CmpIPredicate::sle, firstKey, lastPosition));
-        }
-        return allOf(nb, conditions);
+        return buildGroupVisible(nb, in, stride, causal, at[0], at[2], at[3]);
       });
   Value probabilities =
       buildSoftmax(b, RowDomain(b.getContext(), groupSizes), scores,
                    groupVisible, Value(), /*withStatistic=*/false)
           .weights;
 
-  // Block mass A [B, H, QB, KB]: groups a and c fall in blocks
-  // a / (BQ / S) and c / (BK / S).
+  // Groups a and c fall in blocks a / (BQ / S) and c / (BK / S).
   MLIRContext *context = b.getContext();
   SmallVector<OpFoldResult> blockSizes =
       in.sizes({ceilDiv(b, in.queryLength, queryBlock),
@@ -582,14 +625,139 @@ static Value buildXAttentionSelection(ImplicitLocOpBuilder &b,
        getAffineDimExpr(2, context).floorDiv(queryBlock / stride),
        getAffineDimExpr(3, context).floorDiv(keyBlock / stride)},
       context);
-  Value mass = buildGeneric(
-      b, probabilities, buildFilled(b, blockSizes, b.getF32FloatAttr(0.0)),
-      {AffineMap::getMultiDimIdentityMap(4, context), toBlocks},
-      parallelThenReductions(2, 2),
+  return buildGeneric(b, probabilities,
+                      buildFilled(b, blockSizes, b.getF32FloatAttr(0.0)),
+                      {AffineMap::getMultiDimIdentityMap(4, context), toBlocks},
+                      parallelThenReductions(2, 2),
+                      [](ImplicitLocOpBuilder &nb, ValueRange args) {
+                        return arith::AddFOp::create(nb, args[1], args[0]);
+                      });
+}
+
+/// XAttention's block mass A [B, H, QB, KB] in one pass over the keys: a
+/// loop over the key blocks J computes the strided scores of J's groups
+/// only, [B, H, Gq, BK / S], updates the running max m of every strided row
+/// and records the partial sum s_J = sum exp(z - m_J) with the max m_J it
+/// was taken at. At the end each partial is rescaled by exp(m_J - m) and
+/// normalised by the row total: the softmax and the block sums without the
+/// strided score matrix, which is never stored.
+static Value buildXAttentionMassOnePass(ImplicitLocOpBuilder &b,
+                                        const EstimatorInputs &in,
+                                        int64_t stride, bool causal,
+                                        int64_t queryBlock, int64_t keyBlock) {
+  MLIRContext *context = b.getContext();
+  Type f32 = b.getF32Type();
+  int64_t groupsPerKeyBlock = keyBlock / stride;
+  OpFoldResult queryGroups = ceilDiv(b, in.queryLength, stride);
+  OpFoldResult keyBlocks = ceilDiv(b, in.keyLength, keyBlock);
+  SmallVector<OpFoldResult> rowSizes = in.sizes({queryGroups});
+  SmallVector<OpFoldResult> partialSizes = in.sizes({queryGroups, keyBlocks});
+  RowDomain tileRows(
+      context, in.sizes({queryGroups, b.getIndexAttr(groupsPerKeyBlock)}));
+  RowDomain partialRows(context, partialSizes);
+  Value negativeInfinity = f32Constant(b, -kInfinity);
+
+  auto maximum = [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+    return arith::MaximumFOp::create(nb, args[0], args[1]);
+  };
+  auto loop = scf::ForOp::create(
+      b, indexConstant(b, 0),
+      getValueOrCreateConstantIndexOp(b, b.getLoc(), keyBlocks),
+      indexConstant(b, 1),
+      ValueRange{buildFilled(b, rowSizes, b.getF32FloatAttr(-kInfinity)),
+                 buildFilled(b, partialSizes, b.getF32FloatAttr(0.0)),
+                 buildFilled(b, partialSizes, b.getF32FloatAttr(-kInfinity))},
+      [&](OpBuilder &nested, Location loc, Value block, ValueRange carried) {
+        ImplicitLocOpBuilder nb(loc, nested);
+        Value firstGroup = arith::MulIOp::create(
+            nb, block, indexConstant(nb, groupsPerKeyBlock));
+        // The scores of key block J, -inf where not visible.
+        Value scores = tileRows.map(
+            nb, {}, f32, [&](ImplicitLocOpBuilder &body, ValueRange) {
+              Value keyGroup =
+                  arith::AddIOp::create(body, firstGroup, loopIndex(body, 3));
+              Value batchIndex = loopIndex(body, 0), head = loopIndex(body, 1),
+                    queryGroup = loopIndex(body, 2);
+              return buildGuarded(
+                  body,
+                  buildGroupVisible(body, in, stride, causal, batchIndex,
+                                    queryGroup, keyGroup),
+                  negativeInfinity, [&](ImplicitLocOpBuilder &guarded) {
+                    return buildAntidiagonalScore(guarded, in, stride,
+                                                  batchIndex, head, queryGroup,
+                                                  keyGroup);
+                  });
+            });
+        Value blockMax = tileRows.reduceRows(nb, scores, -kInfinity, maximum);
+        Value runningMax =
+            tileRows.mapRows(nb, {carried[0], blockMax}, f32, maximum);
+        Value partialSum = tileRows.reduceRows(
+            nb, {scores, runningMax}, 0.0,
+            [&](ImplicitLocOpBuilder &body, ValueRange args) {
+              Value visible = arith::CmpFOp::create(
+                  body, arith::CmpFPredicate::OGT, args[0], negativeInfinity);
+              Value term = math::ExpOp::create(
+                  body, arith::SubFOp::create(body, args[0], args[1]));
+              return arith::AddFOp::create(
+                  body, args[2],
+                  select(body, visible, term, f32Constant(body, 0.0)));
+            });
+        // Column J of the partial sums and of their maxes.
+        auto insertColumn = [&](Value column, Value into) -> Value {
+          SmallVector<OpFoldResult> offsets(4, nb.getIndexAttr(0));
+          offsets[3] = block;
+          SmallVector<OpFoldResult> sizes(rowSizes);
+          sizes.push_back(nb.getIndexAttr(1));
+          return tensor::InsertSliceOp::create(
+              nb, column, into, offsets, sizes,
+              SmallVector<OpFoldResult>(4, nb.getIndexAttr(1)));
+        };
+        scf::YieldOp::create(
+            nb, ValueRange{runningMax, insertColumn(partialSum, carried[1]),
+                           insertColumn(runningMax, carried[2])});
+      });
+  Value rowMax = loop.getResult(0);
+
+  // s_J exp(m_J - m); rows and blocks without visible pairs hold 0.
+  Value rescaled = partialRows.map(
+      b, {loop.getResult(1), loop.getResult(2), rowMax}, f32,
       [](ImplicitLocOpBuilder &nb, ValueRange args) {
+        Value positive = arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT,
+                                               args[0], f32Constant(nb, 0.0));
+        Value factor = math::ExpOp::create(
+            nb, arith::SubFOp::create(nb, args[1], args[2]));
+        return select(nb, positive, arith::MulFOp::create(nb, args[0], factor),
+                      f32Constant(nb, 0.0));
+      });
+  Value rowTotal = partialRows.reduceRows(
+      b, rescaled, 0.0, [](ImplicitLocOpBuilder &nb, ValueRange args) {
         return arith::AddFOp::create(nb, args[1], args[0]);
       });
+  Value probabilities = partialRows.map(
+      b, {rescaled, rowTotal}, f32,
+      [](ImplicitLocOpBuilder &nb, ValueRange args) {
+        Value positive = arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT,
+                                               args[1], f32Constant(nb, 0.0));
+        return select(nb, positive, arith::DivFOp::create(nb, args[0], args[1]),
+                      f32Constant(nb, 0.0));
+      });
+  return buildQueryBlockSums(b, in, probabilities, queryBlock / stride,
+                             keyBlocks, queryBlock);
+}
 
+/// XAttention's selected blocks [B, H, QB, KB] (i1, valid blocks only) from
+/// the block mass: per query block row the sink and own blocks, then the
+/// others in descending mass while the mass before them is below the
+/// threshold share of the row total.
+static Value buildXAttentionSelection(ImplicitLocOpBuilder &b,
+                                      const EstimatorInputs &in, Value mass,
+                                      XAttentionAttr config, Value thresholds,
+                                      int64_t queryBlock, int64_t keyBlock) {
+  Type i1 = b.getI1Type();
+  MLIRContext *context = b.getContext();
+  SmallVector<OpFoldResult> blockSizes =
+      in.sizes({ceilDiv(b, in.queryLength, queryBlock),
+                ceilDiv(b, in.keyLength, keyBlock)});
   // Forced blocks (sink and own positions) and the competing ones.
   auto classify = [&](bool forcedOnes) {
     return buildIndexed(
@@ -1017,9 +1185,11 @@ struct BlockEstimatorLowering : OpConversionPattern<EstimatorOp> {
     bool causal = true;
     if constexpr (std::is_same_v<EstimatorOp, XAttentionMaskOp>) {
       causal = op.getCausal();
-      selected = buildXAttentionSelection(b, in, op.getConfig(),
-                                          adaptor.getThresholds(), causal,
-                                          queryBlock, keyBlock);
+      XAttentionAttr config = op.getConfig();
+      Value mass = buildXAttentionMass(b, in, config.getStride(), causal,
+                                       queryBlock, keyBlock);
+      selected = buildXAttentionSelection(
+          b, in, mass, config, adaptor.getThresholds(), queryBlock, keyBlock);
     } else {
       auto [blocks, patterns] =
           buildFlexPrefillSelection(b, in, op.getConfig(), queryBlock);
@@ -1054,13 +1224,19 @@ struct SelectBlocksOpLowering : OpConversionPattern<SelectBlocksOp> {
     int64_t queryBlock = op.getQueryBlockAttr().getInt();
     int64_t keyBlock = op.getKeyBlockAttr().getInt();
     Value selected, patterns;
-    if (auto config = dyn_cast<FlexPrefillAttr>(op.getMethod()))
+    if (auto config = dyn_cast<FlexPrefillAttr>(op.getMethod())) {
       std::tie(selected, patterns) =
           buildFlexPrefillSelection(b, in, config, queryBlock);
-    else
-      selected = buildXAttentionSelection(
-          b, in, cast<XAttentionAttr>(op.getMethod()), adaptor.getThresholds(),
-          op.getCausal(), queryBlock, keyBlock);
+    } else {
+      // The index lists are what the tiled attention walks: their mass is
+      // taken in one pass over the keys.
+      auto xattention = cast<XAttentionAttr>(op.getMethod());
+      Value mass = buildXAttentionMassOnePass(
+          b, in, xattention.getStride(), op.getCausal(), queryBlock, keyBlock);
+      selected = buildXAttentionSelection(b, in, mass, xattention,
+                                          adaptor.getThresholds(), queryBlock,
+                                          keyBlock);
+    }
     auto [counts, indices] = buildBlockList(b, selected);
     SmallVector<Value> results = {
         castTo(b, counts, op.getKvNumBlocks().getType()),

@@ -73,11 +73,37 @@ func.func @flexprefill(%q: tensor<1x2x40x8xf32>)
 
 // -----
 
-// select_blocks: XAttention's selection (as in @xattention), then the
-// selected blocks as lists: the counts, each block's rank among the
-// selected ones before it, and the block of each rank.
+// select_blocks: XAttention's block mass in one pass over the keys (8
+// strided rows, 2 key blocks of 4 key groups): a loop over the key blocks
+// carrying the running row max and the partial sums and maxes per (row,
+// key block); each iteration scores its key block's groups only, updates
+// the max, sums exp(z - max) and writes column J. After the loop the
+// partials are rescaled to the final max, normalised and summed per query
+// block; the 8 x 8 strided score matrix never exists. Then the threshold
+// selection (as in @xattention) and the lists: the counts, each block's
+// rank among the selected ones before it, and the block of each rank.
 
+// CHECK-DAG:   #[[$QUERY_BLOCKS:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2 floordiv 4, d3)>
 // CHECK-LABEL: func.func @select_blocks(
+// CHECK-NOT:     tensor<1x2x8x8xf32>
+// CHECK:         %[[PASS:.*]]:3 = scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[MAX:.*]] = %{{.*}}, %[[SUMS:.*]] = %{{.*}}, %[[MAXES:.*]] = %{{.*}}) -> (tensor<1x2x8xf32>, tensor<1x2x8x2xf32>, tensor<1x2x8x2xf32>)
+// CHECK:           %[[SCORES:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x8x4xf32>)
+// CHECK:             scf.if
+// CHECK:               tensor.extract %{{.*}}
+// CHECK:           %[[BLOCK_MAX:.*]] = linalg.generic {{.*}} ins(%[[SCORES]] : tensor<1x2x8x4xf32>) outs(%{{.*}} : tensor<1x2x8xf32>)
+// CHECK:             arith.maximumf
+// CHECK:           %[[NEW_MAX:.*]] = linalg.generic {{.*}} ins(%[[MAX]], %[[BLOCK_MAX]] : tensor<1x2x8xf32>, tensor<1x2x8xf32>)
+// CHECK:           %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[SCORES]], %[[NEW_MAX]] : tensor<1x2x8x4xf32>, tensor<1x2x8xf32>) outs(%{{.*}} : tensor<1x2x8xf32>)
+// CHECK:             math.exp
+// CHECK:           %[[NEW_SUMS:.*]] = tensor.insert_slice %[[SUM]] into %[[SUMS]][0, 0, 0, %[[J]]] [1, 2, 8, 1] [1, 1, 1, 1]
+// CHECK:           %[[NEW_MAXES:.*]] = tensor.insert_slice %[[NEW_MAX]] into %[[MAXES]][0, 0, 0, %[[J]]] [1, 2, 8, 1] [1, 1, 1, 1]
+// CHECK:           scf.yield %[[NEW_MAX]], %[[NEW_SUMS]], %[[NEW_MAXES]]
+// CHECK:         %[[RESCALED:.*]] = linalg.generic {{.*}} ins(%[[PASS]]#1, %[[PASS]]#2, %[[PASS]]#0 : tensor<1x2x8x2xf32>, tensor<1x2x8x2xf32>, tensor<1x2x8xf32>)
+// CHECK:           math.exp
+// CHECK:         %[[TOTAL:.*]] = linalg.generic {{.*}} ins(%[[RESCALED]] : tensor<1x2x8x2xf32>) outs(%{{.*}} : tensor<1x2x8xf32>)
+// CHECK:         %[[P:.*]] = linalg.generic {{.*}} ins(%[[RESCALED]], %[[TOTAL]] :
+// CHECK:           arith.divf
+// CHECK:         linalg.generic {indexing_maps = [#{{.*}}, #[[$QUERY_BLOCKS]]], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%[[P]] : tensor<1x2x8x2xf32>) outs(%{{.*}} : tensor<1x2x2x2xf32>)
 // CHECK:         linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x2x2xi1>)
 // CHECK:           arith.cmpf olt
 // CHECK:         %[[COUNTS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[SELECTED:.*]] : tensor<1x2x2x2xi1>) outs(%{{.*}} : tensor<1x2x2xi32>)
@@ -86,10 +112,11 @@ func.func @flexprefill(%q: tensor<1x2x40x8xf32>)
 // CHECK:         %[[INDICES:.*]] = linalg.generic {{.*}} ins(%[[SELECTED]], %[[RANKS]] : tensor<1x2x2x2xi1>, tensor<1x2x2x2xi32>) outs(%{{.*}} : tensor<1x2x2x2xi32>)
 // CHECK:           arith.cmpi eq
 // CHECK:         return %[[COUNTS]], %[[INDICES]] : tensor<1x2x2xi32>, tensor<1x2x2x2xi32>
-func.func @select_blocks(%q: tensor<1x2x16x8xf32>, %k: tensor<1x1x16x8xf32>)
+// CHECK-NOT:     tensor<1x2x8x8xf32>
+func.func @select_blocks(%q: tensor<1x2x32x8xf32>, %k: tensor<1x1x32x8xf32>)
     -> (tensor<1x2x2xi32>, tensor<1x2x2x2xi32>) {
-  %n, %i = sparse_attn.select_blocks xattention<stride = 4> causal %q, %k block(8, 8)
-      : tensor<1x2x16x8xf32>, tensor<1x1x16x8xf32> -> tensor<1x2x2xi32>, tensor<1x2x2x2xi32>
+  %n, %i = sparse_attn.select_blocks xattention<stride = 4> causal %q, %k block(16, 16)
+      : tensor<1x2x32x8xf32>, tensor<1x1x32x8xf32> -> tensor<1x2x2xi32>, tensor<1x2x2x2xi32>
   return %n, %i : tensor<1x2x2xi32>, tensor<1x2x2x2xi32>
 }
 
