@@ -235,6 +235,9 @@ Value WarpTiles::packPair(Value low, Value high, Type elementType) {
   return LLVM::BitcastOp::create(b, loc, b.getI32Type(), narrow);
 }
 
+// Maxima are llvm.maxnum, one max.f32 (arith's maximumf and maxnumf leave
+// arith-expand as a compare and two selects each): a NaN score still reaches
+// the row's sum and output through its exp2.
 Value WarpTiles::quadReduce(Value value, bool isMax) {
   Value width = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(32));
   for (int32_t offset : {1, 2}) {
@@ -242,7 +245,7 @@ Value WarpTiles::quadReduce(Value value, bool isMax) {
     Value other = gpu::ShuffleOp::create(b, loc, value, shift, width,
                                          gpu::ShuffleMode::XOR)
                       .getShuffleResult();
-    value = isMax ? Value(arith::MaximumFOp::create(b, loc, value, other))
+    value = isMax ? Value(LLVM::MaxNumOp::create(b, loc, value, other))
                   : Value(arith::AddFOp::create(b, loc, value, other));
   }
   return value;
@@ -255,11 +258,11 @@ Value WarpTiles::reduceRow(ArrayRef<Value> elements, int64_t columns,
     if (rowOf(e, columns) != r)
       continue;
     local = !local ? elements[e]
-            : isMax ? Value(arith::MaximumFOp::create(b, loc, local, elements[e]))
+            : isMax ? Value(LLVM::MaxNumOp::create(b, loc, local, elements[e]))
                     : Value(arith::AddFOp::create(b, loc, local, elements[e]));
   }
   Value total = quadReduce(local, isMax);
-  return isMax ? Value(arith::MaximumFOp::create(b, loc, init, total))
+  return isMax ? Value(LLVM::MaxNumOp::create(b, loc, init, total))
                : Value(arith::AddFOp::create(b, loc, init, total));
 }
 
