@@ -101,6 +101,11 @@ def SparseAttnToGPUPass : Pass<"sparse-attn-to-gpu", "ModuleOp"> {
     Option<"scaleArgument", "scale-argument", "bool", /*default=*/"false",
            "Multiply every score tile's scale by an f32 kernel argument "
            "`scale` (compile the attention with scale 1)">,
+    Option<"iterationsArgument", "iterations-argument", "bool",
+           /*default=*/"false",
+           "Kernels with an entmax threshold solver also stop it after an "
+           "i32 kernel argument `niter` of passes (besides convergence and "
+           "the compiled cap)">,
     Option<"warps", "warps", "int64_t", /*default=*/"4",
            "Warps of a CTA; they split the query tile's rows in 16-row "
            "m-tiles (32 rows each with 128-row tiles, as FlashAttention-2)">,
