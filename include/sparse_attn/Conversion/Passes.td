@@ -90,6 +90,12 @@ def SparseAttnToGPUPass : Pass<"sparse-attn-to-gpu", "ModuleOp"> {
       m-tile per warp, or a narrow head), else in shared memory, reloaded
       at each product. skip-blocks' choice between a full and a partial
       score tile computes the product once and masks only the partial one.
+      The entmax solver's ops evaluate the formulas that the CPU form
+      evaluates (EntmaxSolver.h) per row element; its histogram lives in
+      shared memory (atomic adds), its block-mask list too, and the
+      solver's convergence and each tile's mask bit are CTA-wide ORs.
+    - ops without a GPU lowering (elastic softmax, the row-wise entmax, f32
+      tiles) are reported with a diagnostic.
 
     The kernel keeps what a launcher needs as attributes: per argument
     `sparse_attn.tensor`/`sparse_attn.scalar` names and access, and
