@@ -38,3 +38,4 @@ func.func @two_grids(%q: tensor<1x2x128x64xbf16>)
       -> tensor<1x2x128x64xbf16>
   return %o, %p : tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>
 }
+
