@@ -7,7 +7,13 @@ One process, one device, the same inputs for every contender:
   backends) and FlexAttention (torch.compile'd, `--flex`);
 - block-sparse softmax (`--sparse`): random 128 x 128 block masks at 5, 10,
   25 and 50 % density, one FlexAttention BlockMask handed to both ours and
-  FlexAttention (full blocks, no mask_mod).
+  FlexAttention (full blocks, no mask_mod);
+- entmax attention (`--entmax`), alpha 1.5 and 2, causal and not: ours
+  against AdaSplash (`adasplash`, importable or on `--adasplash-path`) on
+  random N(0, 1) inputs and structured ones (local window, attention sinks,
+  clustered keys). Density is the fraction of 128 x 128 tiles holding an
+  entry of the exact entmax support (thresholds from our kernels'
+  statistics): the tiles an exact block mask visits.
 
 Times are medians of triton.testing.do_bench. TFLOP/s are dense-equivalent
 (4 B H Nq Nk D, halved for causal, over the time) and effective (the FLOPs of
@@ -15,7 +21,8 @@ the visited blocks only). The summary compares with the bar of issue 6:
 dense >= 0.9x SDPA flash, block-sparse at 10 % <= 1.2x density x our dense
 time. Writes bench/results/<date>-<device>.md.
 
-    python3 bench/bench_attention.py [--shapes all|quick|bar] [--flex] [--sparse] [--output DIR]
+    python3 bench/bench_attention.py [--shapes all|quick|bar|entmax] [--flex] [--sparse]
+        [--entmax] [--adasplash-path DIR] [--output DIR]
 """
 
 import argparse
@@ -37,7 +44,9 @@ SHAPES = {
     "all": [(1, 32, 4096, 128), (1, 32, 16384, 128), (1, 32, 32768, 128), (4, 16, 8192, 64)],
     "quick": [(1, 32, 4096, 128), (1, 32, 16384, 128)],
     "bar": [(1, 32, 16384, 128)],
+    "entmax": [(1, 16, 8192, 128)],
 }
+ENTMAX_INPUTS = ("random", "local", "sinks", "clustered")
 DENSITIES = (0.05, 0.10, 0.25, 0.50)
 BLOCK = 128
 
@@ -157,6 +166,117 @@ def block_sparse(shape, flex, rows, dense_ms):
             print("  " + " | ".join(rows[-1].cells()) + extra, flush=True)
 
 
+def entmax_inputs(kind, shape, generator):
+    """q, k, v in bf16, [B, H, N, D]: N(0, 1), or with structure that makes
+    entmax sparse in blocks."""
+    batch, heads, length, dim = shape
+
+    def randn(*size):
+        return torch.randn(*size, device="cuda", generator=generator)
+
+    q, k, v = (randn(batch, heads, length, dim) for _ in range(3))
+    if kind == "local":
+        # Keys correlated over a 256-token window; each query near its key.
+        window = 256
+        sums = randn(batch, heads, length + window, dim).cumsum(dim=2)
+        k = (sums[:, :, window:] - sums[:, :, :-window]) / math.sqrt(window)
+        q = k + 0.5 * randn(batch, heads, length, dim)
+    elif kind == "sinks":
+        # Random scores plus the first 64 keys aligned with every query.
+        direction = randn(1, heads, 1, dim)
+        direction = direction / direction.norm(dim=-1, keepdim=True)
+        q = q + 2.0 * direction
+        k[:, :, :64] += 2.0 * direction
+    elif kind == "clustered":
+        # Keys in 16 contiguous clusters (documents); each 128-query block
+        # belongs to one random cluster.
+        clusters = 16
+        centers = 2.0 * randn(batch, heads, clusters, dim)
+        key_cluster = torch.arange(length, device="cuda") * clusters // length
+        k = centers[:, :, key_cluster] + randn(batch, heads, length, dim)
+        block_cluster = torch.randint(0, clusters, (length // BLOCK,), device="cuda",
+                                      generator=generator)
+        q = centers[:, :, block_cluster.repeat_interleave(BLOCK)] + randn(
+            batch, heads, length, dim)
+    return tuple(t.to(torch.bfloat16).contiguous() for t in (q, k, v))
+
+
+def entmax_tile_density(q, k, tau, alpha, causal):
+    """Fraction of the 128 x 128 tiles (of the causally visible ones) with
+    some x_ij = (alpha - 1) s_ij above its row's threshold."""
+    batch, heads, length, dim = q.shape
+    scale = (alpha - 1) / math.sqrt(dim)
+    blocks = length // BLOCK
+    live = visible = 0
+    for b in range(batch):
+        for h in range(heads):
+            for start in range(0, length, 2048):
+                rows = slice(start, start + 2048)
+                x = scale * (q[b, h, rows].float() @ k[b, h].float().T)
+                above = x > tau[b, h, rows, None]
+                if causal:
+                    i = torch.arange(start, start + x.shape[0], device="cuda")[:, None]
+                    above &= torch.arange(length, device="cuda")[None, :] <= i
+                tiles = above.view(-1, BLOCK, blocks, BLOCK).any(dim=3).any(dim=1)
+                live += int(tiles.sum())
+                first = start // BLOCK
+                query_blocks = torch.arange(first, first + tiles.shape[0], device="cuda")
+                if causal:
+                    visible += int((torch.arange(blocks, device="cuda")[None, :]
+                                    <= query_blocks[:, None]).sum())
+                else:
+                    visible += tiles.numel()
+    return live / visible
+
+
+def entmax_attention(shape, rows, adasplash):
+    batch, heads, length, dim = shape
+    generator = torch.Generator(device="cuda").manual_seed(2)
+    full = torch.full((batch,), length, dtype=torch.int32, device="cuda")
+    for kind in ENTMAX_INPUTS:
+        q, k, v = entmax_inputs(kind, shape, generator)
+        for alpha in (1.5, 2.0):
+            for causal in (False, True):
+                flops = dense_flops(batch, heads, length, dim, causal)
+                # Thresholds from the statistics kernel (varlen with full
+                # lengths) for the density.
+                _, tau = sparse_attn.attention(
+                    q, k, v, normalizer="entmax", alpha=alpha, causal=causal,
+                    query_lengths=full, key_lengths=full, return_stats=True)
+                density = entmax_tile_density(q, k, tau, alpha, causal)
+                workload = f"entmax {alpha} {kind}" + (" causal" if causal else "")
+                contenders = {"sparse_attn": lambda: sparse_attn.attention(
+                    q, k, v, normalizer="entmax", alpha=alpha, causal=causal)}
+                if adasplash is not None:
+                    contenders["adasplash"] = lambda: adasplash.adasplash(
+                        q, k, v, alpha=alpha, is_causal=causal)
+                times = {}
+                for name, fn in contenders.items():
+                    times[name] = try_time(fn)
+                    rows.append(Row(shape, workload, density, name, times[name], flops,
+                                    density * flops))
+                    print("  " + " | ".join(rows[-1].cells()), flush=True)
+                if adasplash is not None:
+                    reference = adasplash.adasplash(q, k, v, alpha=alpha, is_causal=causal)
+                    ours = contenders["sparse_attn"]()
+                    difference = ((ours.float() - reference.float()).norm()
+                                  / reference.float().norm()).item()
+                    print(f"    {workload}: speedup over AdaSplash "
+                          f"{times['adasplash'] / times['sparse_attn']:.2f}x, "
+                          f"relative difference of the outputs {difference:.2e}", flush=True)
+
+
+def import_adasplash(path):
+    if path:
+        sys.path.insert(0, path)
+    try:
+        import adasplash
+        return adasplash
+    except ImportError as error:
+        print(f"AdaSplash not available ({error}): ours only", flush=True)
+        return None
+
+
 def write_results(rows, args):
     device = torch.cuda.get_device_name().replace(" ", "-")
     date = datetime.date.today().isoformat()
@@ -181,9 +301,22 @@ def main():
     parser.add_argument("--shapes", choices=sorted(SHAPES), default="all")
     parser.add_argument("--flex", action="store_true", help="include FlexAttention (compiles)")
     parser.add_argument("--sparse", action="store_true", help="block-sparse workloads")
+    parser.add_argument("--entmax", action="store_true",
+                        help="entmax attention against AdaSplash (only these workloads)")
+    parser.add_argument("--adasplash-path", default="",
+                        help="a directory holding the adasplash package")
     parser.add_argument("--output", default="", help="results directory")
     args = parser.parse_args()
     rows = []
+    if args.entmax:
+        adasplash = import_adasplash(args.adasplash_path)
+        for shape in SHAPES[args.shapes]:
+            entmax_attention(shape, rows, adasplash)
+        print("| " + " | ".join(HEADER) + " |")
+        for row in rows:
+            print("| " + " | ".join(row.cells()) + " |")
+        write_results(rows, args)
+        return
     for shape in SHAPES[args.shapes]:
         for causal in (False, True):
             dense(shape, causal, args.flex, rows)

@@ -97,6 +97,7 @@ void sparse_attn::buildGpuKernelPipeline(OpPassManager &pm,
   SparseAttnToGPUPassOptions gpuOptions;
   gpuOptions.warps = options.warps;
   gpuOptions.scaleArgument = options.scaleArgument;
+  gpuOptions.iterationsArgument = options.iterationsArgument;
   gpuOptions.minBlocksPerMultiprocessor = options.minBlocksPerMultiprocessor;
   pm.addPass(createSparseAttnToGPUPass(gpuOptions));
   pm.addPass(createCanonicalizerPass());

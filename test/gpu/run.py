@@ -133,9 +133,17 @@ def main():
                 results.skip(group, f"no checker for op {kernel.op}")
                 continue
             checker(kernel, results.group(group))
+            counts = results.counts[group]
+            print(
+                f"{group}: {counts['passed']} passed, {counts['failed']} failed, "
+                f"{counts['skipped']} skipped",
+                flush=True,
+            )
     checks.check_runtime_behaviour(runtime, results.group("runtime behaviour"))
 
     failed = results.report()
+    for key, error in sorted(checks.WORST_ERRORS.items()):
+        print(f"largest relative error {' '.join(key)}: {error:.2e}")
     if unit_tests is False:
         print("runtime unit tests FAILED")
         failed = True

@@ -193,9 +193,17 @@ std::string attentionFunction(const KernelSpec &spec, const std::string &name) {
   if (dtype != "bf16" && dtype != "f16" && dtype != "f32")
     fail(where + "dtype must be bf16, f16 or f32");
   std::string normalizer = spec.get("normalizer");
-  if (normalizer == "entmax")
-    normalizer = "entmax<alpha = " + spec.get("alpha") + ">";
-  else if (normalizer != "softmax")
+  if (normalizer == "entmax") {
+    // The kernels specialise alpha; none takes it as an argument yet.
+    double alpha = 0;
+    if (StringRef(spec.get("alpha")).getAsDouble(alpha) || !(alpha > 1.0))
+      fail(where + "entmax needs a number alpha > 1 (`alpha=any` has no GPU "
+                   "kernel yet)");
+    std::string literal = spec.get("alpha");
+    if (StringRef(literal).find_first_of(".eE") == StringRef::npos)
+      literal += ".0";
+    normalizer = "entmax<alpha = " + literal + ">";
+  } else if (normalizer != "softmax")
     fail(where + "normalizer " + normalizer + " has no GPU kernel yet");
   std::string mask = spec.get("mask");
   if (mask != "none" && mask != "block")
@@ -297,6 +305,10 @@ json::Array attentionConstraints(const KernelSpec &spec) {
                "out.stride2 % 2 == 0"},
       {"message", "out is written in pairs of elements: its strides must be "
                   "even"}});
+  if (spec.get("normalizer") == "entmax")
+    constraints.push_back(json::Object{
+        {"expr", "niter >= 1"},
+        {"message", "the entmax solver needs at least one pass"}});
   if (spec.flag("statistics"))
     constraints.push_back("stats.size0 == q.size0 && stats.size1 == q.size1 "
                           "&& stats.size2 == q.size2");
@@ -356,7 +368,8 @@ json::Object kernelEntry(const KernelSpec &spec, gpu::GPUFuncOp kernel,
   for (unsigned i = 0, e = kernel.getNumArguments(); i < e; ++i) {
     Type type = kernel.getArgument(i).getType();
     if (auto name = kernel.getArgAttrOfType<StringAttr>(i, sparse_attn::kKernelScalarAttr)) {
-      scalars.push_back(json::Object{{"name", name.str()}, {"type", "f32"}});
+      scalars.push_back(json::Object{{"name", name.str()},
+                                     {"type", type.isF32() ? "f32" : "i32"}});
       params.push_back(json::Object{{"kind", "scalar"}, {"name", name.str()}});
       continue;
     }
@@ -484,7 +497,7 @@ int64_t slotBytes(const json::Object &slot) {
   if (kind == "pointer" || kind == "tensor_map")
     return 8;
   if (kind == "scalar")
-    return 4; // f32 scalars only
+    return 4; // f32 and i32 scalars only
   std::optional<StringRef> type = slot.getString("type");
   return type && *type == "i32" ? 4 : 8;
 }
@@ -664,6 +677,7 @@ int main(int argc, char **argv) {
     options.keyTile = keys;
     options.warps = warpCount;
     options.scaleArgument = true;
+    options.iterationsArgument = true;
     options.indexBitwidth = indexBitwidth;
     PassManager kernelPm(&context);
     sparse_attn::buildGpuKernelPipeline(kernelPm, options);

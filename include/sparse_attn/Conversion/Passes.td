@@ -99,6 +99,12 @@ def SparseAttnToGPUPass : Pass<"sparse-attn-to-gpu", "ModuleOp"> {
       m-tile per warp, or a narrow head), else in shared memory, reloaded
       at each product. skip-blocks' choice between a full and a partial
       score tile computes the product once and masks only the partial one.
+      The entmax solver's ops evaluate the formulas that the CPU form
+      evaluates (EntmaxSolver.h) per row element; its histogram lives in
+      shared memory (atomic adds), its block-mask list too, and the
+      solver's convergence and each tile's mask bit are CTA-wide ORs.
+    - ops without a GPU lowering (elastic softmax, the row-wise entmax, f32
+      tiles) are reported with a diagnostic.
 
     The kernel keeps what a launcher needs as attributes: per argument
     `sparse_attn.tensor`/`sparse_attn.scalar` names and access, and
@@ -110,6 +116,11 @@ def SparseAttnToGPUPass : Pass<"sparse-attn-to-gpu", "ModuleOp"> {
     Option<"scaleArgument", "scale-argument", "bool", /*default=*/"false",
            "Multiply every score tile's scale by an f32 kernel argument "
            "`scale` (compile the attention with scale 1)">,
+    Option<"iterationsArgument", "iterations-argument", "bool",
+           /*default=*/"false",
+           "Kernels with an entmax threshold solver also stop it after an "
+           "i32 kernel argument `niter` of passes (besides convergence and "
+           "the compiled cap)">,
     Option<"warps", "warps", "int64_t", /*default=*/"4",
            "Warps of a CTA; they split the query tile's rows in 16-row "
            "m-tiles (32 rows each with 128-row tiles, as FlashAttention-2)">,

@@ -81,6 +81,11 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
       *this, "scale-argument",
       llvm::cl::desc("Take the score scale as a kernel argument"),
       llvm::cl::init(false)};
+  Option<bool> iterationsArgument{
+      *this, "iterations-argument",
+      llvm::cl::desc("Cap the entmax solver's passes by a kernel argument "
+                     "`niter`"),
+      llvm::cl::init(false)};
   Option<int64_t> minBlocksPerMultiprocessor{
       *this, "min-blocks-per-sm",
       llvm::cl::desc("CTAs that must fit on one multiprocessor"),

@@ -41,6 +41,7 @@ namespace {
 
 constexpr StringLiteral kGridAttr = "sparse_attn.grid";
 constexpr StringLiteral kKeyPassAttr = "sparse_attn.key_pass";
+constexpr StringLiteral kSolverLoopAttr = "sparse_attn.solver_iterations";
 constexpr StringLiteral kSharedMemorySymbol = "sparse_attn_shared_memory";
 constexpr StringLiteral kKernelModuleName = "sparse_attn_kernels";
 /// Alignment of the dynamic shared memory and of every region in it.
@@ -72,6 +73,14 @@ int64_t alignTo(int64_t value, int64_t alignment) {
 
 bool isScalar(Type type) { return type.isIntOrIndexOrFloat(); }
 
+/// The [TQ, BINS, 3] moments of an entmax histogram (`entmax_histogram`).
+bool isHistogram(Type type, int64_t tileRows) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  return tensor && tensor.getRank() == 3 && tensor.hasStaticShape() &&
+         tensor.getElementType().isF32() && tensor.getDimSize(0) == tileRows &&
+         tensor.getDimSize(2) == 3;
+}
+
 /// Removes the terminator a builder may have put into a new block, so that
 /// the lowered body can end with its own.
 void eraseTerminator(Block *block) {
@@ -102,8 +111,10 @@ MemRefType globalMemRefType(RankedTensorType type) {
 class GridLowering {
 public:
   GridLowering(func::FuncOp func, scf::ForallOp grid, bool scaleArgument,
-               int64_t numWarps, int64_t minBlocksPerMultiprocessor)
+               bool iterationsArgument, int64_t numWarps,
+               int64_t minBlocksPerMultiprocessor)
       : func(func), grid(grid), scaleArgument(scaleArgument),
+        iterationsArgument(iterationsArgument),
         minBlocks(minBlocksPerMultiprocessor), b(func.getContext()) {
     layout.numWarps = numWarps;
   }
@@ -132,6 +143,11 @@ private:
   LogicalResult lowerIf(scf::IfOp ifOp);
   LogicalResult lowerWhile(scf::WhileOp whileOp);
   LogicalResult lowerLoadTile(LoadTileOp load);
+  /// A histogram's shared-memory region, filled with `value` by all
+  /// threads (a barrier publishes it).
+  Value lowerHistogramConstant(MemRefType type, FloatAttr value);
+  /// The entmax, row-max and any-above tile ops.
+  LogicalResult lowerEntmaxOp(Operation *op);
   LogicalResult lowerScoreTile(ScoreTileOp op);
   /// `scale * query @ key^T` of a score tile, before its visibility.
   FailureOr<Value> scaledProducts(ScoreTileOp op);
@@ -158,6 +174,8 @@ private:
   func::FuncOp func;
   scf::ForallOp grid;
   bool scaleArgument;
+  /// Whether the kernel takes `niter` (iterationsArgument and a solver).
+  bool iterationsArgument;
   int64_t minBlocks;
   OpBuilder b;
 
@@ -165,17 +183,20 @@ private:
   WarpLayout layout;
   int64_t tileRows = 0;
   int64_t operandBytes = 0, slotBytes = 0, maxStreamRows = 0, sharedBytes = 0;
-  /// Shared memory of the index-row tables and of the schedule lists.
-  int64_t tablesOffset = 0, listsOffset = 0;
+  /// Shared memory of the index-row tables, the schedule lists and the
+  /// entmax histograms.
+  int64_t tablesOffset = 0, listsOffset = 0, histogramsOffset = 0;
   SmallVector<IndexRowKey> indexRows;
   int64_t numLists = 0, nextList = 0;
+  int64_t histogramBytes = 0, numHistograms = 0, nextHistogram = 0;
   SmallVector<std::string> gridExpressions;
   SmallVector<std::string> argumentNames, resultNames;
 
   // Lowering state.
   IRMapping mapping;
   ThreadIds ids;
-  Value sharedBase, scaleValue;
+  /// `niter` as an index, with iterationsArgument.
+  Value sharedBase, scaleValue, iterationsValue;
   /// Shared memory as a flat array of each element type in use.
   DenseMap<Type, Value> sharedMemories;
   /// Streamed key/value tiles: the shared-memory tile each one is in while
@@ -310,10 +331,31 @@ LogicalResult GridLowering::plan() {
       numLists += isScheduleList(empty.getType());
     }
   });
+  // Entmax histograms live in shared memory (the moments of every bin of
+  // every row take too many registers), one region per histogram value
+  // chain, which starts at a splat constant and is updated in place.
+  WalkResult histograms = func.walk([&](arith::ConstantOp constant) {
+    if (!isHistogram(constant.getType(), tileRows))
+      return WalkResult::advance();
+    if (!constant->hasOneUse()) {
+      constant.emitOpError("starts more than one entmax histogram; the GPU "
+                           "lowering updates each in place");
+      return WalkResult::interrupt();
+    }
+    histogramBytes = std::max<int64_t>(
+        histogramBytes,
+        alignTo(cast<RankedTensorType>(constant.getType()).getNumElements() * 4,
+                kSharedAlignment));
+    ++numHistograms;
+    return WalkResult::advance();
+  });
+  if (histograms.wasInterrupted())
+    return failure();
   tablesOffset = operandBytes + 2 * slotBytes;
   listsOffset = tablesOffset + static_cast<int64_t>(indexRows.size()) *
                                    kMaxKeyBlocks * 4;
-  sharedBytes = alignTo(listsOffset + numLists * kMaxListEntries * 4,
+  histogramsOffset = listsOffset + numLists * kMaxListEntries * 4;
+  sharedBytes = alignTo(histogramsOffset + numHistograms * histogramBytes,
                         kSharedAlignment);
   if (layout.numWarps < 1 || layout.numWarps > 32 ||
       tileRows % (kWarpRows * layout.numWarps) != 0)
@@ -439,6 +481,18 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
         context, {b.getNamedAttr(kKernelScalarAttr,
                                  b.getStringAttr(kScaleArgumentName))}));
   }
+  // Only kernels with a solver take `niter`.
+  iterationsArgument &= grid->walk([](scf::WhileOp loop) {
+                              return loop->hasAttr(kSolverLoopAttr)
+                                         ? WalkResult::interrupt()
+                                         : WalkResult::advance();
+                            }).wasInterrupted();
+  if (iterationsArgument) {
+    argumentTypes.push_back(b.getI32Type());
+    argumentAttrs.push_back(DictionaryAttr::get(
+        context, {b.getNamedAttr(kKernelScalarAttr,
+                                 b.getStringAttr(kIterationsArgumentName))}));
+  }
 
   b.setInsertionPointToEnd(module.getBody());
   auto kernel = gpu::GPUFuncOp::create(
@@ -501,7 +555,11 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
   for (auto [value, t] : tensorIndex)
     mapping.map(value, views[t]);
   if (scaleArgument)
-    scaleValue = entry.getArguments().back();
+    scaleValue = entry.getArgument(entry.getNumArguments() - 1 -
+                                   (iterationsArgument ? 1 : 0));
+  if (iterationsArgument)
+    iterationsValue = arith::IndexCastOp::create(
+        b, loc(), b.getIndexType(), entry.getArguments().back());
   ids = buildThreadIds(b, loc());
   auto bytesType = MemRefType::get(
       {0}, b.getI8Type(), MemRefLayoutAttrInterface(),
@@ -764,6 +822,12 @@ FailureOr<Type> GridLowering::convertType(Type type, Operation *user) {
         gpu::AddressSpaceAttr::get(b.getContext(),
                                    gpu::AddressSpace::Workgroup)));
   auto tensor = dyn_cast<RankedTensorType>(type);
+  if (isHistogram(type, tileRows))
+    return Type(MemRefType::get(
+        {tensor.getNumElements()}, tensor.getElementType(),
+        MemRefLayoutAttrInterface(),
+        gpu::AddressSpaceAttr::get(b.getContext(),
+                                   gpu::AddressSpace::Workgroup)));
   if (tensor && tensor.getElementType().isF32() && tensor.hasStaticShape() &&
       tensor.getDimSize(0) == tileRows) {
     if (tensor.getRank() == 1)
@@ -787,6 +851,12 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
         FailureOr<Type> type = convertType(constant.getType(), op);
         if (failed(type))
           return failure();
+        if (auto histogramType = dyn_cast<MemRefType>(*type)) {
+          mapping.map(constant.getResult(),
+                      lowerHistogramConstant(histogramType,
+                                             splat.getSplatValue<FloatAttr>()));
+          return success();
+        }
         auto vectorType = cast<VectorType>(*type);
         mapping.map(constant.getResult(),
                     arith::ConstantOp::create(
@@ -869,6 +939,10 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
         mapping.map(finalize.getLogsumexp(), logSumExp);
         return success();
       })
+      .Case<RowMaxOp, EntmaxHistogramOp, EntmaxThresholdInitOp,
+            EntmaxMomentsOp, EntmaxThresholdStepOp, AnyAboveOp,
+            EntmaxAccumulateOp, EntmaxFinalizeOp>(
+          [&](Operation *entmaxOp) { return lowerEntmaxOp(entmaxOp); })
       .Case([&](tensor::ExtractSliceOp slice) -> LogicalResult {
         Value tile = mapping.lookupOrNull(slice.getSource());
         bool leading =
@@ -891,6 +965,111 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
       .Case([&](scf::IfOp ifOp) { return lowerIf(ifOp); })
       .Case([&](scf::WhileOp whileOp) { return lowerWhile(whileOp); })
       .Default([&](Operation *other) { return lowerScalar(other, mapping); });
+}
+
+Value GridLowering::lowerHistogramConstant(MemRefType type, FloatAttr value) {
+  auto constant = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc(), v);
+  };
+  Value region = memref::ViewOp::create(
+      b, loc(), type, sharedBase,
+      constant(histogramsOffset + nextHistogram++ * histogramBytes),
+      ValueRange{});
+  Value fill = arith::ConstantOp::create(b, loc(), value);
+  scf::ForOp::create(b, loc(), ids.thread, constant(type.getNumElements()),
+                     constant(layout.numThreads()), ValueRange{},
+                     [&](OpBuilder &nb, Location nl, Value slot, ValueRange) {
+                       memref::StoreOp::create(nb, nl, fill, region, slot);
+                       scf::YieldOp::create(nb, nl);
+                     });
+  gpu::BarrierOp::create(b, loc());
+  return region;
+}
+
+LogicalResult GridLowering::lowerEntmaxOp(Operation *op) {
+  WarpTiles warp = tiles();
+  auto lookup = [&](Value value) { return mapping.lookup(value); };
+  auto mapResults = [&](ValueRange results) {
+    for (auto [from, to] : llvm::zip_equal(op->getResults(), results))
+      mapping.map(from, to);
+    return success();
+  };
+  auto valueTile = [&](Value value) -> const SharedTile * {
+    auto it = sharedTiles.find(value);
+    if (it == sharedTiles.end()) {
+      op->emitOpError("takes a value tile that is not streamed by its key "
+                      "loop");
+      return nullptr;
+    }
+    return &it->second;
+  };
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case([&](RowMaxOp rowMax) {
+        auto [max, count] = warp.rowMax(lookup(rowMax.getScores()),
+                                        lookup(rowMax.getMax()),
+                                        lookup(rowMax.getCount()));
+        return mapResults({max, count});
+      })
+      .Case([&](EntmaxHistogramOp histogram) -> LogicalResult {
+        // Updated in place: the old value must have no other reader.
+        if (!histogram.getHistogram().hasOneUse())
+          return histogram.emitOpError(
+              "reads a histogram that another op also reads; the GPU "
+              "lowering updates histograms in place");
+        Value bins = lookup(histogram.getHistogram());
+        warp.entmaxHistogram(lookup(histogram.getScores()),
+                             lookup(histogram.getMax()), bins,
+                             histogram.getHistogram().getType().getDimSize(1));
+        return mapResults({bins});
+      })
+      .Case([&](EntmaxThresholdInitOp init) {
+        Value bins;
+        int64_t numBins = 0;
+        if (Value histogram = init.getHistogram()) {
+          bins = lookup(histogram);
+          numBins = cast<RankedTensorType>(histogram.getType()).getDimSize(1);
+        }
+        return mapResults(warp.entmaxThresholdInit(
+            init.getConfig(), lookup(init.getMax()), lookup(init.getCount()),
+            bins, numBins));
+      })
+      .Case([&](EntmaxMomentsOp moments) {
+        return mapResults(warp.entmaxMoments(
+            moments.getConfig(), lookup(moments.getScores()),
+            lookup(moments.getThreshold()), lookup(moments.getS0()),
+            lookup(moments.getS1()), lookup(moments.getS2())));
+      })
+      .Case([&](EntmaxThresholdStepOp step) {
+        return mapResults(warp.entmaxThresholdStep(
+            step.getConfig(), lookup(step.getThreshold()),
+            lookup(step.getLower()), lookup(step.getUpper()),
+            lookup(step.getS0()), lookup(step.getS1()), lookup(step.getS2())));
+      })
+      .Case([&](AnyAboveOp anyAbove) {
+        return mapResults({warp.anyAbove(lookup(anyAbove.getScores()),
+                                         lookup(anyAbove.getThreshold()))});
+      })
+      .Case([&](EntmaxAccumulateOp accumulate) -> LogicalResult {
+        const SharedTile *values = valueTile(accumulate.getValue());
+        if (!values)
+          return failure();
+        auto [acc, sum] = warp.entmaxAccumulate(
+            accumulate.getConfig(), lookup(accumulate.getScores()), *values,
+            lookup(accumulate.getThreshold()), lookup(accumulate.getAcc()),
+            lookup(accumulate.getSum()),
+            accumulate.getValue().getType().getElementType());
+        return mapResults({acc, sum});
+      })
+      .Case([&](EntmaxFinalizeOp finalize) {
+        auto [output, statistic] = warp.entmaxFinalize(
+            lookup(finalize.getThreshold()), lookup(finalize.getSum()),
+            lookup(finalize.getAcc()), lookup(finalize.getRows()),
+            finalize.getOutput().getType().getElementType());
+        return mapResults({output, statistic});
+      })
+      .Default([](Operation *other) {
+        return other->emitOpError("is not an entmax tile op");
+      });
 }
 
 SharedTile GridLowering::sharedView(int64_t byteOffset, Value dynamicOffset,
@@ -1174,8 +1353,15 @@ LogicalResult GridLowering::lowerWhile(scf::WhileOp whileOp) {
   SmallVector<Value> forwarded;
   for (Value value : condition.getArgs())
     forwarded.push_back(mapping.lookup(value));
-  scf::ConditionOp::create(b, loc(), mapping.lookup(condition.getCondition()),
-                           forwarded);
+  Value more = mapping.lookup(condition.getCondition());
+  if (iterationsValue && whileOp->hasAttr(kSolverLoopAttr)) {
+    // The solver loop's first argument counts its passes.
+    Value below =
+        arith::CmpIOp::create(b, loc(), arith::CmpIPredicate::slt,
+                              before->getArgument(0), iterationsValue);
+    more = arith::AndIOp::create(b, loc(), more, below);
+  }
+  scf::ConditionOp::create(b, loc(), more, forwarded);
   Block *after =
       b.createBlock(&newWhile.getAfter(), {}, afterTypes, afterLocs);
   for (auto [from, to] :
@@ -1422,7 +1608,8 @@ struct SparseAttnToGPUPass
         b.getI64IntegerAttr(kSharedAlignment));
 
     for (auto [func, grid] : kernels) {
-      GridLowering lowering(func, grid, scaleArgument, warps,
+      GridLowering lowering(func, grid, scaleArgument, iterationsArgument,
+                            warps,
                             minBlocksPerMultiprocessor);
       if (failed(lowering.run(gpuModule)))
         return signalPassFailure();

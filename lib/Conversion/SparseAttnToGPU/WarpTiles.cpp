@@ -2,6 +2,8 @@
 
 #include "WarpTiles.h"
 
+#include "sparse_attn/Dialect/SparseAttn/Transforms/EntmaxSolver.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -15,6 +17,7 @@
 #include <limits>
 
 using namespace mlir;
+using namespace mlir::sparse_attn;
 using namespace mlir::sparse_attn::warp_tiles;
 
 // exp2 and log2 are the NVVM intrinsics of ex2.approx.ftz / lg2.approx.ftz:
@@ -602,37 +605,293 @@ SmallVector<Value> WarpTiles::onlineSoftmax(Value scores,
   return results;
 }
 
-std::pair<Value, Value> WarpTiles::softmaxFinalize(Value max, Value sum,
-                                                   Value acc, Value rows,
-                                                   bool unnormalized,
-                                                   Type elementType) {
-  SmallVector<Value> m = unpack(max), l = unpack(sum), a = unpack(acc);
-  int64_t columns = 2 * a.size() / layout.rowTiles;
-  Value zero = f32(0.0);
-  SmallVector<Value> factor(m.size()), logSumExp(m.size());
-  for (int64_t r = 0, n = m.size(); r < n; ++r) {
+SmallVector<Value> WarpTiles::validRows(ArrayRef<Value> sum, Value rows) {
+  SmallVector<Value> valid;
+  for (auto [r, l] : llvm::enumerate(sum)) {
     Value inRows = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
                                          vectorRow(r), rows);
-    Value nonEmpty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
-                                           l[r], zero);
-    Value valid = arith::AndIOp::create(b, loc, inRows, nonEmpty);
-    Value normal = unnormalized
-                       ? f32(1.0)
-                       : Value(arith::DivFOp::create(b, loc, f32(1.0), l[r]));
-    factor[r] = arith::SelectOp::create(b, loc, valid, normal, zero);
-    Value natural = arith::MulFOp::create(
-        b, loc, f32(kLn2), arith::AddFOp::create(b, loc, m[r], log2(l[r])));
-    logSumExp[r] = arith::SelectOp::create(
-        b, loc, valid, natural, f32(-std::numeric_limits<double>::infinity()));
+    Value nonEmpty =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, f32(0.0));
+    valid.push_back(arith::AndIOp::create(b, loc, inRows, nonEmpty));
   }
+  return valid;
+}
+
+Value WarpTiles::scaledOutput(ArrayRef<Value> acc, ArrayRef<Value> factors,
+                              Type elementType) {
+  int64_t columns = 2 * acc.size() / layout.rowTiles;
   SmallVector<Value> out;
-  for (int64_t e = 0, n = a.size(); e < n; ++e) {
-    Value value =
-        arith::MulFOp::create(b, loc, a[e], factor[rowOf(e, columns)]);
+  for (auto [e, a] : llvm::enumerate(acc)) {
+    Value value = arith::MulFOp::create(b, loc, a, factors[rowOf(e, columns)]);
     if (!elementType.isF32())
       value = arith::TruncFOp::create(b, loc, elementType, value);
     out.push_back(value);
   }
-  return {pack(outputTileType(elementType, layout, columns), out),
+  return pack(outputTileType(elementType, layout, columns), out);
+}
+
+std::pair<Value, Value> WarpTiles::softmaxFinalize(Value max, Value sum,
+                                                   Value acc, Value rows,
+                                                   bool unnormalized,
+                                                   Type elementType) {
+  SmallVector<Value> m = unpack(max), l = unpack(sum);
+  SmallVector<Value> valid = validRows(l, rows);
+  Value zero = f32(0.0);
+  SmallVector<Value> factor(m.size()), logSumExp(m.size());
+  for (int64_t r = 0, n = m.size(); r < n; ++r) {
+    Value normal = unnormalized
+                       ? f32(1.0)
+                       : Value(arith::DivFOp::create(b, loc, f32(1.0), l[r]));
+    factor[r] = arith::SelectOp::create(b, loc, valid[r], normal, zero);
+    Value natural = arith::MulFOp::create(
+        b, loc, f32(kLn2), arith::AddFOp::create(b, loc, m[r], log2(l[r])));
+    logSumExp[r] = arith::SelectOp::create(
+        b, loc, valid[r], natural,
+        f32(-std::numeric_limits<double>::infinity()));
+  }
+  return {scaledOutput(unpack(acc), factor, elementType),
           pack(rowVectorType(b.getContext(), layout), logSumExp)};
+}
+
+//===----------------------------------------------------------------------===//
+// Entmax
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The entmax solver's special functions on the GPU: NVVM intrinsics (the
+/// math dialect would become libdevice calls).
+class NVVMFunctions : public entmax::SpecialFunctions {
+public:
+  Value sqrt(OpBuilder &b, Location loc, Value x) override {
+    return intrinsic(b, loc, "llvm.nvvm.sqrt.rn.f", x);
+  }
+  Value power(OpBuilder &b, Location loc, Value x, double exponent) override {
+    Value log = intrinsic(b, loc, "llvm.nvvm.lg2.approx.ftz.f", x);
+    Value scaled = arith::MulFOp::create(
+        b, loc, log,
+        arith::ConstantOp::create(b, loc, b.getF32FloatAttr(exponent)));
+    return intrinsic(b, loc, "llvm.nvvm.ex2.approx.ftz.f", scaled);
+  }
+
+private:
+  static Value intrinsic(OpBuilder &b, Location loc, StringRef name, Value x) {
+    return LLVM::CallIntrinsicOp::create(b, loc, b.getF32Type(),
+                                         b.getStringAttr(name), ValueRange{x})
+        .getResult(0);
+  }
+};
+} // namespace
+
+Value WarpTiles::anyInBlock(Value predicate) {
+  Value asInt = arith::ExtUIOp::create(b, loc, b.getI32Type(), predicate);
+  Value any = NVVM::BarrierOp::create(
+                  b, loc, b.getI32Type(), /*barrierId=*/Value(),
+                  /*numberOfThreads=*/Value(),
+                  NVVM::BarrierReductionAttr::get(b.getContext(),
+                                                  NVVM::BarrierReduction::OR),
+                  asInt)
+                  .getRes();
+  return arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::ne, any,
+      arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
+}
+
+std::pair<Value, Value> WarpTiles::rowMax(Value scores, Value max,
+                                          Value count) {
+  SmallVector<Value> s = unpack(scores);
+  SmallVector<Value> m = unpack(max), n = unpack(count);
+  int64_t columns = 2 * s.size() / layout.rowTiles;
+  Value negInf = f32(-std::numeric_limits<double>::infinity());
+  SmallVector<Value> visible;
+  for (Value score : s)
+    visible.push_back(arith::SelectOp::create(
+        b, loc,
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, score, negInf),
+        f32(1.0), f32(0.0)));
+  for (int64_t r = 0, rows = m.size(); r < rows; ++r) {
+    m[r] = reduceRow(s, columns, r, m[r], /*isMax=*/true);
+    n[r] = reduceRow(visible, columns, r, n[r], /*isMax=*/false);
+  }
+  VectorType rowType = rowVectorType(b.getContext(), layout);
+  return {pack(rowType, m), pack(rowType, n)};
+}
+
+void WarpTiles::entmaxHistogram(Value scores, Value max, Value bins,
+                                int64_t numBins) {
+  SmallVector<Value> s = unpack(scores), m = unpack(max);
+  int64_t columns = 2 * s.size() / layout.rowTiles;
+  ScalarBuilder scalar(b, loc);
+  SmallVector<Value> origin, firstBin;
+  for (auto [r, maximum] : llvm::enumerate(m)) {
+    origin.push_back(scalar.sub(maximum, f32(1.0)));
+    firstBin.push_back(arith::MulIOp::create(b, loc, vectorRow(r),
+                                             index(3 * numBins)));
+  }
+  for (auto [e, score] : llvm::enumerate(s)) {
+    int64_t r = rowOf(e, columns);
+    Value z = scalar.sub(score, origin[r]);
+    // False for -inf entries and for NaN (rows whose maximum is -inf).
+    auto ifOp = scf::IfOp::create(b, loc, scalar.ge(z, f32(0.0)),
+                                  /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    // z <= 1 (no entry exceeds its row's maximum): the truncation of
+    // z * BINS is its floor, at most BINS.
+    Value scaled = scalar.mul(z, f32(static_cast<double>(numBins)));
+    Value bin = arith::MinSIOp::create(
+        b, loc,
+        arith::IndexCastOp::create(
+            b, loc, b.getIndexType(),
+            arith::FPToSIOp::create(b, loc, b.getI32Type(), scaled)),
+        index(numBins - 1));
+    Value slot = arith::AddIOp::create(
+        b, loc, firstBin[r], arith::MulIOp::create(b, loc, bin, index(3)));
+    Value moments[] = {f32(1.0), z, scalar.mul(z, z)};
+    for (int64_t k = 0; k < 3; ++k)
+      memref::AtomicRMWOp::create(
+          b, loc, arith::AtomicRMWKind::addf, moments[k], bins,
+          ValueRange{arith::AddIOp::create(b, loc, slot, index(k))});
+  }
+}
+
+SmallVector<Value> WarpTiles::entmaxThresholdInit(EntmaxAttr config,
+                                                  Value max, Value count,
+                                                  Value bins,
+                                                  int64_t numBins) {
+  NVVMFunctions functions;
+  SmallVector<Value> m = unpack(max), n = unpack(count);
+  if (bins)
+    gpu::BarrierOp::create(b, loc);
+  SmallVector<Value> results[3];
+  for (int64_t r = 0, rows = m.size(); r < rows; ++r) {
+    entmax::Bracket bracket;
+    if (!bins) {
+      bracket = entmax::initialBracket(b, loc, functions, config, m[r], n[r]);
+    } else {
+      Value firstBin =
+          arith::MulIOp::create(b, loc, vectorRow(r), index(3 * numBins));
+      SmallVector<std::array<Value, 3>> moments(numBins);
+      for (int64_t k = 0; k < numBins; ++k)
+        for (int64_t j = 0; j < 3; ++j)
+          moments[k][j] = memref::LoadOp::create(
+              b, loc, bins,
+              ValueRange{arith::AddIOp::create(b, loc, firstBin,
+                                               index(3 * k + j))});
+      bracket = entmax::histogramBracket(b, loc, functions, config, m[r],
+                                         moments);
+    }
+    results[0].push_back(bracket.threshold);
+    results[1].push_back(bracket.lower);
+    results[2].push_back(bracket.upper);
+  }
+  VectorType rowType = rowVectorType(b.getContext(), layout);
+  return {pack(rowType, results[0]), pack(rowType, results[1]),
+          pack(rowType, results[2])};
+}
+
+SmallVector<Value> WarpTiles::entmaxMoments(EntmaxAttr config, Value scores,
+                                            Value threshold, Value s0,
+                                            Value s1, Value s2) {
+  NVVMFunctions functions;
+  SmallVector<Value> s = unpack(scores), tau = unpack(threshold);
+  int64_t columns = 2 * s.size() / layout.rowTiles;
+  double c0 = config.getExponent();
+  SmallVector<Value> terms[3];
+  for (auto [e, score] : llvm::enumerate(s)) {
+    Value d = arith::SubFOp::create(b, loc, score, tau[rowOf(e, columns)]);
+    for (int64_t k = 0; k < 3; ++k)
+      terms[k].push_back(
+          entmax::positivePower(b, loc, functions, d, c0 - k));
+  }
+  VectorType rowType = rowVectorType(b.getContext(), layout);
+  SmallVector<Value> results;
+  std::array<Value, 3> inits = {s0, s1, s2};
+  for (auto [k, init] : llvm::enumerate(inits)) {
+    SmallVector<Value> sums = unpack(init);
+    for (int64_t r = 0, rows = sums.size(); r < rows; ++r)
+      sums[r] = reduceRow(terms[k], columns, r, sums[r], /*isMax=*/false);
+    results.push_back(pack(rowType, sums));
+  }
+  return results;
+}
+
+SmallVector<Value> WarpTiles::entmaxThresholdStep(EntmaxAttr config,
+                                                  Value threshold, Value lower,
+                                                  Value upper, Value s0,
+                                                  Value s1, Value s2) {
+  NVVMFunctions functions;
+  SmallVector<Value> tau = unpack(threshold), lo = unpack(lower),
+                     hi = unpack(upper), m0 = unpack(s0), m1 = unpack(s1),
+                     m2 = unpack(s2);
+  SmallVector<Value> results[3];
+  Value pending;
+  for (int64_t r = 0, rows = tau.size(); r < rows; ++r) {
+    entmax::Step step = entmax::thresholdStep(
+        b, loc, functions, config, {tau[r], lo[r], hi[r]}, m0[r], m1[r],
+        m2[r]);
+    results[0].push_back(step.next.threshold);
+    results[1].push_back(step.next.lower);
+    results[2].push_back(step.next.upper);
+    pending = pending ? arith::OrIOp::create(b, loc, pending, step.pending)
+                      : step.pending;
+  }
+  Value converged = arith::XOrIOp::create(
+      b, loc, anyInBlock(pending),
+      arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+  VectorType rowType = rowVectorType(b.getContext(), layout);
+  return {pack(rowType, results[0]), pack(rowType, results[1]),
+          pack(rowType, results[2]), converged};
+}
+
+Value WarpTiles::anyAbove(Value scores, Value threshold) {
+  SmallVector<Value> s = unpack(scores), tau = unpack(threshold);
+  int64_t columns = 2 * s.size() / layout.rowTiles;
+  Value any;
+  for (auto [e, score] : llvm::enumerate(s)) {
+    Value above = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                        score, tau[rowOf(e, columns)]);
+    any = any ? arith::OrIOp::create(b, loc, any, above) : above;
+  }
+  return anyInBlock(any);
+}
+
+std::pair<Value, Value>
+WarpTiles::entmaxAccumulate(EntmaxAttr config, Value scores,
+                            const SharedTile &values, Value threshold,
+                            Value acc, Value sum, Type elementType) {
+  NVVMFunctions functions;
+  SmallVector<Value> s = unpack(scores), tau = unpack(threshold),
+                     l = unpack(sum);
+  int64_t columns = 2 * s.size() / layout.rowTiles;
+  SmallVector<Value> w;
+  for (auto [e, score] : llvm::enumerate(s))
+    w.push_back(entmax::positivePower(
+        b, loc, functions,
+        arith::SubFOp::create(b, loc, score, tau[rowOf(e, columns)]),
+        config.getExponent()));
+  for (int64_t r = 0, rows = l.size(); r < rows; ++r)
+    l[r] = reduceRow(w, columns, r, l[r], /*isMax=*/false);
+  SmallVector<Value> packed;
+  for (int64_t e = 0, n = w.size(); e < n; e += 2)
+    packed.push_back(packPair(w[e], w[e + 1], elementType));
+  return {accumulateProducts(acc, packed, values, elementType),
+          pack(rowVectorType(b.getContext(), layout), l)};
+}
+
+std::pair<Value, Value> WarpTiles::entmaxFinalize(Value threshold, Value sum,
+                                                  Value acc, Value rows,
+                                                  Type elementType) {
+  SmallVector<Value> tau = unpack(threshold), l = unpack(sum);
+  SmallVector<Value> valid = validRows(l, rows);
+  SmallVector<Value> factor, statistic;
+  for (auto [r, isValid] : llvm::enumerate(valid)) {
+    factor.push_back(arith::SelectOp::create(
+        b, loc, isValid, arith::DivFOp::create(b, loc, f32(1.0), l[r]),
+        f32(0.0)));
+    statistic.push_back(arith::SelectOp::create(
+        b, loc, isValid, tau[r],
+        f32(std::numeric_limits<double>::infinity())));
+  }
+  return {scaledOutput(unpack(acc), factor, elementType),
+          pack(rowVectorType(b.getContext(), layout), statistic)};
 }

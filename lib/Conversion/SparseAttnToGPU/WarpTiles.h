@@ -30,13 +30,14 @@
 #ifndef SPARSE_ATTN_LIB_CONVERSION_SPARSEATTNTOGPU_WARPTILES_H
 #define SPARSE_ATTN_LIB_CONVERSION_SPARSEATTNTOGPU_WARPTILES_H
 
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/DenseMap.h"
 
-#include <tuple>
-
 #include <array>
+#include <tuple>
 
 namespace mlir::sparse_attn::warp_tiles {
 
@@ -157,6 +158,48 @@ public:
                                           Value rows, bool unnormalized,
                                           Type elementType);
 
+  /// `sparse_attn.row_max`: the running row maxima and visible counts.
+  std::pair<Value, Value> rowMax(Value scores, Value max, Value count);
+
+  /// `sparse_attn.entmax_histogram` into `bins`, the [TQ, numBins, 3] f32
+  /// histogram in shared memory (row-major): each entry within 1 of its
+  /// row's maximum adds its count, z and z^2 with shared-memory atomics.
+  void entmaxHistogram(Value scores, Value max, Value bins, int64_t numBins);
+
+  /// `sparse_attn.entmax_threshold_init`: (threshold, lower, upper), from
+  /// the histogram in `bins` (after a barrier that completes it) or, with a
+  /// null `bins`, from the plain bracket.
+  SmallVector<Value> entmaxThresholdInit(EntmaxAttr config, Value max,
+                                         Value count, Value bins,
+                                         int64_t numBins);
+
+  /// `sparse_attn.entmax_moments`: (s0, s1, s2).
+  SmallVector<Value> entmaxMoments(EntmaxAttr config, Value scores,
+                                   Value threshold, Value s0, Value s1,
+                                   Value s2);
+
+  /// `sparse_attn.entmax_threshold_step`: (threshold, lower, upper,
+  /// converged), `converged` the same in every thread of the CTA.
+  SmallVector<Value> entmaxThresholdStep(EntmaxAttr config, Value threshold,
+                                         Value lower, Value upper, Value s0,
+                                         Value s1, Value s2);
+
+  /// `sparse_attn.any_above`, the same in every thread of the CTA.
+  Value anyAbove(Value scores, Value threshold);
+
+  /// `sparse_attn.entmax_accumulate`: (acc + w @ values, sum + row sums of
+  /// w) with `w = [scores - threshold]_+^(1 / (alpha - 1))`.
+  std::pair<Value, Value> entmaxAccumulate(EntmaxAttr config, Value scores,
+                                           const SharedTile &values,
+                                           Value threshold, Value acc,
+                                           Value sum, Type elementType);
+
+  /// `sparse_attn.entmax_finalize`: the output tile in `elementType` and the
+  /// threshold row vector.
+  std::pair<Value, Value> entmaxFinalize(Value threshold, Value sum,
+                                         Value acc, Value rows,
+                                         Type elementType);
+
 private:
   Value index(int64_t value);
   Value f32(double value);
@@ -202,6 +245,16 @@ private:
   /// accumulator layout of a [TQ, values.rows] tile (element pair e / 2).
   Value accumulateProducts(Value acc, ArrayRef<Value> weights,
                            const SharedTile &values, Type elementType);
+
+  /// Whether `predicate` (i1) holds in some thread of the CTA; a barrier
+  /// every thread must reach.
+  Value anyInBlock(Value predicate);
+
+  /// Rows `r < rows` with a positive `sum[r]`, per row-vector element.
+  SmallVector<Value> validRows(ArrayRef<Value> sum, Value rows);
+  /// The output tile in `elementType`: `acc` times its row's factor.
+  Value scaledOutput(ArrayRef<Value> acc, ArrayRef<Value> factors,
+                     Type elementType);
 
   /// Combines a thread's entries of row-vector element `r` of a tile of
   /// `columns` columns and the four threads of its quad, then `init`.

@@ -14,9 +14,11 @@ func.func @f32_tiles(%q: tensor<1x2x128x64xf32>) -> tensor<1x2x128x64xf32> {
 // -----
 
 // A tile op without a GPU lowering yet is reported, not dropped.
-func.func @entmax(%q: tensor<1x2x128x64xbf16>) -> tensor<1x2x128x64xbf16> {
-  // expected-error@+1 {{'sparse_attn.row_max' op cannot be lowered by sparse-attn-to-gpu}}
-  %o = sparse_attn.attention entmax<alpha = 1.25> %q, %q, %q
+func.func @elastic(%q: tensor<1x2x128x64xbf16>, %tau: tensor<2xf32>)
+    -> tensor<1x2x128x64xbf16> {
+  // expected-error@+1 {{'tensor.empty' op is used other than as a grid output}}
+  %o = sparse_attn.attention elastic_softmax causal %q, %q, %q
+      tau(%tau : tensor<2xf32>)
       : tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>
       -> tensor<1x2x128x64xbf16>
   return %o : tensor<1x2x128x64xbf16>
@@ -36,3 +38,4 @@ func.func @two_grids(%q: tensor<1x2x128x64xbf16>)
       -> tensor<1x2x128x64xbf16>
   return %o, %p : tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>
 }
+

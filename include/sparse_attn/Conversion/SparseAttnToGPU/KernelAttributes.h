@@ -44,6 +44,10 @@ inline constexpr llvm::StringLiteral kKernelTuningAttr = "sparse_attn.tuning";
 /// `scale-argument`.
 inline constexpr llvm::StringLiteral kScaleArgumentName = "scale";
 
+/// The i32 scalar argument that caps the entmax solver's passes with
+/// `iterations-argument`.
+inline constexpr llvm::StringLiteral kIterationsArgumentName = "niter";
+
 } // namespace mlir::sparse_attn
 
 #endif // SPARSE_ATTN_CONVERSION_SPARSEATTNTOGPU_KERNELATTRIBUTES_H

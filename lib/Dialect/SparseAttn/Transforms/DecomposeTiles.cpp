@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
+#include "sparse_attn/Dialect/SparseAttn/Transforms/EntmaxSolver.h"
 #include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -33,43 +34,16 @@ constexpr IteratorType kParallel = IteratorType::parallel;
 constexpr IteratorType kReduction = IteratorType::reduction;
 
 /// Scalar arithmetic inside generic bodies (f32 unless said otherwise).
-class Scalar {
+class Scalar : public ScalarBuilder {
 public:
-  Scalar(OpBuilder &builder, Location loc) : b(builder), loc(loc) {}
+  using ScalarBuilder::ScalarBuilder;
 
-  Value f32(double value) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
-  }
   Value index(int64_t value) {
     return arith::ConstantIndexOp::create(b, loc, value);
   }
-  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
-  Value max(Value x, Value y) {
-    return arith::MaximumFOp::create(b, loc, x, y);
-  }
-  Value min(Value x, Value y) {
-    return arith::MinimumFOp::create(b, loc, x, y);
-  }
   Value exp2(Value x) { return math::Exp2Op::create(b, loc, x); }
   Value log2(Value x) { return math::Log2Op::create(b, loc, x); }
-  Value sqrt(Value x) { return math::SqrtOp::create(b, loc, x); }
   Value floor(Value x) { return math::FloorOp::create(b, loc, x); }
-  Value cmp(arith::CmpFPredicate predicate, Value x, Value y) {
-    return arith::CmpFOp::create(b, loc, predicate, x, y);
-  }
-  Value gt(Value x, Value y) { return cmp(arith::CmpFPredicate::OGT, x, y); }
-  Value ge(Value x, Value y) { return cmp(arith::CmpFPredicate::OGE, x, y); }
-  Value lt(Value x, Value y) { return cmp(arith::CmpFPredicate::OLT, x, y); }
-  Value le(Value x, Value y) { return cmp(arith::CmpFPredicate::OLE, x, y); }
-  Value eq(Value x, Value y) { return cmp(arith::CmpFPredicate::OEQ, x, y); }
-  Value select(Value c, Value x, Value y) {
-    return arith::SelectOp::create(b, loc, c, x, y);
-  }
-  Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
-  Value orI(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
   Value xorI(Value x, Value y) { return arith::XOrIOp::create(b, loc, x, y); }
   Value boolean(bool value) {
     return arith::ConstantOp::create(b, loc, b.getBoolAttr(value));
@@ -91,23 +65,19 @@ public:
     return arith::SIToFPOp::create(b, loc, b.getF32Type(), asInt);
   }
   Value loopIndex(int64_t dim) { return linalg::IndexOp::create(b, loc, dim); }
-  Value abs(Value x) { return math::AbsFOp::create(b, loc, x); }
-  /// d^exponent for d > 0 with the exponents of alpha 1.5 and 2 exact.
-  Value power(Value d, double exponent) {
-    if (exponent == 0.0)
-      return f32(1.0);
-    if (exponent == 1.0)
-      return d;
-    if (exponent == 2.0)
-      return mul(d, d);
-    if (exponent == -1.0)
-      return div(f32(1.0), d);
-    return math::PowFOp::create(b, loc, d, f32(exponent));
-  }
+};
 
-private:
-  OpBuilder &b;
-  Location loc;
+/// The entmax solver's special functions on the CPU: the math dialect.
+class MathFunctions : public entmax::SpecialFunctions {
+public:
+  Value sqrt(OpBuilder &b, Location loc, Value x) override {
+    return math::SqrtOp::create(b, loc, x);
+  }
+  Value power(OpBuilder &b, Location loc, Value x, double exponent) override {
+    return math::PowFOp::create(
+        b, loc, x,
+        arith::ConstantOp::create(b, loc, b.getF32FloatAttr(exponent)));
+  }
 };
 
 AffineMap mapOf(OpBuilder &b, unsigned numDims, ArrayRef<unsigned> dims) {
@@ -262,6 +232,7 @@ private:
 
   OpBuilder &b;
   Location loc;
+  MathFunctions functions;
 };
 
 //===----------------------------------------------------------------------===//
@@ -593,14 +564,10 @@ SmallVector<Value> Decomposer::entmaxMoments(EntmaxMomentsOp op) {
               {kParallel, kReduction},
               [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
                 Value d = s.sub(a[0], a[1]);
-                Value inSupport = s.gt(d, s.f32(0.0));
-                // Outside the support d is clamped to 1 so that no negative
-                // power produces inf or NaN before the select.
-                Value safe = s.select(inSupport, d, s.f32(1.0));
                 SmallVector<Value> sums(3), compensations(3);
                 for (int k = 0; k < 3; ++k) {
                   Value term =
-                      s.select(inSupport, s.power(safe, c0 - k), s.f32(0.0));
+                      entmax::positivePower(b, loc, functions, d, c0 - k);
                   Value corrected = s.sub(term, a[5 + k]);
                   Value total = s.add(a[2 + k], corrected);
                   compensations[k] = s.sub(s.sub(total, a[2 + k]), corrected);
@@ -613,145 +580,42 @@ SmallVector<Value> Decomposer::entmaxMoments(EntmaxMomentsOp op) {
   return sums;
 }
 
-/// The root of the closed-form objective on a candidate support of `n`
-/// entries with sum `z1` and sum of squares `z2` of their offsets (alpha
-/// 1.5: sum (z - t)^2 = 1, smaller root; alpha 2: sum (z - t) = 1).
-static Value closedFormRoot(Scalar &s, EntmaxAttr config, Value n, Value z1,
-                            Value z2) {
-  if (config.isSparsemax())
-    return s.div(s.sub(z1, s.f32(1.0)), n);
-  Value discriminant = s.sub(s.mul(z1, z1), s.mul(n, s.sub(z2, s.f32(1.0))));
-  Value root = s.sqrt(s.max(discriminant, s.f32(0.0)));
-  return s.div(s.sub(z1, root), n);
-}
-
 SmallVector<Value> Decomposer::thresholdInit(EntmaxThresholdInitOp op) {
   EntmaxAttr config = op.getConfig();
   Value histogram = op.getHistogram();
-  double alpha = config.getAlphaValue();
   return mapRows(
       {op.getMax(), op.getCount()}, 3,
-      [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
-        Value max = a[0], count = a[1];
-        Value origin = s.sub(max, s.f32(1.0));
-        Value empty = s.eq(max, s.f32(-kInf));
-        Value inf = s.f32(kInf);
-        auto orInf = [&](Value v) { return s.select(empty, inf, v); };
+      [&](Scalar &, ValueRange a) -> SmallVector<Value> {
+        entmax::Bracket bracket;
         if (!histogram) {
-          // [max - 1, max - n^(1 - alpha)], starting from the lower end.
-          Value upper = s.sub(
-              max, math::PowFOp::create(b, loc, count, s.f32(1.0 - alpha)));
-          return {orInf(origin), orInf(origin), orInf(upper)};
+          bracket = entmax::initialBracket(b, loc, functions, config, a[0], a[1]);
+        } else {
+          auto type = cast<RankedTensorType>(histogram.getType());
+          Value row = linalg::IndexOp::create(b, loc, 0);
+          SmallVector<std::array<Value, 3>> bins(type.getDimSize(1));
+          for (auto [k, bin] : llvm::enumerate(bins))
+            for (int64_t m = 0; m < 3; ++m)
+              bin[m] = tensor::ExtractOp::create(
+                  b, loc, histogram,
+                  ValueRange{row, arith::ConstantIndexOp::create(b, loc, k),
+                             arith::ConstantIndexOp::create(b, loc, m)});
+          bracket = entmax::histogramBracket(b, loc, functions, config, a[0],
+                                             bins);
         }
-        auto type = cast<RankedTensorType>(histogram.getType());
-        int64_t bins = type.getDimSize(1);
-        Value row = s.loopIndex(0);
-        // Suffix moments (bins >= k) and the objective at edge k / BINS;
-        // the largest edge with a non-negative objective is the lower end.
-        Value n = s.f32(0.0), z1 = s.f32(0.0), z2 = s.f32(0.0);
-        SmallVector<std::array<Value, 3>> suffix(bins);
-        for (int64_t k = bins - 1; k >= 0; --k) {
-          auto moment = [&](int64_t m) {
-            return tensor::ExtractOp::create(
-                b, loc, histogram, ValueRange{row, s.index(k), s.index(m)});
-          };
-          n = s.add(n, moment(0));
-          z1 = s.add(z1, moment(1));
-          z2 = s.add(z2, moment(2));
-          suffix[k] = {n, z1, z2};
-        }
-        Value chosen = s.f32(0.0);
-        std::array<Value, 3> chosenMoments = suffix[0];
-        for (int64_t k = 1; k < bins; ++k) {
-          Value edge = s.f32(static_cast<double>(k) / bins);
-          auto [kn, kz1, kz2] = suffix[k];
-          Value objective =
-              config.isSparsemax()
-                  ? s.sub(s.sub(kz1, s.mul(kn, edge)), s.f32(1.0))
-                  : s.sub(s.add(s.sub(kz2, s.mul(s.mul(s.f32(2.0), edge), kz1)),
-                                s.mul(s.mul(edge, edge), kn)),
-                          s.f32(1.0));
-          Value nonNegative = s.ge(objective, s.f32(0.0));
-          chosen = s.select(nonNegative, s.f32(static_cast<double>(k)), chosen);
-          for (int m = 0; m < 3; ++m)
-            chosenMoments[m] =
-                s.select(nonNegative, suffix[k][m], chosenMoments[m]);
-        }
-        Value width = s.f32(1.0 / bins);
-        Value lower = s.add(origin, s.mul(chosen, width));
-        Value upper = s.add(lower, width);
-        Value start =
-            s.add(origin, closedFormRoot(s, config, chosenMoments[0],
-                                         chosenMoments[1], chosenMoments[2]));
-        // NaN (no entry) falls back to the lower end through the clamp.
-        Value clamped =
-            s.select(s.ge(start, lower), s.min(start, upper), lower);
-        return {orInf(clamped), orInf(lower), orInf(upper)};
+        return {bracket.threshold, bracket.lower, bracket.upper};
       });
 }
 
 SmallVector<Value> Decomposer::thresholdStep(EntmaxThresholdStepOp op) {
-  EntmaxAttr config = op.getConfig();
-  double c0 = config.getExponent(), c1 = c0 - 1.0;
-  bool closedForm = config.isSparsemax() || config.isOnePointFive();
   SmallVector<Value> next = mapRows(
       {op.getThreshold(), op.getLower(), op.getUpper(), op.getS0(), op.getS1(),
        op.getS2()},
       4, [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
-        Value tau = a[0], lower = a[1], upper = a[2];
-        Value s0 = a[3], s1 = a[4], s2 = a[5];
-        Value objective = s.sub(s0, s.f32(1.0));
-        Value aboveRoot = s.ge(objective, s.f32(0.0));
-        Value newLower = s.select(aboveRoot, s.max(lower, tau), lower);
-        Value newUpper = s.select(aboveRoot, upper, s.min(upper, tau));
-        Value width = s.sub(newUpper, newLower);
-        // |f| <= 2^-16: the weights sum to one within f32 noise.
-        Value nearRoot = s.le(s.abs(objective), s.f32(0x1p-16));
-        Value candidate;
-        if (config.isSparsemax()) {
-          // sum (x - t) = 1 on the support {x > tau}: s0 offsets, s1 count.
-          candidate = s.add(tau, s.div(objective, s1));
-        } else if (config.isOnePointFive()) {
-          // sum (x - t)^2 = 1 on the support: s0 squares, s1 sum, s2 count.
-          candidate = s.add(tau, closedFormRoot(s, config, s2, s1, s0));
-        } else {
-          Value first = s.mul(s.f32(-c0), s1);
-          Value second = s.mul(s.f32(c0 * c1), s2);
-          Value numerator = s.mul(s.mul(s.f32(2.0), objective), first);
-          Value denominator = s.sub(s.mul(s.mul(s.f32(2.0), first), first),
-                                    s.mul(objective, second));
-          candidate = s.sub(tau, s.div(numerator, denominator));
-        }
-        Value tolerance = s.f32(1e-6);
-        Value accepted = s.andI(s.gt(candidate, s.sub(newLower, tolerance)),
-                                s.lt(candidate, s.add(newUpper, tolerance)));
-        if (!closedForm) {
-          // The Halley step must land strictly inside the bracket (a
-          // clamped candidate would re-evaluate an end), and entries just
-          // above tau make f' or f'' huge for alpha > 1.5 and the step
-          // crawl: far from the root a step shorter than 1/64 of the
-          // bracket is replaced by bisection.
-          Value inside =
-              s.andI(s.gt(candidate, newLower), s.lt(candidate, newUpper));
-          Value progress =
-              s.ge(s.abs(s.sub(candidate, tau)), s.mul(width, s.f32(1.0 / 64)));
-          accepted = s.andI(inside, s.orI(progress, nearRoot));
-        }
-        Value midpoint = s.mul(s.add(newLower, newUpper), s.f32(0.5));
-        Value chosen = s.select(accepted, candidate, midpoint);
-        chosen = s.min(s.max(chosen, newLower), newUpper);
-        // Converged: a short step at the root, or a collapsed bracket.
-        Value resolution = s.mul(s.f32(0x1p-20), s.max(s.f32(1.0), s.abs(tau)));
-        Value converged =
-            s.orI(s.andI(s.le(s.abs(s.sub(chosen, tau)), resolution), nearRoot),
-                  s.le(width, resolution));
-        // Empty rows (tau = +inf) keep their state and have converged.
-        Value empty = s.eq(tau, s.f32(kInf));
-        Value pending = s.andI(s.xorI(empty, s.boolean(true)),
-                               s.xorI(converged, s.boolean(true)));
-        return {s.select(empty, tau, chosen), s.select(empty, lower, newLower),
-                s.select(empty, upper, newUpper),
-                s.select(pending, s.f32(1.0), s.f32(0.0))};
+        entmax::Step step =
+            entmax::thresholdStep(b, loc, functions, op.getConfig(),
+                                  {a[0], a[1], a[2]}, a[3], a[4], a[5]);
+        return {step.next.threshold, step.next.lower, step.next.upper,
+                s.select(step.pending, s.f32(1.0), s.f32(0.0))};
       });
   Value pending = any(next[3], {}, [](Scalar &s, ValueRange a) {
     return s.gt(a[0], s.f32(0.0));
@@ -766,10 +630,8 @@ Value Decomposer::entmaxWeightsOf(EntmaxAttr config, Value scores,
   double c0 = config.getExponent();
   return mapTile(scores, {threshold}, b.getF32Type(),
                  [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
-                   Value d = s.sub(a[0], a[1]);
-                   Value inSupport = s.gt(d, s.f32(0.0));
-                   Value safe = s.select(inSupport, d, s.f32(1.0));
-                   return {s.select(inSupport, s.power(safe, c0), s.f32(0.0))};
+                   return {entmax::positivePower(b, loc, functions,
+                                                 s.sub(a[0], a[1]), c0)};
                  });
 }
 

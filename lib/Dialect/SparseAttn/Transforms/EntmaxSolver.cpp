@@ -1,0 +1,172 @@
+//===- EntmaxSolver.cpp - scalar formulas of the entmax solver --*- C++ -*-===//
+
+#include "sparse_attn/Dialect/SparseAttn/Transforms/EntmaxSolver.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::sparse_attn;
+using namespace mlir::sparse_attn::entmax;
+
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+/// The root of the closed-form objective on a candidate support of `n`
+/// entries with sum `z1` and sum of squares `z2` of their offsets (alpha
+/// 1.5: sum (z - t)^2 = 1, smaller root; alpha 2: sum (z - t) = 1).
+Value closedFormRoot(ScalarBuilder &s, OpBuilder &b, Location loc,
+                     SpecialFunctions &functions, EntmaxAttr config, Value n,
+                     Value z1, Value z2) {
+  if (config.isSparsemax())
+    return s.div(s.sub(z1, s.f32(1.0)), n);
+  Value discriminant = s.sub(s.mul(z1, z1), s.mul(n, s.sub(z2, s.f32(1.0))));
+  Value root = functions.sqrt(b, loc, s.max(discriminant, s.f32(0.0)));
+  return s.div(s.sub(z1, root), n);
+}
+} // namespace
+
+Value entmax::power(OpBuilder &b, Location loc, SpecialFunctions &functions,
+                    Value d, double exponent) {
+  ScalarBuilder s(b, loc);
+  if (exponent == 0.0)
+    return s.f32(1.0);
+  if (exponent == 1.0)
+    return d;
+  if (exponent == 2.0)
+    return s.mul(d, d);
+  if (exponent == -1.0)
+    return s.div(s.f32(1.0), d);
+  return functions.power(b, loc, d, exponent);
+}
+
+Value entmax::positivePower(OpBuilder &b, Location loc,
+                            SpecialFunctions &functions, Value d,
+                            double exponent) {
+  ScalarBuilder s(b, loc);
+  Value inSupport = s.gt(d, s.f32(0.0));
+  if (exponent == 1.0)
+    return s.select(inSupport, d, s.f32(0.0));
+  // Outside the support d is replaced by 1 so that no negative power
+  // produces inf or NaN before the select.
+  Value safe = s.select(inSupport, d, s.f32(1.0));
+  return s.select(inSupport, power(b, loc, functions, safe, exponent),
+                  s.f32(0.0));
+}
+
+Bracket entmax::initialBracket(OpBuilder &b, Location loc,
+                               SpecialFunctions &functions, EntmaxAttr config,
+                               Value max, Value count) {
+  ScalarBuilder s(b, loc);
+  Value empty = s.eq(max, s.f32(-kInf));
+  auto orInf = [&](Value v) { return s.select(empty, s.f32(kInf), v); };
+  Value origin = s.sub(max, s.f32(1.0));
+  Value upper = s.sub(
+      max, functions.power(b, loc, count, 1.0 - config.getAlphaValue()));
+  return {orInf(origin), orInf(origin), orInf(upper)};
+}
+
+Bracket entmax::histogramBracket(OpBuilder &b, Location loc,
+                                 SpecialFunctions &functions,
+                                 EntmaxAttr config, Value max,
+                                 ArrayRef<std::array<Value, 3>> bins) {
+  ScalarBuilder s(b, loc);
+  int64_t numBins = bins.size();
+  Value origin = s.sub(max, s.f32(1.0));
+  Value empty = s.eq(max, s.f32(-kInf));
+  auto orInf = [&](Value v) { return s.select(empty, s.f32(kInf), v); };
+  // Suffix moments (bins >= k) and the objective at edge k / BINS; the
+  // largest edge with a non-negative objective is the lower end.
+  SmallVector<std::array<Value, 3>> suffix(numBins);
+  std::array<Value, 3> running = {s.f32(0.0), s.f32(0.0), s.f32(0.0)};
+  for (int64_t k = numBins - 1; k >= 0; --k) {
+    for (int m = 0; m < 3; ++m)
+      running[m] = s.add(running[m], bins[k][m]);
+    suffix[k] = running;
+  }
+  Value chosen = s.f32(0.0);
+  std::array<Value, 3> chosenMoments = suffix[0];
+  for (int64_t k = 1; k < numBins; ++k) {
+    Value edge = s.f32(static_cast<double>(k) / numBins);
+    auto [n, z1, z2] = suffix[k];
+    Value objective =
+        config.isSparsemax()
+            ? s.sub(s.sub(z1, s.mul(n, edge)), s.f32(1.0))
+            : s.sub(s.add(s.sub(z2, s.mul(s.mul(s.f32(2.0), edge), z1)),
+                          s.mul(s.mul(edge, edge), n)),
+                    s.f32(1.0));
+    Value nonNegative = s.ge(objective, s.f32(0.0));
+    chosen = s.select(nonNegative, s.f32(static_cast<double>(k)), chosen);
+    for (int m = 0; m < 3; ++m)
+      chosenMoments[m] = s.select(nonNegative, suffix[k][m], chosenMoments[m]);
+  }
+  Value width = s.f32(1.0 / numBins);
+  Value lower = s.add(origin, s.mul(chosen, width));
+  Value upper = s.add(lower, width);
+  Value start =
+      s.add(origin, closedFormRoot(s, b, loc, functions, config,
+                                   chosenMoments[0], chosenMoments[1],
+                                   chosenMoments[2]));
+  // NaN (no entry) falls back to the lower end through the clamp.
+  Value clamped = s.select(s.ge(start, lower), s.min(start, upper), lower);
+  return {orInf(clamped), orInf(lower), orInf(upper)};
+}
+
+Step entmax::thresholdStep(OpBuilder &b, Location loc,
+                           SpecialFunctions &functions, EntmaxAttr config,
+                           const Bracket &current, Value s0, Value s1,
+                           Value s2) {
+  ScalarBuilder s(b, loc);
+  double c0 = config.getExponent(), c1 = c0 - 1.0;
+  bool closedForm = config.isSparsemax() || config.isOnePointFive();
+  Value tau = current.threshold, lower = current.lower, upper = current.upper;
+  Value objective = s.sub(s0, s.f32(1.0));
+  Value aboveRoot = s.ge(objective, s.f32(0.0));
+  Value newLower = s.select(aboveRoot, s.max(lower, tau), lower);
+  Value newUpper = s.select(aboveRoot, upper, s.min(upper, tau));
+  Value width = s.sub(newUpper, newLower);
+  // |f| <= 2^-16: the weights sum to one within f32 noise.
+  Value nearRoot = s.le(s.abs(objective), s.f32(0x1p-16));
+  Value candidate;
+  if (config.isSparsemax()) {
+    // sum (x - t) = 1 on the support {x > tau}: s0 offsets, s1 count.
+    candidate = s.add(tau, s.div(objective, s1));
+  } else if (config.isOnePointFive()) {
+    // sum (x - t)^2 = 1 on the support: s0 squares, s1 sum, s2 count.
+    candidate =
+        s.add(tau, closedFormRoot(s, b, loc, functions, config, s2, s1, s0));
+  } else {
+    Value first = s.mul(s.f32(-c0), s1);
+    Value second = s.mul(s.f32(c0 * c1), s2);
+    Value numerator = s.mul(s.mul(s.f32(2.0), objective), first);
+    Value denominator = s.sub(s.mul(s.mul(s.f32(2.0), first), first),
+                              s.mul(objective, second));
+    candidate = s.sub(tau, s.div(numerator, denominator));
+  }
+  Value tolerance = s.f32(1e-6);
+  Value accepted = s.andI(s.gt(candidate, s.sub(newLower, tolerance)),
+                          s.lt(candidate, s.add(newUpper, tolerance)));
+  if (!closedForm) {
+    // The Halley step must land strictly inside the bracket (a clamped
+    // candidate would re-evaluate an end), and entries just above tau make
+    // f' or f'' huge for alpha > 1.5 and the step crawl: far from the root
+    // a step shorter than 1/64 of the bracket is replaced by bisection.
+    Value inside =
+        s.andI(s.gt(candidate, newLower), s.lt(candidate, newUpper));
+    Value progress =
+        s.ge(s.abs(s.sub(candidate, tau)), s.mul(width, s.f32(1.0 / 64)));
+    accepted = s.andI(inside, s.orI(progress, nearRoot));
+  }
+  Value midpoint = s.mul(s.add(newLower, newUpper), s.f32(0.5));
+  Value chosen = s.select(accepted, candidate, midpoint);
+  chosen = s.min(s.max(chosen, newLower), newUpper);
+  // Converged: a short step at the root, or a collapsed bracket.
+  Value resolution = s.mul(s.f32(0x1p-20), s.max(s.f32(1.0), s.abs(tau)));
+  Value converged =
+      s.orI(s.andI(s.le(s.abs(s.sub(chosen, tau)), resolution), nearRoot),
+            s.le(width, resolution));
+  // Empty rows (tau = +inf) keep their state and have converged.
+  Value empty = s.eq(tau, s.f32(kInf));
+  return {{s.select(empty, tau, chosen), s.select(empty, lower, newLower),
+           s.select(empty, upper, newUpper)},
+          s.andI(s.notI(empty), s.notI(converged))};
+}
