@@ -63,6 +63,10 @@ void sparse_attn::buildReferencePipeline(OpPassManager &pm) {
 
 void sparse_attn::buildCpuPipeline(OpPassManager &pm,
                                    const CpuPipelineOptions &options) {
+  // Prefill ops become their estimator and the attention that gets tiled;
+  // block-selecting estimators become index lists that the key loops walk.
+  pm.addPass(createSparseAttnExpandPrefillPass());
+  pm.addPass(createSparseAttnDecomposeEstimatorsPass());
   SparseAttnTilePassOptions tileOptions;
   tileOptions.queryTile = options.queryTile;
   tileOptions.keyTile = options.keyTile;

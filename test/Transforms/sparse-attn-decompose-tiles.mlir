@@ -121,12 +121,19 @@ func.func @index_row_contains(%n: tensor<1x2x4xi32>, %i: tensor<1x2x4x4xi32>, %x
 
 // -----
 
-// Token-level mask queries must be fused first.
+// A token-level query that fusion left (a mask without a tiled form) moves
+// with the region into the elementwise generic, for
+// convert-sparse-attn-to-linalg to read.
 
+// CHECK-LABEL: func.func @unfused_mask(
+// CHECK-SAME:      %{{.*}}: tensor<64x16xf32>, %[[M:.*]]: !sparse_attn.block_mask<1x1x64x64, block = 64x64>, %[[X:.*]]: index)
+// CHECK:         linalg.generic
+// CHECK:           %[[I:.*]] = arith.addi %[[X]], %{{.*}}
+// CHECK:           %[[J:.*]] = arith.addi %[[X]], %{{.*}}
+// CHECK:           sparse_attn.mask_visible %[[M]][%[[X]], %[[X]], %[[I]], %[[J]]]
 func.func @unfused_mask(%q: tensor<64x16xf32>, %m: !sparse_attn.block_mask<1x1x64x64, block = 64x64>, %x: index) -> tensor<64x64xf32> {
   %s = sparse_attn.score_tile %q, %q at [%x, %x] scale(1.0) visible {
   ^bb0(%i: index, %j: index):
-    // expected-error @+1 {{'sparse_attn.mask_visible' op must be expanded by sparse-attn-fuse before the tiles are decomposed}}
     %v = sparse_attn.mask_visible %m[%x, %x, %i, %j] : !sparse_attn.block_mask<1x1x64x64, block = 64x64>
     sparse_attn.yield %v : i1
   } : tensor<64x16xf32>, tensor<64x16xf32> -> tensor<64x64xf32>

@@ -59,7 +59,11 @@ ELEMENT_TYPE = re.compile(r"\b(f32|bf16|f16|f64|i32|i64|i1|index)\b")
 KEYWORDS = ["softmax", "entmax", "elastic_softmax", "causal", "mask", "query_lengths",
             "key_lengths", "bias", "tau", "scale", "sink", "window", "full", "block", "alpha",
             "iterations", "attention", "dense_mask", "causal_mask", "streaming_mask",
-            "mask_from_indices", "mask_to_indices", "mask_union", "mask_intersect"]
+            "mask_from_indices", "mask_to_indices", "mask_union", "mask_intersect",
+            "xattention_mask", "flexprefill_mask", "vertical_slash_mask", "mask_route_heads",
+            "prefill", "xattention", "flexprefill", "minference", "stride", "threshold",
+            "thresholds", "gamma", "min_budget", "max_budget", "vertical_size", "slash_size",
+            "last_queries", "local", "budgets", "streaming", "masks", "select_blocks"]
 KEYWORD = re.compile(r"\b(" + "|".join(KEYWORDS) + r")\b")
 SSA_VALUE = re.compile(r"%[\w.$-]+")
 TOKEN = re.compile(r"%[\w.$-]+|[\w.]+|[^\s\w]")

@@ -25,19 +25,23 @@ namespace {
 /// What an argument feeds, which decides how a random value is drawn.
 enum class Role {
   Data,
-  QueryLengths,
-  KeyLengths,
+  Lengths,
   ElasticTau,
   Bias,
   BlockCounts,
   BlockIndices,
   FullBlockCounts,
   FullBlockIndices,
+  Thresholds,
+  Budgets,
+  HeadKinds,
 };
 
 struct RoleUse {
   Role role = Role::Data;
   Operation *user = nullptr;
+  /// Lengths and budgets: the tensor whose sequence extent bounds them.
+  Value sequence;
 };
 
 /// A seeded generator built on splitmix64 with its own distributions, so that
@@ -187,18 +191,47 @@ llvm::Error ArgumentPreparer::checkOptionIndices() {
 }
 
 void ArgumentPreparer::findRoles() {
-  auto assign = [&](Value operand, Role role, Operation *user) {
+  auto assign = [&](Value operand, Role role, Operation *user,
+                    Value sequence = Value()) {
     auto argument = dyn_cast_if_present<BlockArgument>(operand);
     // The first use decides.
     if (argument && argument.getOwner()->getParentOp() == entry)
-      roles.try_emplace(argument.getArgNumber(), RoleUse{role, user});
+      roles.try_emplace(argument.getArgNumber(), RoleUse{role, user, sequence});
+  };
+  // Query and key lengths are drawn up to the query and key extents.
+  auto assignLengths = [&](Operation *op, Value queryLengths, Value keyLengths,
+                           Value query, Value key) {
+    assign(queryLengths, Role::Lengths, op, query);
+    assign(keyLengths, Role::Lengths, op, key);
   };
   entry.walk([&](Operation *op) {
     if (auto attention = dyn_cast<AttentionOp>(op)) {
-      assign(attention.getQueryLengths(), Role::QueryLengths, op);
-      assign(attention.getKeyLengths(), Role::KeyLengths, op);
+      assignLengths(op, attention.getQueryLengths(), attention.getKeyLengths(),
+                    attention.getQuery(), attention.getKey());
       assign(attention.getBias(), Role::Bias, op);
       assign(attention.getTau(), Role::ElasticTau, op);
+    } else if (auto xattention = dyn_cast<XAttentionMaskOp>(op)) {
+      assignLengths(op, xattention.getQueryLengths(),
+                    xattention.getKeyLengths(), xattention.getQuery(),
+                    xattention.getKey());
+      assign(xattention.getThresholds(), Role::Thresholds, op);
+    } else if (auto flexprefill = dyn_cast<FlexPrefillMaskOp>(op)) {
+      assignLengths(op, flexprefill.getQueryLengths(),
+                    flexprefill.getKeyLengths(), flexprefill.getQuery(),
+                    flexprefill.getKey());
+    } else if (auto verticalSlash = dyn_cast<VerticalSlashMaskOp>(op)) {
+      assignLengths(op, verticalSlash.getQueryLengths(),
+                    verticalSlash.getKeyLengths(), verticalSlash.getQuery(),
+                    verticalSlash.getKey());
+      assign(verticalSlash.getBudgets(), Role::Budgets, op,
+             verticalSlash.getKey());
+    } else if (auto prefill = dyn_cast<PrefillOp>(op)) {
+      assignLengths(op, prefill.getQueryLengths(), prefill.getKeyLengths(),
+                    prefill.getQuery(), prefill.getKey());
+      assign(prefill.getThresholds(), Role::Thresholds, op);
+      assign(prefill.getBudgets(), Role::Budgets, op, prefill.getKey());
+    } else if (auto route = dyn_cast<MaskRouteHeadsOp>(op)) {
+      assign(route.getKinds(), Role::HeadKinds, op);
     } else if (auto fromIndices = dyn_cast<MaskFromIndicesOp>(op)) {
       assign(fromIndices.getKvNumBlocks(), Role::BlockCounts, op);
       assign(fromIndices.getKvIndices(), Role::BlockIndices, op);
@@ -359,19 +392,35 @@ llvm::Error ArgumentPreparer::generate(unsigned index, const BufferType &type) {
       origin = "random integers [-8, 8]";
     }
     return llvm::Error::success();
-  case Role::QueryLengths:
-  case Role::KeyLengths: {
-    auto attention = cast<AttentionOp>(use.user);
-    bool isQuery = use.role == Role::QueryLengths;
-    std::optional<int64_t> length = getExtent(
-        isQuery ? attention.getQuery() : attention.getKey(), /*dim=*/2);
+  case Role::Lengths:
+  case Role::Budgets: {
+    std::optional<int64_t> length = getExtent(use.sequence, /*dim=*/2);
     if (!length)
-      return fail(index, "cannot tell the sequence length the lengths are "
+      return fail(index, "cannot tell the sequence length the values are "
                          "drawn up to; pass --input=" +
                              Twine(index) + "=FILE.npy");
+    StringRef what = use.role == Role::Lengths ? "lengths" : "budgets";
     for (int64_t i = 0; i < buffer.getNumElements(); ++i)
       buffer.setInt(i, random.uniformInt(0, *length));
-    origin = ("random lengths [0, " + Twine(*length) + "]").str();
+    origin = ("random " + what + " [0, " + Twine(*length) + "]").str();
+    return llvm::Error::success();
+  }
+  case Role::Thresholds:
+    for (int64_t i = 0; i < buffer.getNumElements(); ++i)
+      buffer.setDouble(i, random.uniform(0.5, 0.95));
+    origin = "random uniform [0.5, 0.95]";
+    return llvm::Error::success();
+  case Role::HeadKinds: {
+    // Every kind the op can route to: dense, streaming when given, and
+    // each of the masks.
+    auto route = cast<MaskRouteHeadsOp>(use.user);
+    int64_t lowest = route.getStreaming() ? MaskRouteHeadsOp::kStreamingKind
+                                          : MaskRouteHeadsOp::kDenseKind;
+    int64_t highest = static_cast<int64_t>(route.getMasks().size());
+    for (int64_t i = 0; i < buffer.getNumElements(); ++i)
+      buffer.setInt(i, random.uniformInt(lowest, highest));
+    origin =
+        ("random kinds [" + Twine(lowest) + ", " + Twine(highest) + "]").str();
     return llvm::Error::success();
   }
   case Role::ElasticTau:

@@ -9,18 +9,22 @@
 
 #include "ReferenceEvaluator.h"
 
+#include "ReferenceEstimators.h"
+
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <variant>
 
 using namespace mlir;
@@ -177,8 +181,70 @@ public:
   llvm::Error evaluate(MaskToIndicesOp op);
   llvm::Error evaluate(MaskUnionOp op);
   llvm::Error evaluate(MaskIntersectOp op);
+  llvm::Error evaluate(XAttentionMaskOp op);
+  llvm::Error evaluate(FlexPrefillMaskOp op);
+  llvm::Error evaluate(VerticalSlashMaskOp op);
+  llvm::Error evaluate(MaskRouteHeadsOp op);
+  llvm::Error evaluate(PrefillOp op);
+  llvm::Error evaluate(SelectBlocksOp op);
 
 private:
+  /// What sparse_attn.attention computes, also for the prefill op that
+  /// stands for one.
+  struct AttentionArguments {
+    Value query, key, value, queryLengths, keyLengths, bias, tau;
+    const ReferenceMask *mask = nullptr;
+    NormalizerAttrInterface normalizer;
+    bool causal = false;
+    double scale = 1.0;
+    Value output, statistics;
+  };
+  llvm::Error evaluateAttention(Operation *op,
+                                const AttentionArguments &arguments);
+
+  /// The block selections of an estimator, per (b, h) in row-major order,
+  /// with the valid lengths of every sequence.
+  struct HeadSelections {
+    std::vector<std::pair<int64_t, int64_t>> lengths;
+    std::vector<BlockSelection> blocks;
+    /// FlexPrefill: the pattern code of every (b, h).
+    std::vector<int32_t> patterns;
+  };
+
+  /// The operands of a mask estimator.
+  struct EstimatorArguments {
+    Value query, key, queryLengths, keyLengths;
+    double scale = 1.0;
+  };
+  /// Runs `estimateHead(b, h, head)` for every (batch, query head) and
+  /// returns the per-sequence valid lengths (Lq, Lk); fails on runtime
+  /// extents that do not fit together or a per-head operand (`perHead`,
+  /// optional) without `perHeadColumns` entries per query head.
+  llvm::Expected<std::vector<std::pair<int64_t, int64_t>>>
+  forEachHead(Operation *op, const EstimatorArguments &arguments, Value perHead,
+              int64_t perHeadColumns,
+              function_ref<void(int64_t b, int64_t h, const EstimatorHead &)>
+                  estimateHead);
+  llvm::Expected<HeadSelections>
+  selectXAttentionBlocks(Operation *op, const EstimatorArguments &arguments,
+                         XAttentionAttr config, Value thresholds, bool causal,
+                         int64_t queryBlock, int64_t keyBlock);
+  llvm::Expected<HeadSelections>
+  selectFlexPrefillBlocks(Operation *op, const EstimatorArguments &arguments,
+                          FlexPrefillAttr config, int64_t block);
+  /// The selection of `method` (xattention or flexprefill).
+  llvm::Expected<HeadSelections>
+  selectBlocks(Operation *op, const EstimatorArguments &arguments,
+               Attribute method, Value thresholds, bool causal,
+               int64_t queryBlock, int64_t keyBlock);
+  /// Binds the token-level mask of an estimator's selections to `result`.
+  void bindSelectionMask(Value result, Value query, Value key, bool causal,
+                         HeadSelections selections);
+  llvm::Expected<ReferenceMask>
+  estimateVerticalSlash(Operation *op, const EstimatorArguments &arguments,
+                        MInferenceAttr config, Value budgets,
+                        int64_t queryBlock, int64_t keyBlock);
+
   const ReferenceTensor &getTensor(Value value) const {
     return std::get<ReferenceTensor>(values.find(value)->second);
   }
@@ -213,6 +279,8 @@ private:
 
   llvm::DenseMap<Value, ReferenceValue> values;
   SmallVector<ReferenceTensor> results;
+  /// Densities of the masks met so far, in program order.
+  SmallVector<MaskDensity> densities;
 };
 
 using OpHandler = llvm::Error (*)(Evaluator &, Operation *);
@@ -235,7 +303,9 @@ const llvm::DenseMap<TypeID, OpHandler> &getHandlers() {
       makeHandlerTable<arith::ConstantOp, tensor::DimOp, func::ReturnOp,
                        AttentionOp, EntmaxOp, DenseMaskOp, CausalMaskOp,
                        StreamingMaskOp, MaskFromIndicesOp, MaskToIndicesOp,
-                       MaskUnionOp, MaskIntersectOp>();
+                       MaskUnionOp, MaskIntersectOp, XAttentionMaskOp,
+                       FlexPrefillMaskOp, VerticalSlashMaskOp, MaskRouteHeadsOp,
+                       PrefillOp, SelectBlocksOp>();
   return handlers;
 }
 
@@ -275,9 +345,10 @@ Evaluator::run(func::FuncOp entry, ArrayRef<HostBuffer> arguments) {
       return std::move(error);
     for (Value result : op.getResults())
       if (isa<BlockMaskType>(result.getType()))
-        evaluation.masks.push_back(computeDensity(result, getMask(result)));
+        densities.push_back(computeDensity(result, getMask(result)));
   }
   evaluation.results = std::move(results);
+  evaluation.masks = std::move(densities);
   return evaluation;
 }
 
@@ -349,9 +420,29 @@ llvm::Error Evaluator::evaluate(func::ReturnOp op) {
 //===----------------------------------------------------------------------===//
 
 llvm::Error Evaluator::evaluate(AttentionOp op) {
-  const ReferenceTensor &query = getTensor(op.getQuery());
-  const ReferenceTensor &key = getTensor(op.getKey());
-  const ReferenceTensor &value = getTensor(op.getValue());
+  AttentionArguments arguments;
+  arguments.query = op.getQuery();
+  arguments.key = op.getKey();
+  arguments.value = op.getValue();
+  arguments.queryLengths = op.getQueryLengths();
+  arguments.keyLengths = op.getKeyLengths();
+  arguments.bias = op.getBias();
+  arguments.tau = op.getTau();
+  if (Value mask = op.getMask())
+    arguments.mask = &getMask(mask);
+  arguments.normalizer = op.getNormalizer();
+  arguments.causal = op.getCausal();
+  arguments.scale = op.getEffectiveScale();
+  arguments.output = op.getOutput();
+  arguments.statistics = op.getStatistics();
+  return evaluateAttention(op, arguments);
+}
+
+llvm::Error Evaluator::evaluateAttention(Operation *op,
+                                         const AttentionArguments &arguments) {
+  const ReferenceTensor &query = getTensor(arguments.query);
+  const ReferenceTensor &key = getTensor(arguments.key);
+  const ReferenceTensor &value = getTensor(arguments.value);
   int64_t batch = query.shape[0], heads = query.shape[1];
   int64_t queryLength = query.shape[2], headDim = query.shape[3];
   int64_t kvHeads = key.shape[1], keyLength = key.shape[2];
@@ -364,7 +455,7 @@ llvm::Error Evaluator::evaluate(AttentionOp op) {
                         run::formatShape(value.shape) + " do not fit together");
   int64_t groupSize = heads / kvHeads;
 
-  const ReferenceMask *mask = op.getMask() ? &getMask(op.getMask()) : nullptr;
+  const ReferenceMask *mask = arguments.mask;
   if (mask &&
       (mask->queryLength != queryLength || mask->keyLength != keyLength ||
        (mask->batch != 1 && mask->batch != batch) ||
@@ -374,14 +465,15 @@ llvm::Error Evaluator::evaluate(AttentionOp op) {
                                      mask->queryLength, mask->keyLength}) +
                         " do not fit the attention " +
                         run::formatShape({batch, heads, queryLength, keyLength}));
-  for (Value lengths : {op.getQueryLengths(), op.getKeyLengths()})
+  for (Value lengths : {arguments.queryLengths, arguments.keyLengths})
     if (lengths && getTensor(lengths).shape[0] != batch)
       return fail(op, "sequence lengths need one entry per batch");
   const ReferenceTensor *bias =
-      op.getBias() ? &getTensor(op.getBias()) : nullptr;
+      arguments.bias ? &getTensor(arguments.bias) : nullptr;
   if (bias && bias->shape[0] != heads)
     return fail(op, "bias needs one row per query head");
-  const ReferenceTensor *tau = op.getTau() ? &getTensor(op.getTau()) : nullptr;
+  const ReferenceTensor *tau =
+      arguments.tau ? &getTensor(arguments.tau) : nullptr;
   if (tau && tau->shape[0] != heads)
     return fail(op, "tau needs one entry per query head");
   int64_t biasWindow = bias ? bias->shape[1] : 0;
@@ -393,22 +485,22 @@ llvm::Error Evaluator::evaluate(AttentionOp op) {
                       int64_t{0}, extent);
   };
 
-  NormalizerAttrInterface normalizer = op.getNormalizer();
+  NormalizerAttrInterface normalizer = arguments.normalizer;
   auto entmaxConfig = dyn_cast<EntmaxAttr>(normalizer);
   bool isElastic = isa<ElasticSoftmaxAttr>(normalizer);
   double emptyStatistic =
       normalizer.getRowStatistic() == RowStatistic::LogSumExp
           ? -std::numeric_limits<double>::infinity()
           : std::numeric_limits<double>::infinity();
-  double scale = op.getEffectiveScale();
+  double scale = arguments.scale;
 
   ReferenceTensor output = makeTensor({batch, heads, queryLength, valueDim});
   ReferenceTensor statistics = makeTensor({batch, heads, queryLength});
   std::vector<int64_t> keys;
   std::vector<double> scores, weights;
   for (int64_t b = 0; b < batch; ++b) {
-    int64_t validQueries = validLength(op.getQueryLengths(), b, queryLength);
-    int64_t validKeys = validLength(op.getKeyLengths(), b, keyLength);
+    int64_t validQueries = validLength(arguments.queryLengths, b, queryLength);
+    int64_t validKeys = validLength(arguments.keyLengths, b, keyLength);
     int64_t offset = validKeys - validQueries;
     for (int64_t h = 0; h < heads; ++h) {
       int64_t kvHead = h / groupSize;
@@ -419,7 +511,7 @@ llvm::Error Evaluator::evaluate(AttentionOp op) {
         scores.clear();
         // Padded query rows (i >= Lq) see no key.
         for (int64_t j = 0; j < (i < validQueries ? validKeys : 0); ++j) {
-          if (op.getCausal() && j > position)
+          if (arguments.causal && j > position)
             continue;
           if (mask && !mask->isVisibleBroadcast(b, h, i, j))
             continue;
@@ -463,9 +555,9 @@ llvm::Error Evaluator::evaluate(AttentionOp op) {
       }
     }
   }
-  values[op.getOutput()] = std::move(output);
-  if (Value statisticsResult = op.getStatistics())
-    values[statisticsResult] = std::move(statistics);
+  values[arguments.output] = std::move(output);
+  if (arguments.statistics)
+    values[arguments.statistics] = std::move(statistics);
   return llvm::Error::success();
 }
 
@@ -672,6 +764,386 @@ llvm::Error Evaluator::evaluate(MaskUnionOp op) {
 llvm::Error Evaluator::evaluate(MaskIntersectOp op) {
   return combineMasks(op, op.getLhs(), op.getRhs(), op.getResult(),
                       /*isUnion=*/false);
+}
+
+//===----------------------------------------------------------------------===//
+// Prefill estimators, head routing, prefill
+//===----------------------------------------------------------------------===//
+
+llvm::Expected<std::vector<std::pair<int64_t, int64_t>>> Evaluator::forEachHead(
+    Operation *op, const EstimatorArguments &arguments, Value perHead,
+    int64_t perHeadColumns,
+    function_ref<void(int64_t, int64_t, const EstimatorHead &)> estimateHead) {
+  const ReferenceTensor &query = getTensor(arguments.query);
+  const ReferenceTensor &key = getTensor(arguments.key);
+  int64_t batch = query.shape[0], heads = query.shape[1];
+  int64_t queryLength = query.shape[2], headDim = query.shape[3];
+  int64_t kvHeads = key.shape[1], keyLength = key.shape[2];
+  if (key.shape[0] != batch || key.shape[3] != headDim || kvHeads == 0 ||
+      heads % kvHeads != 0)
+    return fail(op, "query " + formatShape(query.shape) + " and key " +
+                        formatShape(key.shape) + " do not fit together");
+  for (Value lengths : {arguments.queryLengths, arguments.keyLengths})
+    if (lengths && getTensor(lengths).shape[0] != batch)
+      return fail(op, "sequence lengths need one entry per batch");
+  if (perHead) {
+    const ReferenceTensor &values = getTensor(perHead);
+    int64_t columns = values.shape.size() == 2 ? values.shape[1] : 1;
+    if (values.shape[0] != heads || columns != perHeadColumns)
+      return fail(op, "per-head operand " + formatShape(values.shape) +
+                          " does not fit " + Twine(heads) + " query heads");
+  }
+  auto validLength = [&](Value lengths, int64_t b, int64_t extent) {
+    if (!lengths)
+      return extent;
+    return std::clamp(static_cast<int64_t>(getTensor(lengths).data[b]),
+                      int64_t{0}, extent);
+  };
+  std::vector<std::pair<int64_t, int64_t>> lengths;
+  for (int64_t b = 0; b < batch; ++b) {
+    lengths.emplace_back(validLength(arguments.queryLengths, b, queryLength),
+                         validLength(arguments.keyLengths, b, keyLength));
+    for (int64_t h = 0; h < heads; ++h) {
+      int64_t kvHead = h / (heads / kvHeads);
+      EstimatorHead head{
+          &query.data[(b * heads + h) * queryLength * headDim],
+          &key.data[(b * kvHeads + kvHead) * keyLength * headDim],
+          headDim,
+          lengths.back().first,
+          lengths.back().second,
+          arguments.scale};
+      estimateHead(b, h, head);
+    }
+  }
+  return lengths;
+}
+
+/// The token-level mask of per-(b, h) block selections: selected blocks keep
+/// their valid (and, with `causal`, causal) pairs.
+static ReferenceMask
+blockSelectionMask(int64_t heads, int64_t queryLength, int64_t keyLength,
+                   int64_t queryBlock, int64_t keyBlock, bool causal,
+                   std::vector<std::pair<int64_t, int64_t>> lengths,
+                   std::vector<BlockSelection> blocks) {
+  auto shared =
+      std::make_shared<std::vector<BlockSelection>>(std::move(blocks));
+  return ReferenceMask{static_cast<int64_t>(lengths.size()),
+                       heads,
+                       queryLength,
+                       keyLength,
+                       queryBlock,
+                       keyBlock,
+                       [=](int64_t b, int64_t h, int64_t i, int64_t j) {
+                         auto [validQueries, validKeys] = lengths[b];
+                         if (i >= validQueries || j >= validKeys ||
+                             (causal && j > i + validKeys - validQueries))
+                           return false;
+                         return (*shared)[b * heads + h].isSelected(
+                             i / queryBlock, j / keyBlock);
+                       }};
+}
+
+llvm::Expected<Evaluator::HeadSelections> Evaluator::selectXAttentionBlocks(
+    Operation *op, const EstimatorArguments &arguments, XAttentionAttr config,
+    Value thresholds, bool causal, int64_t queryBlock, int64_t keyBlock) {
+  HeadSelections selections;
+  llvm::Expected<std::vector<std::pair<int64_t, int64_t>>> lengths =
+      forEachHead(op, arguments, thresholds, 1,
+                  [&](int64_t, int64_t h, const EstimatorHead &head) {
+                    double threshold = thresholds
+                                           ? getTensor(thresholds).data[h]
+                                           : config.getThresholdValue();
+                    selections.blocks.push_back(
+                        selectXAttention(head, config.getStride(), threshold,
+                                         causal, queryBlock, keyBlock));
+                  });
+  if (!lengths)
+    return lengths.takeError();
+  selections.lengths = std::move(*lengths);
+  return selections;
+}
+
+llvm::Expected<Evaluator::HeadSelections>
+Evaluator::selectFlexPrefillBlocks(Operation *op,
+                                   const EstimatorArguments &arguments,
+                                   FlexPrefillAttr config, int64_t block) {
+  HeadSelections selections;
+  llvm::Expected<std::vector<std::pair<int64_t, int64_t>>> lengths =
+      forEachHead(op, arguments, Value(), 0,
+                  [&](int64_t, int64_t, const EstimatorHead &head) {
+                    FlexPrefillSelection selection = selectFlexPrefill(
+                        head, config.getGammaValue(), config.getTauValue(),
+                        config.getMinBudget(), config.getMaxBudget(), block);
+                    selections.patterns.push_back(selection.pattern);
+                    selections.blocks.push_back(std::move(selection.blocks));
+                  });
+  if (!lengths)
+    return lengths.takeError();
+  selections.lengths = std::move(*lengths);
+  return selections;
+}
+
+llvm::Expected<Evaluator::HeadSelections>
+Evaluator::selectBlocks(Operation *op, const EstimatorArguments &arguments,
+                        Attribute method, Value thresholds, bool causal,
+                        int64_t queryBlock, int64_t keyBlock) {
+  if (auto config = dyn_cast<FlexPrefillAttr>(method))
+    return selectFlexPrefillBlocks(op, arguments, config, queryBlock);
+  return selectXAttentionBlocks(op, arguments, cast<XAttentionAttr>(method),
+                                thresholds, causal, queryBlock, keyBlock);
+}
+
+void Evaluator::bindSelectionMask(Value result, Value query, Value key,
+                                  bool causal, HeadSelections selections) {
+  auto type = cast<BlockMaskType>(result.getType());
+  const ReferenceTensor &queryTensor = getTensor(query);
+  values[result] = blockSelectionMask(
+      queryTensor.shape[1], queryTensor.shape[2], getTensor(key).shape[2],
+      type.getQueryBlockSize(), type.getKeyBlockSize(), causal,
+      std::move(selections.lengths), std::move(selections.blocks));
+}
+
+llvm::Expected<ReferenceMask> Evaluator::estimateVerticalSlash(
+    Operation *op, const EstimatorArguments &arguments, MInferenceAttr config,
+    Value budgets, int64_t queryBlock, int64_t keyBlock) {
+  auto selections = std::make_shared<std::vector<VerticalSlashSelection>>();
+  llvm::Expected<std::vector<std::pair<int64_t, int64_t>>> lengths =
+      forEachHead(op, arguments, budgets, 2,
+                  [&](int64_t, int64_t h, const EstimatorHead &head) {
+                    int64_t verticalSize = config.getVerticalSize();
+                    int64_t slashSize = config.getSlashSize();
+                    if (budgets) {
+                      const ReferenceTensor &sizes = getTensor(budgets);
+                      verticalSize = static_cast<int64_t>(sizes.data[2 * h]);
+                      slashSize = static_cast<int64_t>(sizes.data[2 * h + 1]);
+                    }
+                    selections->push_back(selectVerticalSlash(
+                        head, verticalSize, slashSize, config.getLastQueries(),
+                        config.getSink(), config.getLocal()));
+                  });
+  if (!lengths)
+    return lengths.takeError();
+  const ReferenceTensor &query = getTensor(arguments.query);
+  int64_t heads = query.shape[1];
+  return ReferenceMask{
+      static_cast<int64_t>(lengths->size()),
+      heads,
+      query.shape[2],
+      getTensor(arguments.key).shape[2],
+      queryBlock,
+      keyBlock,
+      [selections, heads, lengths = std::move(*lengths)](int64_t b, int64_t h,
+                                                         int64_t i, int64_t j) {
+        auto [validQueries, validKeys] = lengths[b];
+        int64_t position = i + validKeys - validQueries;
+        if (i >= validQueries || j >= validKeys || j > position)
+          return false;
+        const VerticalSlashSelection &kept = (*selections)[b * heads + h];
+        return kept.columns[j] != 0 || kept.offsets[position - j] != 0;
+      }};
+}
+
+llvm::Error Evaluator::evaluate(XAttentionMaskOp op) {
+  BlockMaskType type = op.getType();
+  llvm::Expected<HeadSelections> selections =
+      selectXAttentionBlocks(op,
+                             {op.getQuery(), op.getKey(), op.getQueryLengths(),
+                              op.getKeyLengths(), op.getEffectiveScale()},
+                             op.getConfig(), op.getThresholds(), op.getCausal(),
+                             type.getQueryBlockSize(), type.getKeyBlockSize());
+  if (!selections)
+    return selections.takeError();
+  bindSelectionMask(op.getResult(), op.getQuery(), op.getKey(), op.getCausal(),
+                    std::move(*selections));
+  return llvm::Error::success();
+}
+
+/// The pattern codes of every (b, h) as a [B, H] tensor.
+static ReferenceTensor patternTensor(int64_t batch, int64_t heads,
+                                     const std::vector<int32_t> &patterns) {
+  ReferenceTensor tensor = makeTensor({batch, heads});
+  std::copy(patterns.begin(), patterns.end(), tensor.data.begin());
+  return tensor;
+}
+
+llvm::Error Evaluator::evaluate(FlexPrefillMaskOp op) {
+  llvm::Expected<HeadSelections> selections = selectFlexPrefillBlocks(
+      op,
+      {op.getQuery(), op.getKey(), op.getQueryLengths(), op.getKeyLengths(),
+       op.getEffectiveScale()},
+      op.getConfig(), op.getResult().getType().getQueryBlockSize());
+  if (!selections)
+    return selections.takeError();
+  const ReferenceTensor &query = getTensor(op.getQuery());
+  if (Value result = op.getPatterns())
+    values[result] =
+        patternTensor(query.shape[0], query.shape[1], selections->patterns);
+  bindSelectionMask(op.getResult(), op.getQuery(), op.getKey(),
+                    /*causal=*/true, std::move(*selections));
+  return llvm::Error::success();
+}
+
+llvm::Error Evaluator::evaluate(SelectBlocksOp op) {
+  int64_t queryBlock = op.getQueryBlockAttr().getInt();
+  int64_t keyBlock = op.getKeyBlockAttr().getInt();
+  llvm::Expected<HeadSelections> selections = selectBlocks(
+      op,
+      {op.getQuery(), op.getKey(), op.getQueryLengths(), op.getKeyLengths(),
+       op.getEffectiveScale()},
+      op.getMethod(), op.getThresholds(), op.getCausal(), queryBlock, keyBlock);
+  if (!selections)
+    return selections.takeError();
+  const ReferenceTensor &query = getTensor(op.getQuery());
+  int64_t batch = query.shape[0], heads = query.shape[1];
+  int64_t queryBlocks = llvm::divideCeil(query.shape[2], queryBlock);
+  int64_t keyBlocks =
+      llvm::divideCeil(getTensor(op.getKey()).shape[2], keyBlock);
+  ReferenceTensor counts = makeTensor({batch, heads, queryBlocks});
+  ReferenceTensor indices = makeTensor({batch, heads, queryBlocks, keyBlocks});
+  for (auto [row, selection] : llvm::enumerate(selections->blocks)) {
+    // The selection covers the valid blocks; the rest of the grid is empty.
+    for (int64_t I = 0; I < selection.queryBlocks; ++I) {
+      int64_t listRow = static_cast<int64_t>(row) * queryBlocks + I;
+      int64_t count = 0;
+      for (int64_t J = 0; J < selection.keyBlocks; ++J)
+        if (selection.isSelected(I, J))
+          indices.data[listRow * keyBlocks + count++] = J;
+      counts.data[listRow] = count;
+    }
+  }
+  values[op.getKvNumBlocks()] = std::move(counts);
+  values[op.getKvIndices()] = std::move(indices);
+  if (Value result = op.getPatterns())
+    values[result] = patternTensor(batch, heads, selections->patterns);
+  return llvm::Error::success();
+}
+
+llvm::Error Evaluator::evaluate(VerticalSlashMaskOp op) {
+  BlockMaskType type = op.getType();
+  llvm::Expected<ReferenceMask> mask =
+      estimateVerticalSlash(op,
+                            {op.getQuery(), op.getKey(), op.getQueryLengths(),
+                             op.getKeyLengths(), op.getEffectiveScale()},
+                            op.getConfig(), op.getBudgets(),
+                            type.getQueryBlockSize(), type.getKeyBlockSize());
+  if (!mask)
+    return mask.takeError();
+  values[op.getResult()] = std::move(*mask);
+  return llvm::Error::success();
+}
+
+llvm::Error Evaluator::evaluate(MaskRouteHeadsOp op) {
+  BlockMaskType type = op.getType();
+  llvm::Expected<SmallVector<int64_t, 4>> resolved =
+      resolveMaskShape(op, type, op.getDynamicSizes());
+  if (!resolved)
+    return resolved.takeError();
+  SmallVector<int64_t, 4> shape = *resolved;
+  const ReferenceTensor &kinds = getTensor(op.getKinds());
+  if (kinds.shape[0] != shape[1])
+    return fail(op, "kinds need one entry per head of the routed mask " +
+                        formatShape(shape));
+  SmallVector<ReferenceMask> operands;
+  if (Value streaming = op.getStreaming())
+    operands.push_back(getMask(streaming));
+  for (Value mask : op.getMasks())
+    operands.push_back(getMask(mask));
+  for (const ReferenceMask &operand : operands)
+    if (operand.queryLength != shape[2] || operand.keyLength != shape[3] ||
+        (operand.batch != 1 && operand.batch != shape[0]) ||
+        (operand.heads != 1 && operand.heads != shape[1]))
+      return fail(op,
+                  "operand mask extents " +
+                      formatShape({operand.batch, operand.heads,
+                                   operand.queryLength, operand.keyLength}) +
+                      " do not fit the routed mask " + formatShape(shape));
+  std::vector<int64_t> headKinds(kinds.data.begin(), kinds.data.end());
+  bool hasStreaming = op.getStreaming() != nullptr;
+  int64_t numMasks = static_cast<int64_t>(op.getMasks().size());
+  setMask(op.getResult(), shape, type,
+          [=](int64_t b, int64_t h, int64_t i, int64_t j) {
+            int64_t kind = headKinds[h];
+            if (kind == MaskRouteHeadsOp::kDenseKind)
+              return true;
+            if (kind == MaskRouteHeadsOp::kStreamingKind && hasStreaming)
+              return operands.front().isVisibleBroadcast(b, h, i, j);
+            if (kind >= 1 && kind <= numMasks)
+              return operands[kind - 1 + hasStreaming].isVisibleBroadcast(b, h,
+                                                                          i, j);
+            return false;
+          });
+  return llvm::Error::success();
+}
+
+llvm::Error Evaluator::evaluate(PrefillOp op) {
+  const ReferenceTensor &query = getTensor(op.getQuery());
+  double scale = op.getScale()
+                     ? op.getScale()->convertToDouble()
+                     : 1.0 / std::sqrt(static_cast<double>(query.shape[3]));
+  EstimatorArguments estimator{op.getQuery(), op.getKey(), op.getQueryLengths(),
+                               op.getKeyLengths(), scale};
+  AttentionArguments arguments;
+  arguments.query = op.getQuery();
+  arguments.key = op.getKey();
+  arguments.value = op.getValue();
+  arguments.queryLengths = op.getQueryLengths();
+  arguments.keyLengths = op.getKeyLengths();
+  arguments.normalizer = SoftmaxAttr::get(op.getContext());
+  arguments.causal = op.getCausal();
+  arguments.scale = scale;
+  arguments.output = op.getOutput();
+  arguments.statistics = op.getStatistics();
+
+  int64_t block = op.getEffectiveBlockSize();
+  std::optional<llvm::Expected<ReferenceMask>> estimated;
+  Attribute pattern = op.getPattern();
+  if (auto config = dyn_cast<MInferenceAttr>(pattern)) {
+    estimated.emplace(estimateVerticalSlash(op, estimator, config,
+                                            op.getBudgets(), block, block));
+  } else if (!isa<FullAttr>(pattern)) {
+    // FlexPrefill is causal whatever the flag (the verifier requires it).
+    bool causal = op.getCausal();
+    llvm::Expected<HeadSelections> selections = selectBlocks(
+        op, estimator, pattern, op.getThresholds(), causal, block, block);
+    if (!selections)
+      return selections.takeError();
+    estimated.emplace(blockSelectionMask(
+        query.shape[1], query.shape[2], getTensor(op.getKey()).shape[2], block,
+        block, causal, std::move(selections->lengths),
+        std::move(selections->blocks)));
+  }
+  const ReferenceMask *given = op.getMask() ? &getMask(op.getMask()) : nullptr;
+  std::optional<ReferenceMask> combined;
+  if (estimated) {
+    if (!*estimated)
+      return estimated->takeError();
+    ReferenceMask mask = std::move(**estimated);
+    if (given && (given->queryLength != mask.queryLength ||
+                  given->keyLength != mask.keyLength ||
+                  (given->batch != 1 && given->batch != mask.batch) ||
+                  (given->heads != 1 && given->heads != mask.heads)))
+      return fail(op, "mask extents " +
+                          formatShape({given->batch, given->heads,
+                                       given->queryLength, given->keyLength}) +
+                          " do not fit the prefill " +
+                          formatShape({mask.batch, mask.heads, mask.queryLength,
+                                       mask.keyLength}));
+    if (given) {
+      // The estimated mask has the attention's full extents.
+      ReferenceMask other = *given;
+      auto estimatedVisible = mask.isVisible;
+      mask.isVisible = [=](int64_t b, int64_t h, int64_t i, int64_t j) {
+        return estimatedVisible(b, h, i, j) &&
+               other.isVisibleBroadcast(b, h, i, j);
+      };
+    }
+    combined = std::move(mask);
+    arguments.mask = &*combined;
+    densities.push_back(computeDensity(op.getOutput(), *combined));
+  } else if (given) {
+    arguments.mask = given;
+  }
+  return evaluateAttention(op, arguments);
 }
 
 } // namespace

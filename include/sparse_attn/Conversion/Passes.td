@@ -35,6 +35,15 @@ def ConvertSparseAttnToLinalgPass
       function signatures, calls, returns, branches and scf ops carrying
       them). `mask_to_indices` classifies every block by scanning its clipped
       region and lists full and partial blocks in ascending order.
+    - The prefill estimators materialise every intermediate of their
+      algorithm in f32 (antidiagonal scores, estimation rows of the last
+      queries, block masses and profiles) and select exactly: each entry's
+      rank counts the candidates before it in the ranked order, the values
+      are gathered in that order and summed cumulatively in it, so that a
+      threshold selects a prefix of the order; the masks are token-level
+      (PrefillToLinalg.cpp). `mask_route_heads` selects per head among its
+      operands; `prefill` becomes its estimator and attention
+      (`PrefillOp::expand`), which then lower as above.
 
     Example:
 

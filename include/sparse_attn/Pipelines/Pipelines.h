@@ -35,7 +35,9 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::init(false)};
 };
 
-/// `sparse-attn-to-cpu`: sparse-attn-tile, sparse-attn-skip-blocks and
+/// `sparse-attn-to-cpu`: sparse-attn-expand-prefill,
+/// sparse-attn-decompose-estimators, sparse-attn-tile,
+/// sparse-attn-skip-blocks and
 /// sparse-attn-fuse (sparse-attn-instrument on request), the tile ops
 /// decomposed into linalg on tensors, the remaining mask ops in their
 /// reference form, then the host lowering.

@@ -239,6 +239,9 @@ Value WarpTiles::packPair(Value low, Value high, Type elementType) {
   return LLVM::BitcastOp::create(b, loc, b.getI32Type(), narrow);
 }
 
+// Maxima are llvm.maxnum, one max.f32 (arith's maximumf and maxnumf leave
+// arith-expand as a compare and two selects each): a NaN score still reaches
+// the row's sum and output through its exp2.
 Value WarpTiles::quadReduce(Value value, bool isMax) {
   Value width = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(32));
   for (int32_t offset : {1, 2}) {
@@ -246,7 +249,7 @@ Value WarpTiles::quadReduce(Value value, bool isMax) {
     Value other = gpu::ShuffleOp::create(b, loc, value, shift, width,
                                          gpu::ShuffleMode::XOR)
                       .getShuffleResult();
-    value = isMax ? Value(arith::MaximumFOp::create(b, loc, value, other))
+    value = isMax ? Value(LLVM::MaxNumOp::create(b, loc, value, other))
                   : Value(arith::AddFOp::create(b, loc, value, other));
   }
   return value;
@@ -259,11 +262,11 @@ Value WarpTiles::reduceRow(ArrayRef<Value> elements, int64_t columns,
     if (rowOf(e, columns) != r)
       continue;
     local = !local ? elements[e]
-            : isMax ? Value(arith::MaximumFOp::create(b, loc, local, elements[e]))
+            : isMax ? Value(LLVM::MaxNumOp::create(b, loc, local, elements[e]))
                     : Value(arith::AddFOp::create(b, loc, local, elements[e]));
   }
   Value total = quadReduce(local, isMax);
-  return isMax ? Value(arith::MaximumFOp::create(b, loc, init, total))
+  return isMax ? Value(LLVM::MaxNumOp::create(b, loc, init, total))
                : Value(arith::AddFOp::create(b, loc, init, total));
 }
 
@@ -586,12 +589,33 @@ SmallVector<Value> WarpTiles::onlineSoftmax(Value scores,
   SmallVector<Value> packed;
   for (int64_t e = 0, n = p.size(); e < n; e += 2)
     packed.push_back(packPair(p[e], p[e + 1], elementType));
-  SmallVector<Value> a = unpack(acc);
-  int64_t accColumns = 2 * a.size() / layout.rowTiles;
-  for (int64_t e = 0, n = a.size(); e < n; ++e)
-    a[e] = arith::MulFOp::create(b, loc, a[e], rescale[rowOf(e, accColumns)]);
-  results.push_back(accumulateProducts(
-      pack(cast<VectorType>(acc.getType()), a), packed, *values, elementType));
+  // Once the running maxima settle, the rescale factors are exactly 1: the
+  // thread skips the multiplications of its accumulator (one per element,
+  // as many as the scores' elementwise work together) unless one of its
+  // rows' base moved.
+  Value moved = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
+  for (int64_t r = 0; r < rows; ++r)
+    moved = arith::OrIOp::create(
+        b, loc, moved,
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, m[r],
+                              base[r]));
+  auto rescaleIf = scf::IfOp::create(b, loc, acc.getType(), moved,
+                                     /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(rescaleIf.thenBlock());
+    SmallVector<Value> a = unpack(acc);
+    int64_t accColumns = 2 * a.size() / layout.rowTiles;
+    for (int64_t e = 0, n = a.size(); e < n; ++e)
+      a[e] =
+          arith::MulFOp::create(b, loc, a[e], rescale[rowOf(e, accColumns)]);
+    scf::YieldOp::create(b, loc,
+                         pack(cast<VectorType>(acc.getType()), a));
+    b.setInsertionPointToStart(rescaleIf.elseBlock());
+    scf::YieldOp::create(b, loc, acc);
+  }
+  results.push_back(accumulateProducts(rescaleIf.getResult(0), packed,
+                                       *values, elementType));
   return results;
 }
 

@@ -55,6 +55,11 @@
 // GPU: gpu.shuffle  xor
 // GPU: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
 // GPU: arith.truncf %{{.*}} : vector<2xf32> to vector<2xbf16>
+// GPU: arith.cmpf une
+// GPU: scf.if %{{.*}} -> (vector<64xf32>) {
+// GPU: arith.mulf
+// GPU: } else {
+// GPU-NEXT: scf.yield %{{.*}} : vector<64xf32>
 // GPU: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true}
 // GPU: nvvm.mma.sync
 // GPU: scf.yield %{{.*}}, %{{.*}}, %{{.*}} : vector<4xf32>, vector<4xf32>, vector<64xf32>
@@ -84,9 +89,9 @@
 // PTX-SAME: .maxntid 128, 1, 1
 // PTX-SAME: cp.async.cg.shared.global
 // PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
-// PTX-SAME: ex2.approx.ftz.f32
 // PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
 // PTX-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// PTX-SAME: ex2.approx.ftz.f32
 func.func @attention(%q: tensor<?x?x?x64xbf16> {sparse_attn.name = "q"},
                      %k: tensor<?x?x?x64xbf16> {sparse_attn.name = "k"},
                      %v: tensor<?x?x?x64xbf16> {sparse_attn.name = "v"})

@@ -454,3 +454,24 @@ func.func @mask_through_control_flow(%q: tensor<1x2x?x16xf32>, %k: tensor<1x2x?x
       : tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32> -> tensor<1x2x?x16xf32>
   return %o : tensor<1x2x?x16xf32>
 }
+
+// -----
+
+// A token-level query the tiled passes could not fuse: the element of the
+// mask's visibility tensor, a batch extent of 1 broadcast, false outside
+// the mask's sequence lengths (the read clamped in bounds).
+
+// CHECK-LABEL: func.func @mask_visible(
+// CHECK-SAME:      %[[M:[a-z0-9]+]]: tensor<1x2x?x8xi1>, %[[B:[a-z0-9]+]]: index, %[[H:[a-z0-9]+]]: index, %[[I:[a-z0-9]+]]: index, %[[J:[a-z0-9]+]]: index) -> i1
+// CHECK:         %[[ROWS:.*]] = tensor.dim %[[M]], %c2
+// CHECK:         %[[ROW_IN:.*]] = arith.cmpi slt, %[[I]], %[[ROWS]]
+// CHECK:         %[[COLUMN_IN:.*]] = arith.cmpi slt, %[[J]], %c8
+// CHECK:         %[[VALUE:.*]] = tensor.extract %[[M]][%c0{{.*}}, %[[H]], %{{.*}}, %{{.*}}] : tensor<1x2x?x8xi1>
+// CHECK:         %[[BOTH:.*]] = arith.andi %[[ROW_IN]], %[[COLUMN_IN]]
+// CHECK:         %[[VISIBLE:.*]] = arith.andi %[[BOTH]], %[[VALUE]]
+// CHECK:         return %[[VISIBLE]] : i1
+func.func @mask_visible(%m: !sparse_attn.block_mask<1x2x?x8, block = 4x4>, %b: index, %h: index,
+                        %i: index, %j: index) -> i1 {
+  %v = sparse_attn.mask_visible %m[%b, %h, %i, %j] : !sparse_attn.block_mask<1x2x?x8, block = 4x4>
+  return %v : i1
+}

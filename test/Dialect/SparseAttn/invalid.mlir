@@ -360,6 +360,460 @@ func.func @to_indices_rank(%m: !sparse_attn.block_mask<1x1x256x256, block = 128x
 
 // -----
 
+// expected-error @+1 {{xattention stride must be positive, got 0}}
+func.func private @xattention_stride() attributes {c = #sparse_attn.xattention<stride = 0>}
+
+// -----
+
+// expected-error @+1 {{xattention threshold must lie in (0, 1], got 1.5}}
+func.func private @xattention_threshold() attributes {c = #sparse_attn.xattention<threshold = 1.5>}
+
+// -----
+
+// expected-error @+1 {{unknown xattention parameter 'gamma' (expected stride, threshold)}}
+func.func private @xattention_unknown() attributes {c = #sparse_attn.xattention<gamma = 0.5>}
+
+// -----
+
+// expected-error @+1 {{xattention parameter 'stride' given twice}}
+func.func private @xattention_twice() attributes {c = #sparse_attn.xattention<stride = 8, stride = 16>}
+
+// -----
+
+// expected-error @+1 {{flexprefill gamma must lie in (0, 1], got 0.0}}
+func.func private @flexprefill_gamma() attributes {c = #sparse_attn.flexprefill<gamma = 0.0>}
+
+// -----
+
+// expected-error @+1 {{flexprefill tau must be finite and non-negative, got -0.1}}
+func.func private @flexprefill_tau() attributes {c = #sparse_attn.flexprefill<tau = -0.1>}
+
+// -----
+
+// expected-error @+1 {{flexprefill min_budget must be non-negative, got -1}}
+func.func private @flexprefill_min_budget() attributes {c = #sparse_attn.flexprefill<min_budget = -1>}
+
+// -----
+
+// expected-error @+1 {{flexprefill max_budget must be at least 1 and at least min_budget (1024), got 512}}
+func.func private @flexprefill_max_budget() attributes {c = #sparse_attn.flexprefill<max_budget = 512>}
+
+// -----
+
+// expected-error @+1 {{flexprefill max_budget must be at least 1 and at least min_budget (0), got 0}}
+func.func private @flexprefill_max_budget_zero() attributes {c = #sparse_attn.flexprefill<min_budget = 0, max_budget = 0>}
+
+// -----
+
+// expected-error @+1 {{minference vertical_size must be non-negative, got -1}}
+func.func private @minference_vertical_size() attributes {c = #sparse_attn.minference<vertical_size = -1>}
+
+// -----
+
+// expected-error @+1 {{minference slash_size must be non-negative, got -2}}
+func.func private @minference_slash_size() attributes {c = #sparse_attn.minference<slash_size = -2>}
+
+// -----
+
+// expected-error @+1 {{minference sink must be non-negative, got -3}}
+func.func private @minference_sink() attributes {c = #sparse_attn.minference<sink = -3>}
+
+// -----
+
+// expected-error @+1 {{minference local must be non-negative, got -4}}
+func.func private @minference_local() attributes {c = #sparse_attn.minference<local = -4>}
+
+// -----
+
+// expected-error @+1 {{minference last_queries must be positive, got 0}}
+func.func private @minference_last_queries() attributes {c = #sparse_attn.minference<last_queries = 0>}
+
+// -----
+
+func.func @estimator_element_types(%q: tensor<1x8x64x16xf32>, %k: tensor<1x8x64x16xbf16>) {
+  // expected-error @+1 {{key must have the element type of the query ('f32')}}
+  %m = sparse_attn.xattention_mask causal %q, %k : tensor<1x8x64x16xf32>, tensor<1x8x64x16xbf16> -> !sparse_attn.block_mask<1x8x64x64, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @estimator_dynamic_head_dim(%q: tensor<1x8x64x?xf32>) {
+  // expected-error @+1 {{head dimensions must be static and positive}}
+  %m, %p = sparse_attn.flexprefill_mask %q, %q : tensor<1x8x64x?xf32>, tensor<1x8x64x?xf32> -> !sparse_attn.block_mask<1x8x64x64, block = 16x16>, tensor<1x8xi32>
+  return
+}
+
+// -----
+
+func.func @estimator_head_dims(%q: tensor<1x8x64x16xf32>, %k: tensor<1x8x64x8xf32>) {
+  // expected-error @+1 {{query head dimension (16) does not match the key head dimension (8)}}
+  %m = sparse_attn.vertical_slash_mask %q, %k : tensor<1x8x64x16xf32>, tensor<1x8x64x8xf32> -> !sparse_attn.block_mask<1x8x64x64, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @estimator_batch(%q: tensor<2x8x64x16xf32>, %k: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{batch sizes of query and key differ (2x1)}}
+  %m = sparse_attn.xattention_mask %q, %k : tensor<2x8x64x16xf32>, tensor<1x8x64x16xf32> -> !sparse_attn.block_mask<2x8x64x64, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @estimator_heads(%q: tensor<1x3x64x16xf32>, %k: tensor<1x2x64x16xf32>) {
+  // expected-error @+1 {{query heads (3) must be a multiple of key/value heads (2)}}
+  %m = sparse_attn.xattention_mask %q, %k : tensor<1x3x64x16xf32>, tensor<1x2x64x16xf32> -> !sparse_attn.block_mask<1x3x64x64, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @estimator_lengths(%q: tensor<2x8x64x16xf32>, %len: tensor<3xi32>) {
+  // expected-error @+1 {{sequence lengths must have one entry per batch (2), got 3}}
+  %m = sparse_attn.vertical_slash_mask %q, %q key_lengths(%len : tensor<3xi32>) : tensor<2x8x64x16xf32>, tensor<2x8x64x16xf32> -> !sparse_attn.block_mask<2x8x64x64, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @estimator_scale(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{scale must be finite and positive, got -1.0}}
+  %m = sparse_attn.xattention_mask %q, %q scale(-1.0) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> !sparse_attn.block_mask<1x8x64x64, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @estimator_mask_shape(%q: tensor<1x8x64x16xf32>, %k: tensor<1x8x80x16xf32>) {
+  // expected-error @+1 {{mask shape 1x1x64x80 does not match [batch, query heads, query length, key length] = 1x8x64x80}}
+  %m = sparse_attn.xattention_mask %q, %k : tensor<1x8x64x16xf32>, tensor<1x8x80x16xf32> -> !sparse_attn.block_mask<1x1x64x80, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @xattention_stride_blocks(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{xattention stride (16) must divide the block sizes (8x16)}}
+  %m = sparse_attn.xattention_mask <stride = 16> %q, %q : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> !sparse_attn.block_mask<1x8x64x64, block = 8x16>
+  return
+}
+
+// -----
+
+func.func @xattention_thresholds(%q: tensor<1x8x64x16xf32>, %t: tensor<4xf32>) {
+  // expected-error @+1 {{thresholds must have one entry per query head (8), got 4}}
+  %m = sparse_attn.xattention_mask %q, %q thresholds(%t : tensor<4xf32>) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> !sparse_attn.block_mask<1x8x64x64, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @xattention_threshold_twice(%q: tensor<1x8x64x16xf32>, %t: tensor<8xf32>) {
+  // expected-error @+1 {{per-head thresholds replace the configuration's threshold: leave it at its default}}
+  %m = sparse_attn.xattention_mask <threshold = 0.8> %q, %q thresholds(%t : tensor<8xf32>) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> !sparse_attn.block_mask<1x8x64x64, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @flexprefill_square(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{flexprefill needs square blocks, got 16x32}}
+  %m = sparse_attn.flexprefill_mask %q, %q : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> !sparse_attn.block_mask<1x8x64x64, block = 16x32>
+  return
+}
+
+// -----
+
+func.func @flexprefill_patterns(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{patterns must have shape 1x8 (batch, query heads), got 1x4}}
+  %m, %p = sparse_attn.flexprefill_mask %q, %q : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> !sparse_attn.block_mask<1x8x64x64, block = 16x16>, tensor<1x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_method(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{attribute 'method' failed to satisfy constraint: block-selecting method (xattention or flexprefill)}}
+  %n, %i = sparse_attn.select_blocks minference causal %q, %q block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_block_sizes(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{block sizes must be positive powers of two, got 16x24}}
+  %n, %i = sparse_attn.select_blocks xattention<stride = 4> %q, %q block(16, 24) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x3xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_block_zero(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{block sizes must be positive powers of two, got 0x16}}
+  %n, %i = sparse_attn.select_blocks xattention<stride = 4> %q, %q block(0, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_flexprefill_square(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{flexprefill needs square blocks, got 16x32}}
+  %n, %i = sparse_attn.select_blocks flexprefill causal %q, %q block(16, 32) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x2xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_flexprefill_causal(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{the flexprefill method is causal: it needs `causal`}}
+  %n, %i = sparse_attn.select_blocks flexprefill %q, %q block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_flexprefill_thresholds(%q: tensor<1x8x64x16xf32>, %t: tensor<8xf32>) {
+  // expected-error @+1 {{thresholds are only meaningful with the xattention method}}
+  %n, %i = sparse_attn.select_blocks flexprefill causal %q, %q thresholds(%t : tensor<8xf32>) block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_stride(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{xattention stride (16) must divide the block sizes (8x16)}}
+  %n, %i = sparse_attn.select_blocks xattention<stride = 16> %q, %q block(8, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x8xi32>, tensor<1x8x8x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_thresholds(%q: tensor<1x8x64x16xf32>, %t: tensor<4xf32>) {
+  // expected-error @+1 {{thresholds must have one entry per query head (8), got 4}}
+  %n, %i = sparse_attn.select_blocks xattention<stride = 4> %q, %q thresholds(%t : tensor<4xf32>) block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_xattention_patterns(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{patterns are only produced by the flexprefill method}}
+  %n, %i, %p = sparse_attn.select_blocks xattention<stride = 4> %q, %q block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>, tensor<1x8xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_counts(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{kv_num_blocks must have shape 1x8x4, got 1x8x3}}
+  %n, %i = sparse_attn.select_blocks xattention<stride = 4> %q, %q block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x3xi32>, tensor<1x8x4x4xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_indices(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{kv_indices must have shape 1x8x4x4, got 1x8x4x5}}
+  %n, %i = sparse_attn.select_blocks xattention<stride = 4> %q, %q block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x5xi32>
+  return
+}
+
+// -----
+
+func.func @select_blocks_patterns(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{patterns must have shape 1x8, got 2x8}}
+  %n, %i, %p = sparse_attn.select_blocks flexprefill causal %q, %q block(16, 16) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>, tensor<2x8xi32>
+  return
+}
+
+// -----
+
+func.func @vertical_slash_budgets(%q: tensor<1x8x64x16xf32>, %b: tensor<8x3xi32>) {
+  // expected-error @+1 {{budgets must have shape 8x2 (vertical and slash size per query head), got 8x3}}
+  %m = sparse_attn.vertical_slash_mask %q, %q budgets(%b : tensor<8x3xi32>) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> !sparse_attn.block_mask<1x8x64x64, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @vertical_slash_budgets_twice(%q: tensor<1x8x64x16xf32>, %b: tensor<8x2xi32>) {
+  // expected-error @+1 {{per-head budgets replace the configuration's vertical_size and slash_size: leave them at their defaults}}
+  %m = sparse_attn.vertical_slash_mask <slash_size = 100> %q, %q budgets(%b : tensor<8x2xi32>) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> !sparse_attn.block_mask<1x8x64x64, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @route_kinds(%kinds: tensor<4xi32>) {
+  // expected-error @+1 {{kinds must have one entry per head of the result (8), got 4}}
+  %m = sparse_attn.mask_route_heads %kinds () : tensor<4xi32> -> !sparse_attn.block_mask<1x8x64x64, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @route_block_sizes(%kinds: tensor<8xi32>, %s: !sparse_attn.block_mask<1x1x64x64, block = 32x16>) {
+  // expected-error @+1 {{operand masks must have the result's block sizes (16x16), got 32x16}}
+  %m = sparse_attn.mask_route_heads %kinds streaming(%s : !sparse_attn.block_mask<1x1x64x64, block = 32x16>) () : tensor<8xi32> -> !sparse_attn.block_mask<1x8x64x64, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @route_operand_shape(%kinds: tensor<8xi32>, %a: !sparse_attn.block_mask<2x1x64x64, block = 16x16>) {
+  // expected-error @+1 {{operand mask shape 2x1x64x64 does not fit the result shape 1x8x64x64 (batch and head extents may be 1)}}
+  %m = sparse_attn.mask_route_heads %kinds masks(%a : !sparse_attn.block_mask<2x1x64x64, block = 16x16>) () : tensor<8xi32> -> !sparse_attn.block_mask<1x8x64x64, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @route_dynamic_sizes(%kinds: tensor<8xi32>, %n: index) {
+  // expected-error @+1 {{expected 2 size operand(s) for the dynamic extents of '!sparse_attn.block_mask<1x8x?x?, block = 16x16>', got 1}}
+  %m = sparse_attn.mask_route_heads %kinds (%n) : tensor<8xi32> -> !sparse_attn.block_mask<1x8x?x?, block = 16x16>
+  return
+}
+
+// -----
+
+func.func @prefill_unknown_pattern(%q: tensor<1x8x64x16xf32>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{expected a prefill pattern (xattention, flexprefill, minference or full), got 'dense'}}
+  %o = sparse_attn.prefill dense %q, %q, %q : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x64x16xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
+func.func @prefill_key_element_type(%q: tensor<1x8x64x16xf32>, %k: tensor<1x8x64x16xf16>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{key must have the element type of the query ('f32')}}
+  %o = sparse_attn.prefill full %q, %k, %q : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf16>, tensor<1x8x64x16xf32> -> tensor<1x8x64x16xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
+func.func @prefill_value_element_type(%q: tensor<1x8x64x16xf32>, %v: tensor<1x8x64x16xf16>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{value must have the element type of the query ('f32')}}
+  %o = sparse_attn.prefill full %q, %q, %v : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x16xf16> -> tensor<1x8x64x16xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
+func.func @prefill_value_head_dim(%q: tensor<1x8x64x16xf32>, %v: tensor<1x8x64x?xf32>) -> tensor<1x8x64x?xf32> {
+  // expected-error @+1 {{head dimensions must be static and positive}}
+  %o = sparse_attn.prefill full %q, %q, %v : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x?xf32> -> tensor<1x8x64x?xf32>
+  return %o : tensor<1x8x64x?xf32>
+}
+
+// -----
+
+func.func @prefill_value_shape(%q: tensor<1x8x64x16xf32>, %v: tensor<1x8x32x16xf32>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{value (1x8x32x16) must have the batch, heads and length of the key (1x8x64x16)}}
+  %o = sparse_attn.prefill full %q, %q, %v : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x32x16xf32> -> tensor<1x8x64x16xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
+func.func @prefill_output(%q: tensor<1x8x64x16xf32>) -> tensor<1x8x32x16xf32> {
+  // expected-error @+1 {{output type 'tensor<1x8x32x16xf32>' does not match the expected shape 1x8x64x16 and element type 'f32'}}
+  %o = sparse_attn.prefill full %q, %q, %q : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x32x16xf32>
+  return %o : tensor<1x8x32x16xf32>
+}
+
+// -----
+
+func.func @prefill_statistics(%q: tensor<1x8x64x16xf32>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{statistics type 'tensor<1x8x32xf32>' does not match the expected shape 1x8x64}}
+  %o, %s = sparse_attn.prefill full %q, %q, %q : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x64x16xf32>, tensor<1x8x32xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
+func.func @prefill_lengths(%q: tensor<1x8x64x16xf32>, %len: tensor<2xi32>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{sequence lengths must have one entry per batch (1), got 2}}
+  %o = sparse_attn.prefill full %q, %q, %q query_lengths(%len : tensor<2xi32>) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x64x16xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
+func.func @prefill_thresholds_pattern(%q: tensor<1x8x64x16xf32>, %t: tensor<8xf32>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{thresholds are only meaningful with the xattention pattern}}
+  %o = sparse_attn.prefill minference causal %q, %q, %q thresholds(%t : tensor<8xf32>) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x64x16xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
+func.func @prefill_budgets_pattern(%q: tensor<1x8x64x16xf32>, %b: tensor<8x2xi32>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{budgets are only meaningful with the minference pattern}}
+  %o = sparse_attn.prefill xattention causal %q, %q, %q budgets(%b : tensor<8x2xi32>) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x64x16xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
+func.func @prefill_flexprefill_causal(%q: tensor<1x8x64x16xf32>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{the flexprefill pattern is causal: it needs `causal`}}
+  %o = sparse_attn.prefill flexprefill %q, %q, %q : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x64x16xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
+func.func @prefill_minference_causal(%q: tensor<1x8x64x16xf32>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{the minference pattern is causal: it needs `causal`}}
+  %o = sparse_attn.prefill minference %q, %q, %q : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x64x16xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
+func.func @prefill_full_block(%q: tensor<1x8x64x16xf32>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{the full pattern estimates no mask: it takes no block size}}
+  %o = sparse_attn.prefill full %q, %q, %q block(64) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x64x16xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
+func.func @prefill_block_power_of_two(%q: tensor<1x8x64x16xf32>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{block size must be a positive power of two, got 100}}
+  %o = sparse_attn.prefill xattention %q, %q, %q block(100) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x64x16xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
+func.func @prefill_stride_block(%q: tensor<1x8x64x16xf32>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{xattention stride (16) must divide the block sizes (8x8)}}
+  %o = sparse_attn.prefill xattention<stride = 16> %q, %q, %q block(8) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x64x16xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
+func.func @prefill_mask_shape(%q: tensor<1x8x64x16xf32>, %m: !sparse_attn.block_mask<1x4x64x64, block = 128x128>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{mask shape 1x4x64x64 does not match the attention shape 1x8x64x64 (batch and head extents may be 1)}}
+  %o = sparse_attn.prefill full %q, %q, %q mask(%m : !sparse_attn.block_mask<1x4x64x64, block = 128x128>) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x64x16xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
+func.func @prefill_mask_blocks(%q: tensor<1x8x64x16xf32>, %m: !sparse_attn.block_mask<1x1x64x64, block = 32x32>) -> tensor<1x8x64x16xf32> {
+  // expected-error @+1 {{mask blocks (32x32) must be the estimator's blocks (128x128)}}
+  %o = sparse_attn.prefill xattention %q, %q, %q mask(%m : !sparse_attn.block_mask<1x1x64x64, block = 32x32>) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8x64x16xf32>
+  return %o : tensor<1x8x64x16xf32>
+}
+
+// -----
+
 func.func @union_block_sizes(%a: !sparse_attn.block_mask<1x1x256x256, block = 128x128>, %b: !sparse_attn.block_mask<1x1x256x256, block = 64x64>) {
   // expected-error @+1 {{operands and result must have the same block sizes}}
   %u = sparse_attn.mask_union %a, %b : !sparse_attn.block_mask<1x1x256x256, block = 128x128>, !sparse_attn.block_mask<1x1x256x256, block = 64x64> -> !sparse_attn.block_mask<1x1x256x256, block = 128x128>

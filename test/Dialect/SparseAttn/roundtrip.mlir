@@ -99,6 +99,81 @@ func.func @mask_algebra(%a: !sparse_attn.block_mask<1x1x?x?, block = 128x128>, %
 
 // -----
 
+// CHECK-LABEL: func.func @estimators
+// CHECK: sparse_attn.xattention_mask causal %{{.*}}, %{{.*}} : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> !sparse_attn.block_mask<2x8x?x?, block = 128x128>
+// CHECK: sparse_attn.xattention_mask <stride = 16> %{{.*}}, %{{.*}} thresholds(%{{.*}} : tensor<8xf32>) query_lengths(%{{.*}} : tensor<2xi32>) key_lengths(%{{.*}} : tensor<2xi32>) scale(5.000000e-01) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> !sparse_attn.block_mask<2x8x?x?, block = 64x128>
+// CHECK: sparse_attn.xattention_mask <stride = 4, threshold = 0.95> causal
+// CHECK: sparse_attn.flexprefill_mask <gamma = 0.95, max_budget = 4096> %{{.*}}, %{{.*}} : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> !sparse_attn.block_mask<2x8x?x?, block = 128x128>, tensor<2x8xi32>
+// CHECK: sparse_attn.flexprefill_mask <tau = 0.2, min_budget = 0> %{{.*}}, %{{.*}} key_lengths(%{{.*}} : tensor<2xi32>) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> !sparse_attn.block_mask<2x8x?x?, block = 64x64>
+// CHECK: sparse_attn.vertical_slash_mask <last_queries = 32, local = 10> %{{.*}}, %{{.*}} budgets(%{{.*}} : tensor<8x2xi32>) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> !sparse_attn.block_mask<2x8x?x?, block = 64x64>
+// CHECK: sparse_attn.vertical_slash_mask %{{.*}}, %{{.*}} : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> !sparse_attn.block_mask<2x8x?x?, block = 64x64>
+func.func @estimators(%q: tensor<2x8x?x64xbf16>, %k: tensor<2x2x?x64xbf16>, %t: tensor<8xf32>, %len: tensor<2xi32>, %bud: tensor<8x2xi32>) {
+  %a = sparse_attn.xattention_mask causal %q, %k : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> !sparse_attn.block_mask<2x8x?x?, block = 128x128>
+  %b = sparse_attn.xattention_mask <stride = 16> %q, %k thresholds(%t : tensor<8xf32>) query_lengths(%len : tensor<2xi32>) key_lengths(%len : tensor<2xi32>) scale(0.5) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> !sparse_attn.block_mask<2x8x?x?, block = 64x128>
+  %c = sparse_attn.xattention_mask <threshold = 0.95, stride = 4> causal %q, %k : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> !sparse_attn.block_mask<2x8x?x?, block = 128x128>
+  %d, %p = sparse_attn.flexprefill_mask <gamma = 0.95, max_budget = 4096> %q, %k : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> !sparse_attn.block_mask<2x8x?x?, block = 128x128>, tensor<2x8xi32>
+  %e = sparse_attn.flexprefill_mask <tau = 0.2, min_budget = 0> %q, %k key_lengths(%len : tensor<2xi32>) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> !sparse_attn.block_mask<2x8x?x?, block = 64x64>
+  %f = sparse_attn.vertical_slash_mask <last_queries = 32, local = 10> %q, %k budgets(%bud : tensor<8x2xi32>) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> !sparse_attn.block_mask<2x8x?x?, block = 64x64>
+  %g = sparse_attn.vertical_slash_mask <vertical_size = 1000, slash_size = 6096> %q, %k : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> !sparse_attn.block_mask<2x8x?x?, block = 64x64>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @select_blocks
+// CHECK: sparse_attn.select_blocks xattention<stride = 16> causal %{{.*}}, %{{.*}} block(128, 128) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8x?xi32>, tensor<2x8x?x?xi32>
+// CHECK: sparse_attn.select_blocks xattention %{{.*}}, %{{.*}} thresholds(%{{.*}} : tensor<8xf32>) query_lengths(%{{.*}} : tensor<2xi32>) key_lengths(%{{.*}} : tensor<2xi32>) scale(5.000000e-01) block(64, 128) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8x?xi32>, tensor<2x8x?x?xi32>
+// CHECK: sparse_attn.select_blocks flexprefill<gamma = 0.95> causal %{{.*}}, %{{.*}} block(64, 64) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8x?xi32>, tensor<2x8x?x?xi32>, tensor<2x8xi32>
+func.func @select_blocks(%q: tensor<2x8x?x64xbf16>, %k: tensor<2x2x?x64xbf16>, %t: tensor<8xf32>, %len: tensor<2xi32>) {
+  %n, %i = sparse_attn.select_blocks xattention<stride = 16> causal %q, %k block(128, 128) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8x?xi32>, tensor<2x8x?x?xi32>
+  %n2, %i2 = sparse_attn.select_blocks xattention %q, %k thresholds(%t : tensor<8xf32>) query_lengths(%len : tensor<2xi32>) key_lengths(%len : tensor<2xi32>) scale(0.5) block(64, 128) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8x?xi32>, tensor<2x8x?x?xi32>
+  %n3, %i3, %p = sparse_attn.select_blocks flexprefill<gamma = 0.95> causal %q, %k block(64, 64) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8x?xi32>, tensor<2x8x?x?xi32>, tensor<2x8xi32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @route_heads
+// CHECK: sparse_attn.mask_route_heads %{{.*}} streaming(%{{.*}} : !sparse_attn.block_mask<1x1x?x?, block = 64x64>) masks(%{{.*}}, %{{.*}} : !sparse_attn.block_mask<1x32x?x?, block = 64x64>, !sparse_attn.block_mask<1x1x?x?, block = 64x64>) (%{{.*}}, %{{.*}}) : tensor<32xi32> -> !sparse_attn.block_mask<1x32x?x?, block = 64x64>
+// CHECK: sparse_attn.mask_route_heads %{{.*}} () : tensor<4xi32> -> !sparse_attn.block_mask<2x4x100x100, block = 16x16>
+func.func @route_heads(%kinds: tensor<32xi32>, %four: tensor<4xi32>, %s: !sparse_attn.block_mask<1x1x?x?, block = 64x64>,
+                       %bs: !sparse_attn.block_mask<1x32x?x?, block = 64x64>, %vs: !sparse_attn.block_mask<1x1x?x?, block = 64x64>, %n: index) {
+  %m = sparse_attn.mask_route_heads %kinds streaming(%s : !sparse_attn.block_mask<1x1x?x?, block = 64x64>)
+      masks(%bs, %vs : !sparse_attn.block_mask<1x32x?x?, block = 64x64>, !sparse_attn.block_mask<1x1x?x?, block = 64x64>)
+      (%n, %n) : tensor<32xi32> -> !sparse_attn.block_mask<1x32x?x?, block = 64x64>
+  %d = sparse_attn.mask_route_heads %four () : tensor<4xi32> -> !sparse_attn.block_mask<2x4x100x100, block = 16x16>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @prefill
+// CHECK: sparse_attn.prefill xattention<threshold = 0.95> causal %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x32x?x128xbf16>, tensor<1x8x?x128xbf16>, tensor<1x8x?x128xbf16> -> tensor<1x32x?x128xbf16>
+// CHECK: sparse_attn.prefill xattention causal %{{.*}}, %{{.*}}, %{{.*}} thresholds(%{{.*}} : tensor<32xf32>) query_lengths(%{{.*}} : tensor<1xi32>) key_lengths(%{{.*}} : tensor<1xi32>) scale(1.250000e-01) block(64) : tensor<1x32x?x128xbf16>, tensor<1x8x?x128xbf16>, tensor<1x8x?x128xbf16> -> tensor<1x32x?x128xbf16>, tensor<1x32x?xf32>
+// CHECK: sparse_attn.prefill flexprefill<gamma = 0.95> causal %{{.*}}, %{{.*}}, %{{.*}} block(64)
+// CHECK: sparse_attn.prefill minference causal %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : !sparse_attn.block_mask<1x32x?x?, block = 64x64>) budgets(%{{.*}} : tensor<32x2xi32>)
+// CHECK: sparse_attn.prefill full causal %{{.*}}, %{{.*}}, %{{.*}} :
+func.func @prefill(%q: tensor<1x32x?x128xbf16>, %k: tensor<1x8x?x128xbf16>, %v: tensor<1x8x?x128xbf16>, %t: tensor<32xf32>,
+                   %len: tensor<1xi32>, %b: tensor<32x2xi32>, %m: !sparse_attn.block_mask<1x32x?x?, block = 64x64>) {
+  %x = sparse_attn.prefill xattention<threshold = 0.95> causal %q, %k, %v : tensor<1x32x?x128xbf16>, tensor<1x8x?x128xbf16>, tensor<1x8x?x128xbf16> -> tensor<1x32x?x128xbf16>
+  %y, %lse = sparse_attn.prefill xattention causal %q, %k, %v thresholds(%t : tensor<32xf32>) query_lengths(%len : tensor<1xi32>) key_lengths(%len : tensor<1xi32>) scale(0.125) block(64)
+      : tensor<1x32x?x128xbf16>, tensor<1x8x?x128xbf16>, tensor<1x8x?x128xbf16> -> tensor<1x32x?x128xbf16>, tensor<1x32x?xf32>
+  %f = sparse_attn.prefill flexprefill<gamma = 0.95> causal %q, %k, %v block(64) : tensor<1x32x?x128xbf16>, tensor<1x8x?x128xbf16>, tensor<1x8x?x128xbf16> -> tensor<1x32x?x128xbf16>
+  %n = sparse_attn.prefill minference causal %q, %k, %v mask(%m : !sparse_attn.block_mask<1x32x?x?, block = 64x64>) budgets(%b : tensor<32x2xi32>)
+      : tensor<1x32x?x128xbf16>, tensor<1x8x?x128xbf16>, tensor<1x8x?x128xbf16> -> tensor<1x32x?x128xbf16>
+  %d = sparse_attn.prefill full causal %q, %k, %v : tensor<1x32x?x128xbf16>, tensor<1x8x?x128xbf16>, tensor<1x8x?x128xbf16> -> tensor<1x32x?x128xbf16>
+  return
+}
+
+// -----
+
+// Method configurations print the parameters that differ from the defaults.
+// CHECK-LABEL: func.func private @method_configurations
+// CHECK-SAME: configs = [#sparse_attn.xattention, #sparse_attn.xattention, #sparse_attn.xattention<stride = 16, threshold = 0.8>, #sparse_attn.flexprefill, #sparse_attn.flexprefill<gamma = 0.95, tau = 0.0, min_budget = 0, max_budget = 1>, #sparse_attn.minference, #sparse_attn.minference<vertical_size = 0, slash_size = 0, last_queries = 1, sink = 0, local = 0>, #sparse_attn.full]
+func.func private @method_configurations() attributes {configs = [#sparse_attn.xattention, #sparse_attn.xattention<threshold = 0.9, stride = 8>, #sparse_attn.xattention<threshold = 0.8, stride = 16>, #sparse_attn.flexprefill<>, #sparse_attn.flexprefill<max_budget = 1, min_budget = 0, tau = 0.0, gamma = 0.95>, #sparse_attn.minference, #sparse_attn.minference<local = 0, sink = 0, last_queries = 1, slash_size = 0, vertical_size = 0>, #sparse_attn.full]}
+
+// -----
+
 // The generic form of every attribute reads back.
 // CHECK-LABEL: func.func @generic_syntax
 // CHECK: sparse_attn.streaming_mask() sink(4) window(16)

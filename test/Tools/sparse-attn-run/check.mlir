@@ -86,3 +86,55 @@ func.func @masks(%num: tensor<1x2x2xi32>, %idx: tensor<1x2x2x3xi32>, %n: index)
       -> !sparse_attn.block_mask<1x2x128x160, block = 64x64>
   return %num : tensor<1x2x2xi32>
 }
+
+// The prefill estimators, head routing and the prefill op: one density line
+// per estimated or routed mask, and one for the mask a prefill estimates,
+// named by the prefill's output. 4 x 4 blocks of 8 tokens over 32 queries
+// and keys; a causal pattern keeps at most 10 of 16 blocks.
+// RUN: sparse-attn-run %s --entry=prefill --check | FileCheck %s --check-prefix=PREFILL
+// PREFILL:      check result #0: max relative error {{.*}} ok
+// PREFILL-NEXT: check result #1: max relative error {{.*}} ok
+// PREFILL-NEXT: check result #2: 0 mismatches ok
+// PREFILL-NEXT: mask %0 (sparse_attn.xattention_mask) density per head: b0h0 0.{{[0-9]+}} b0h1 0.{{[0-9]+}}{{$}}
+// PREFILL-NEXT: mask %result (sparse_attn.flexprefill_mask) density per head: b0h0 0.{{[0-9]+}} b0h1 0.{{[0-9]+}}{{$}}
+// PREFILL-NEXT: mask %1 (sparse_attn.vertical_slash_mask) density per head: b0h0 0.{{[0-9]+}} b0h1 0.{{[0-9]+}}{{$}}
+// PREFILL-NEXT: mask %2 (sparse_attn.mask_route_heads) density per head: b0h0 1.000 b0h1 0.{{[0-9]+}}{{$}}
+// PREFILL-NEXT: mask %output_0 (sparse_attn.prefill) density per head: b0h0 0.{{[0-9]+}} b0h1 0.{{[0-9]+}}{{$}}
+// PREFILL-NEXT: check: PASS
+func.func @prefill(%q: tensor<1x2x32x8xf32>, %k: tensor<1x1x32x8xf32>, %v: tensor<1x1x32x8xf32>)
+    -> (tensor<1x2x32x8xf32>, tensor<1x2x32x8xf32>, tensor<1x2xi32>) {
+  %x = sparse_attn.xattention_mask <stride = 4, threshold = 0.5> causal %q, %k
+      : tensor<1x2x32x8xf32>, tensor<1x1x32x8xf32> -> !sparse_attn.block_mask<1x2x32x32, block = 8x8>
+  %f, %patterns = sparse_attn.flexprefill_mask <min_budget = 8> %q, %k
+      : tensor<1x2x32x8xf32>, tensor<1x1x32x8xf32>
+      -> !sparse_attn.block_mask<1x2x32x32, block = 8x8>, tensor<1x2xi32>
+  %vs = sparse_attn.vertical_slash_mask <vertical_size = 4, slash_size = 4, sink = 1, local = 1> %q, %k
+      : tensor<1x2x32x8xf32>, tensor<1x1x32x8xf32> -> !sparse_attn.block_mask<1x2x32x32, block = 8x8>
+  %kinds = arith.constant dense<[0, 1]> : tensor<2xi32>
+  %routed = sparse_attn.mask_route_heads %kinds masks(%vs : !sparse_attn.block_mask<1x2x32x32, block = 8x8>)
+      () : tensor<2xi32> -> !sparse_attn.block_mask<1x2x32x32, block = 8x8>
+  %o = sparse_attn.attention softmax causal %q, %k, %v
+      mask(%routed : !sparse_attn.block_mask<1x2x32x32, block = 8x8>)
+      : tensor<1x2x32x8xf32>, tensor<1x1x32x8xf32>, tensor<1x1x32x8xf32> -> tensor<1x2x32x8xf32>
+  %p = sparse_attn.prefill xattention<stride = 4, threshold = 0.5> causal %q, %k, %v block(8)
+      : tensor<1x2x32x8xf32>, tensor<1x1x32x8xf32>, tensor<1x1x32x8xf32> -> tensor<1x2x32x8xf32>
+  return %o, %p, %patterns : tensor<1x2x32x8xf32>, tensor<1x2x32x8xf32>, tensor<1x2xi32>
+}
+
+// select_blocks: the index lists and pattern codes equal the evaluator's.
+// RUN: sparse-attn-run %s --entry=select_blocks --check | FileCheck %s --check-prefix=SELECT
+// SELECT:      check result #0: 0 mismatches ok
+// SELECT-NEXT: check result #1: 0 mismatches ok
+// SELECT-NEXT: check result #2: 0 mismatches ok
+// SELECT-NEXT: check result #3: 0 mismatches ok
+// SELECT-NEXT: check result #4: 0 mismatches ok
+// SELECT-NEXT: check: PASS
+func.func @select_blocks(%q: tensor<1x2x32x8xf32>, %k: tensor<1x1x32x8xf32>)
+    -> (tensor<1x2x4xi32>, tensor<1x2x4x4xi32>, tensor<1x2x4xi32>, tensor<1x2x4x4xi32>, tensor<1x2xi32>) {
+  %xn, %xi = sparse_attn.select_blocks xattention<stride = 4, threshold = 0.5> causal %q, %k block(8, 8)
+      : tensor<1x2x32x8xf32>, tensor<1x1x32x8xf32> -> tensor<1x2x4xi32>, tensor<1x2x4x4xi32>
+  %fn, %fi, %patterns = sparse_attn.select_blocks flexprefill<min_budget = 8> causal %q, %k block(8, 8)
+      : tensor<1x2x32x8xf32>, tensor<1x1x32x8xf32> -> tensor<1x2x4xi32>, tensor<1x2x4x4xi32>, tensor<1x2xi32>
+  return %xn, %xi, %fn, %fi, %patterns
+      : tensor<1x2x4xi32>, tensor<1x2x4x4xi32>, tensor<1x2x4xi32>, tensor<1x2x4x4xi32>, tensor<1x2xi32>
+}

@@ -105,3 +105,48 @@ func.func @mask_size(%n: index) -> index {
       : !sparse_attn.block_mask<1x1x?x?, block = 64x64>
   return %n : index
 }
+
+// The prefill ops' operands: per-head thresholds in [0.5, 0.95], per-head
+// budgets and estimator lengths in [0, N] (N the key or query extent), and
+// head kinds among those the routing op can take (-1 with a streaming
+// operand, 0 dense, 1 .. the number of masks).
+// RUN: rm -rf %t.prefill
+// RUN: %python %S/Inputs/exit-code.py sparse-attn-run %s --entry=prefill_roles \
+// RUN:   --write-outputs=%t.prefill > %t.prefill.log 2>&1
+// RUN: FileCheck %s --input-file=%t.prefill.log --check-prefix=PREFILL
+// PREFILL:      arg #0: tensor<1x4x8x4xf32> random normal
+// PREFILL-NEXT: arg #1: tensor<4xf32> random uniform [0.5, 0.95]
+// PREFILL-NEXT: arg #2: tensor<4x2xi32> random budgets [0, 8]
+// PREFILL-NEXT: arg #3: tensor<1xi32> random lengths [0, 8]
+// PREFILL-NEXT: arg #4: tensor<4xi32> random kinds [-1, 2]
+// RUN: %python %S/Inputs/npy.py dump %t.prefill/arg1.npy | FileCheck %s --check-prefix=THRESHOLDS
+// THRESHOLDS:      <f4 (4)
+// THRESHOLDS-NEXT: 0.6151483654975891 0.5397457480430603 0.6307229399681091 0.7548274397850037
+// RUN: %python %S/Inputs/npy.py dump %t.prefill/arg2.npy | FileCheck %s --check-prefix=BUDGETS
+// BUDGETS:      <i4 (4x2)
+// BUDGETS-NEXT: 3 2
+// BUDGETS-NEXT: 3 0
+// BUDGETS-NEXT: 7 8
+// BUDGETS-NEXT: 2 1
+// RUN: %python %S/Inputs/npy.py dump %t.prefill/arg4.npy | FileCheck %s --check-prefix=KINDS
+// KINDS:      <i4 (4)
+// KINDS-NEXT: 1 0 -1 2
+func.func @prefill_roles(%q: tensor<1x4x8x4xf32>, %thresholds: tensor<4xf32>,
+                         %budgets: tensor<4x2xi32>, %lengths: tensor<1xi32>,
+                         %kinds: tensor<4xi32>) -> tensor<1x4x8x4xf32> {
+  %streaming = sparse_attn.streaming_mask() sink(1) window(2)
+      : !sparse_attn.block_mask<1x1x8x8, block = 4x4>
+  %vertical_slash = sparse_attn.vertical_slash_mask %q, %q budgets(%budgets : tensor<4x2xi32>)
+      key_lengths(%lengths : tensor<1xi32>)
+      : tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32> -> !sparse_attn.block_mask<1x4x8x8, block = 4x4>
+  %routed = sparse_attn.mask_route_heads %kinds
+      streaming(%streaming : !sparse_attn.block_mask<1x1x8x8, block = 4x4>)
+      masks(%vertical_slash, %streaming : !sparse_attn.block_mask<1x4x8x8, block = 4x4>,
+                                          !sparse_attn.block_mask<1x1x8x8, block = 4x4>)
+      () : tensor<4xi32> -> !sparse_attn.block_mask<1x4x8x8, block = 4x4>
+  %o = sparse_attn.prefill xattention<stride = 2> causal %q, %q, %q
+      mask(%routed : !sparse_attn.block_mask<1x4x8x8, block = 4x4>)
+      thresholds(%thresholds : tensor<4xf32>) block(4)
+      : tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32> -> tensor<1x4x8x4xf32>
+  return %o : tensor<1x4x8x4xf32>
+}

@@ -2,6 +2,8 @@
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
 
+#include "SparseAttnOpsCommon.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/OpImplementation.h"
@@ -238,8 +240,8 @@ LogicalResult EntmaxOp::verify() {
 // Mask producers
 //===----------------------------------------------------------------------===//
 
-static LogicalResult verifyDynamicSizes(Operation *op, BlockMaskType type,
-                                        ValueRange dynamicSizes) {
+LogicalResult sparse_attn::verifyDynamicSizes(Operation *op, BlockMaskType type,
+                                             ValueRange dynamicSizes) {
   int64_t expected = type.getNumDynamicDims();
   if (static_cast<int64_t>(dynamicSizes.size()) != expected)
     return op->emitOpError("expected ")

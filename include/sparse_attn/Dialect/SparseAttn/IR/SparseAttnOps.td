@@ -15,6 +15,9 @@ def SparseAttn_AttentionTensor : TensorRankOf<[BF16, F16, F32], [4]>;
 def SparseAttn_LengthsTensor : TensorRankOf<[I32], [1]>;
 def SparseAttn_BlockIndexTensor : TensorOf<[I32]>;
 
+// The long-context prefill methods (estimators, head routing, prefill).
+include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnPrefillOps.td"
+
 //===----------------------------------------------------------------------===//
 // Attention
 //===----------------------------------------------------------------------===//

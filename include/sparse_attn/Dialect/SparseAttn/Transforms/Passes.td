@@ -182,7 +182,10 @@ def SparseAttnFusePass : Pass<"sparse-attn-fuse", "ModuleOp"> {
        membership as one `sparse_attn.index_row_contains` per tile, hoisted
        out of the elementwise region (a tile lies in one mask block). No
        block-mask value is used inside the grid afterwards and the mask ops
-       die.
+       die. A query of a mask that has no tiled form (a prefill estimator,
+       `mask_route_heads`, a function argument, or an algebra involving
+       one) stays: `convert-sparse-attn-to-linalg` reads it from the mask's
+       token-level reference form.
 
        Before:
 
@@ -255,6 +258,9 @@ def SparseAttnFusePass : Pass<"sparse-attn-fuse", "ModuleOp"> {
   let statistics = [
     Statistic<"numExpandedQueries", "expanded-mask-queries",
               "mask_visible queries replaced by their producers' arithmetic">,
+    Statistic<"numTokenLevelQueries", "token-level-mask-queries",
+              "mask_visible queries of masks without a tiled form, left to "
+              "their token-level reference form">,
     Statistic<"numFusedMaskBuilds", "fused-entmax-mask-builds",
               "Entmax block-mask passes fused into the solver">,
   ];
@@ -351,8 +357,9 @@ def SparseAttnDecomposeTilesPass
     of `sparse_attn.score_tile` inlined into the elementwise generic that
     scales the scores, and index-row searches as `scf.for`. This pass is
     the only place that knows the CPU form; the GPU lowering consumes the
-    same tile ops. `sparse_attn.mask_visible` must have been expanded by
-    `sparse-attn-fuse`.
+    same tile ops. A `sparse_attn.mask_visible` that `sparse-attn-fuse`
+    left (a mask without a tiled form) moves into the generic with the
+    region and is read later by `convert-sparse-attn-to-linalg`.
 
     Before:
 
@@ -384,6 +391,97 @@ def SparseAttnDecomposeTilesPass
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
   ];
+}
+
+def SparseAttnExpandPrefillPass
+    : Pass<"sparse-attn-expand-prefill", "ModuleOp"> {
+  let summary = "Rewrite every sparse_attn.prefill into its mask estimator "
+                "and sparse_attn.attention";
+  let description = [{
+    Each `sparse_attn.prefill` becomes the estimator its pattern names
+    (`xattention` -> `sparse_attn.xattention_mask` with the prefill's
+    `causal` and `thresholds`, `flexprefill` -> `sparse_attn.flexprefill_mask`,
+    `minference` -> `sparse_attn.vertical_slash_mask` with `budgets`; square
+    blocks of the prefill's block size), intersected with the prefill's
+    `mask` operand when there is one (`sparse_attn.mask_intersect`), and a
+    softmax `sparse_attn.attention` with the prefill's `causal`, lengths,
+    `scale` and results. The `full` pattern becomes the attention alone.
+    The lowerings then see only estimators and attention; the expansion is
+    `PrefillOp::expand`, which the reference lowering uses too.
+
+    Before:
+
+    ```mlir
+    %o = sparse_attn.prefill xattention<threshold = 0.95> causal %q, %k, %v
+        : tensor<1x8x4096x64xbf16>, tensor<1x2x4096x64xbf16>,
+          tensor<1x2x4096x64xbf16> -> tensor<1x8x4096x64xbf16>
+    ```
+
+    After:
+
+    ```mlir
+    %m = sparse_attn.xattention_mask <threshold = 0.95> causal %q, %k
+        : tensor<1x8x4096x64xbf16>, tensor<1x2x4096x64xbf16>
+        -> !sparse_attn.block_mask<1x8x4096x4096, block = 128x128>
+    %o = sparse_attn.attention softmax causal %q, %k, %v
+        mask(%m : !sparse_attn.block_mask<1x8x4096x4096, block = 128x128>)
+        : tensor<1x8x4096x64xbf16>, tensor<1x2x4096x64xbf16>,
+          tensor<1x2x4096x64xbf16> -> tensor<1x8x4096x64xbf16>
+    ```
+  }];
+  let statistics = [
+    Statistic<"numExpanded", "expanded-prefills",
+              "Prefill ops rewritten into an estimator and attention">,
+  ];
+}
+
+def SparseAttnDecomposeEstimatorsPass
+    : Pass<"sparse-attn-decompose-estimators", "ModuleOp"> {
+  let summary = "Rewrite the block-selecting estimators into index lists that "
+                "the tiled attention walks";
+  let description = [{
+    Every `sparse_attn.xattention_mask` and `sparse_attn.flexprefill_mask`
+    becomes `sparse_attn.select_blocks` (the same method, operands and
+    block grid; its FlexAttention index tensors are computed on the device,
+    with no host round trip) and `sparse_attn.mask_from_indices` of its
+    lists, intersected with `sparse_attn.causal_mask` when the estimator is
+    causal: exactly the estimator's token-level mask when it has no varlen
+    lengths. With lengths, the valid-and-causal part of the mask is the
+    consumer's own: the rewrite happens only when every use of the mask is
+    the mask of a `sparse_attn.attention` with the same length operands
+    (and `causal` when the estimator is); otherwise the estimator stays and
+    is read token-level. sparse-attn-skip-blocks then walks the lists: the
+    attention visits only the selected blocks.
+
+    Before:
+
+    ```mlir
+    %m = sparse_attn.xattention_mask causal %q, %k
+        : tensor<1x8x4096x64xbf16>, tensor<1x2x4096x64xbf16>
+        -> !sparse_attn.block_mask<1x8x4096x4096, block = 128x128>
+    ```
+
+    After:
+
+    ```mlir
+    %n, %i = sparse_attn.select_blocks xattention causal %q, %k block(128, 128)
+        : tensor<1x8x4096x64xbf16>, tensor<1x2x4096x64xbf16>
+        -> tensor<1x8x32xi32>, tensor<1x8x32x32xi32>
+    %s = sparse_attn.mask_from_indices %n, %i ()
+        : tensor<1x8x32xi32>, tensor<1x8x32x32xi32>
+        -> !sparse_attn.block_mask<1x8x4096x4096, block = 128x128>
+    %c = sparse_attn.causal_mask() : !sparse_attn.block_mask<1x1x4096x4096, block = 128x128>
+    %m = sparse_attn.mask_intersect %s, %c
+        : !sparse_attn.block_mask<1x8x4096x4096, block = 128x128>,
+          !sparse_attn.block_mask<1x1x4096x4096, block = 128x128>
+        -> !sparse_attn.block_mask<1x8x4096x4096, block = 128x128>
+    ```
+  }];
+  let statistics = [
+    Statistic<"numDecomposed", "decomposed-estimators",
+              "Estimators rewritten into index lists">,
+  ];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
 #endif // SPARSE_ATTN_TRANSFORMS_PASSES_TD
