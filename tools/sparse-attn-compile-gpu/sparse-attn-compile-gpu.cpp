@@ -172,6 +172,8 @@ std::string kernelName(const KernelSpec &spec) {
     name += "_causal";
   if (spec.flag("varlen"))
     name += "_varlen";
+  if (spec.flag("bias"))
+    name += "_bias";
   if (spec.flag("statistics"))
     name += "_stats";
   if (spec.get("mask") == "block")
@@ -203,8 +205,14 @@ std::string attentionFunction(const KernelSpec &spec, const std::string &name) {
     if (StringRef(literal).find_first_of(".eE") == StringRef::npos)
       literal += ".0";
     normalizer = "entmax<alpha = " + literal + ">";
-  } else if (normalizer != "softmax")
+  } else if (normalizer == "elastic_softmax") {
+    if (!spec.keys.count("bias"))
+      fail(where + "an elastic-softmax specialization lacks `bias`");
+    if (!spec.flag("causal"))
+      fail(where + "elastic softmax is always causal");
+  } else if (normalizer != "softmax") {
     fail(where + "normalizer " + normalizer + " has no GPU kernel yet");
+  }
   std::string mask = spec.get("mask");
   if (mask != "none" && mask != "block")
     fail(where + "mask must be none or block");
@@ -261,6 +269,14 @@ std::string attentionFunction(const KernelSpec &spec, const std::string &name) {
         qk, full, counts, indices, fullTypes, maskType);
     operands = " mask(%mask : " + maskType + ")" + operands;
   }
+  if (normalizer == "elastic_softmax") {
+    if (spec.flag("bias")) {
+      args += ", %bias: tensor<?x?xf32> {sparse_attn.name = \"bias\"}";
+      operands += " bias(%bias : tensor<?x?xf32>)";
+    }
+    args += ", %tau: tensor<?xf32> {sparse_attn.name = \"elastic_tau\"}";
+    operands += " tau(%tau : tensor<?xf32>)";
+  }
   bool statistics = spec.flag("statistics");
   std::string results =
       vo + " {sparse_attn.name = \"out\"}" +
@@ -305,6 +321,13 @@ json::Array attentionConstraints(const KernelSpec &spec) {
                "out.stride2 % 2 == 0"},
       {"message", "out is written in pairs of elements: its strides must be "
                   "even"}});
+  if (spec.get("normalizer") == "elastic_softmax") {
+    constraints.push_back("elastic_tau.size0 == q.size1");
+    if (spec.flag("bias"))
+      constraints.push_back(json::Object{
+          {"expr", "bias.size0 == q.size1"},
+          {"message", "the bias needs one row per query head"}});
+  }
   if (spec.get("normalizer") == "entmax")
     constraints.push_back(json::Object{
         {"expr", "niter >= 1"},
@@ -449,6 +472,14 @@ json::Object kernelEntry(const KernelSpec &spec, gpu::GPUFuncOp kernel,
                      ") <= " + std::to_string(entries)},
         {"message", "the kernel's key-tile schedule holds " +
                         std::to_string(entries) + " tiles"}});
+  if (int64_t tiles = limit("max_recorded_tiles"); tiles && tuningAttrs)
+    constraints.push_back(json::Object{
+        {"expr", "ceil_div(k.size2, " +
+                     std::to_string(tuningAttrs.getAs<IntegerAttr>("block_k")
+                                        .getInt()) +
+                     ") <= " + std::to_string(tiles)},
+        {"message", "the kernel records row maxima of at most " +
+                        std::to_string(tiles) + " key tiles"}});
   json::Array grid, block;
   for (Attribute entry : cast<ArrayAttr>(launch.get("grid")))
     grid.push_back(cast<StringAttr>(entry).str());

@@ -103,8 +103,11 @@ def SparseAttnToGPUPass : Pass<"sparse-attn-to-gpu", "ModuleOp"> {
       evaluates (EntmaxSolver.h) per row element; its histogram lives in
       shared memory (atomic adds), its block-mask list too, and the
       solver's convergence and each tile's mask bit are CTA-wide ORs.
-    - ops without a GPU lowering (elastic softmax, the row-wise entmax, f32
-      tiles) are reported with a diagnostic.
+      Elastic softmax records each key tile's row maxima in shared memory
+      and skips the output pass's dead tiles with a CTA-wide OR; the bias
+      is loaded inside its diagonal band only.
+    - what has no GPU lowering (the row-wise entmax, f32 tiles) is
+      reported with a diagnostic.
 
     The kernel keeps what a launcher needs as attributes: per argument
     `sparse_attn.tensor`/`sparse_attn.scalar` names and access, and

@@ -51,6 +51,9 @@ constexpr int64_t kSharedAlignment = 1024;
 /// this many key blocks), and a schedule list of key tiles.
 constexpr int64_t kMaxKeyBlocks = 1024;
 constexpr int64_t kMaxListEntries = 4096;
+/// Capacity of a record of per-tile row vectors (elastic softmax's tile
+/// maxima): key tiles of one pass.
+constexpr int64_t kMaxRecordedTiles = 256;
 
 /// The operands naming one FlexAttention index row: counts, indices,
 /// batch, head, row.
@@ -72,6 +75,23 @@ int64_t alignTo(int64_t value, int64_t alignment) {
 }
 
 bool isScalar(Type type) { return type.isIntOrIndexOrFloat(); }
+
+/// A [TQ, ?] record of row vectors, one column per key tile (elastic
+/// softmax's tile maxima).
+bool isRowRecord(Type type, int64_t tileRows) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  return tensor && tensor.getRank() == 2 && tensor.getElementType().isF32() &&
+         tensor.getDimSize(0) == tileRows && tensor.isDynamicDim(1);
+}
+
+/// The key loop (a pass over K) around `op`, if any.
+scf::ForOp enclosingKeyLoop(Operation *op) {
+  for (auto loop = op->getParentOfType<scf::ForOp>(); loop;
+       loop = loop->getParentOfType<scf::ForOp>())
+    if (loop->hasAttr(kKeyPassAttr))
+      return loop;
+  return {};
+}
 
 /// The [TQ, BINS, 3] moments of an entmax histogram (`entmax_histogram`).
 bool isHistogram(Type type, int64_t tileRows) {
@@ -148,6 +168,12 @@ private:
   Value lowerHistogramConstant(MemRefType type, FloatAttr value);
   /// The entmax, row-max and any-above tile ops.
   LogicalResult lowerEntmaxOp(Operation *op);
+  /// The column of a record of row vectors that a slice reads or writes
+  /// (offsets [0, column], sizes [TQ, 1], unit strides), lowered.
+  std::optional<Value> recordColumn(OffsetSizeAndStrideOpInterface slice);
+  /// A key or value tile inside a conditional part of a key loop: copied
+  /// into its slot and waited for on the spot (no prefetch).
+  LogicalResult lowerConditionalLoad(LoadTileOp load);
   LogicalResult lowerScoreTile(ScoreTileOp op);
   /// `scale * query @ key^T` of a score tile, before its visibility.
   FailureOr<Value> scaledProducts(ScoreTileOp op);
@@ -189,6 +215,8 @@ private:
   SmallVector<IndexRowKey> indexRows;
   int64_t numLists = 0, nextList = 0;
   int64_t histogramBytes = 0, numHistograms = 0, nextHistogram = 0;
+  /// Shared memory of the records of per-tile row vectors.
+  int64_t recordsOffset = 0, numRecords = 0, nextRecord = 0;
   SmallVector<std::string> gridExpressions;
   SmallVector<std::string> argumentNames, resultNames;
 
@@ -267,6 +295,10 @@ LogicalResult GridLowering::plan() {
     resultNames.push_back(name ? name.str() : "result" + std::to_string(i));
   }
 
+  auto kind = grid->getAttrOfType<StringAttr>(kGridAttr);
+  if (!kind || kind.getValue() != "attention")
+    return grid.emitOpError("is not an attention grid; sparse-attn-to-gpu "
+                            "has no lowering of the row-wise entmax yet");
   if (grid.getRank() > 3)
     return grid.emitOpError("has more than three dimensions; a kernel grid "
                             "has three");
@@ -305,8 +337,7 @@ LogicalResult GridLowering::plan() {
       load.emitOpError("loads a tile whose sizes are not multiples of 16");
       return WalkResult::interrupt();
     }
-    auto loop = dyn_cast<scf::ForOp>(load->getParentOp());
-    if (loop && loop->hasAttr(kKeyPassAttr)) {
+    if (enclosingKeyLoop(load)) {
       slotBytes = std::max(slotBytes, bytes);
       maxStreamRows = std::max(maxStreamRows, type.getDimSize(0));
       return WalkResult::advance();
@@ -329,6 +360,7 @@ LogicalResult GridLowering::plan() {
         indexRows.push_back(indexRowKey(contains));
     } else if (auto empty = dyn_cast<tensor::EmptyOp>(op)) {
       numLists += isScheduleList(empty.getType());
+      numRecords += isRowRecord(empty.getType(), tileRows);
     }
   });
   // Entmax histograms live in shared memory (the moments of every bin of
@@ -355,8 +387,10 @@ LogicalResult GridLowering::plan() {
   listsOffset = tablesOffset + static_cast<int64_t>(indexRows.size()) *
                                    kMaxKeyBlocks * 4;
   histogramsOffset = listsOffset + numLists * kMaxListEntries * 4;
-  sharedBytes = alignTo(histogramsOffset + numHistograms * histogramBytes,
-                        kSharedAlignment);
+  recordsOffset = histogramsOffset + numHistograms * histogramBytes;
+  sharedBytes =
+      alignTo(recordsOffset + numRecords * tileRows * kMaxRecordedTiles * 4,
+              kSharedAlignment);
   if (layout.numWarps < 1 || layout.numWarps > 32 ||
       tileRows % (kWarpRows * layout.numWarps) != 0)
     return grid.emitOpError("has query tiles of ")
@@ -409,6 +443,12 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
     auto it = tensorIndex.find(load.getSource());
     if (it != tensorIndex.end())
       usedSizes.insert({it->second, 2});
+  });
+  // Score tiles bound the bias diagonals by its width.
+  func.walk([&](ScoreTileOp score) {
+    auto it = tensorIndex.find(score.getBias());
+    if (score.getBias() && it != tensorIndex.end())
+      usedSizes.insert({it->second, 1});
   });
   // Index-row tables clamp counts by the slots of a row.
   func.walk([&](IndexRowContainsOp contains) {
@@ -520,7 +560,10 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
                                                                 : kMaxKeyBlocks)),
            b.getNamedAttr("max_list_entries",
                           b.getI64IntegerAttr(numLists ? kMaxListEntries
-                                                       : 0))}));
+                                                       : 0)),
+           b.getNamedAttr("max_recorded_tiles",
+                          b.getI64IntegerAttr(numRecords ? kMaxRecordedTiles
+                                                         : 0))}));
   kernel->setAttr(
       kKernelTuningAttr,
       b.getDictionaryAttr(
@@ -822,6 +865,12 @@ FailureOr<Type> GridLowering::convertType(Type type, Operation *user) {
         gpu::AddressSpaceAttr::get(b.getContext(),
                                    gpu::AddressSpace::Workgroup)));
   auto tensor = dyn_cast<RankedTensorType>(type);
+  if (isRowRecord(type, tileRows))
+    return Type(MemRefType::get(
+        {tileRows * kMaxRecordedTiles}, tensor.getElementType(),
+        MemRefLayoutAttrInterface(),
+        gpu::AddressSpaceAttr::get(b.getContext(),
+                                   gpu::AddressSpace::Workgroup)));
   if (isHistogram(type, tileRows))
     return Type(MemRefType::get(
         {tensor.getNumElements()}, tensor.getElementType(),
@@ -872,6 +921,18 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
           auto type = cast<MemRefType>(*convertType(empty.getType(), op));
           Value offset = arith::ConstantIndexOp::create(
               b, loc(), listsOffset + nextList++ * kMaxListEntries * 4);
+          mapping.map(empty.getResult(),
+                      memref::ViewOp::create(b, loc(), type, sharedBase,
+                                             offset, ValueRange{}));
+          return success();
+        }
+        if (isRowRecord(empty.getType(), tileRows)) {
+          // A record of per-tile row vectors: a region of shared memory
+          // (kMaxRecordedTiles columns, a manifest constraint).
+          auto type = cast<MemRefType>(*convertType(empty.getType(), op));
+          Value offset = arith::ConstantIndexOp::create(
+              b, loc(),
+              recordsOffset + nextRecord++ * type.getNumElements() * 4);
           mapping.map(empty.getResult(),
                       memref::ViewOp::create(b, loc(), type, sharedBase,
                                              offset, ValueRange{}));
@@ -939,11 +1000,58 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
         mapping.map(finalize.getLogsumexp(), logSumExp);
         return success();
       })
+      .Case([&](ElasticTileLiveOp live) {
+        mapping.map(live.getResult(),
+                    tiles().elasticTileLive(
+                        mapping.lookup(live.getTileMax()),
+                        mapping.lookup(live.getMax()),
+                        mapping.lookup(live.getSum()),
+                        mapping.lookup(live.getTau()),
+                        mapping.lookup(live.getPosition())));
+        return success();
+      })
+      .Case([&](ElasticAccumulateOp accumulate) -> LogicalResult {
+        auto values = sharedTiles.find(accumulate.getValue());
+        if (values == sharedTiles.end())
+          return accumulate.emitOpError("takes a value tile that is not "
+                                        "streamed by its key loop");
+        mapping.map(accumulate.getResult(),
+                    tiles().elasticAccumulate(
+                        mapping.lookup(accumulate.getScores()), values->second,
+                        mapping.lookup(accumulate.getMax()),
+                        mapping.lookup(accumulate.getSum()),
+                        mapping.lookup(accumulate.getAcc()),
+                        mapping.lookup(accumulate.getTau()),
+                        mapping.lookup(accumulate.getPosition()),
+                        accumulate.getValue().getType().getElementType()));
+        return success();
+      })
       .Case<RowMaxOp, EntmaxHistogramOp, EntmaxThresholdInitOp,
             EntmaxMomentsOp, EntmaxThresholdStepOp, AnyAboveOp,
             EntmaxAccumulateOp, EntmaxFinalizeOp>(
           [&](Operation *entmaxOp) { return lowerEntmaxOp(entmaxOp); })
+      .Case([&](tensor::InsertSliceOp insert) -> LogicalResult {
+        Value record = mapping.lookupOrNull(insert.getDest());
+        std::optional<Value> column = recordColumn(insert);
+        if (!record || !column)
+          return insert.emitOpError("must write one column of a record of "
+                                    "row vectors");
+        tiles().storeRecord(mapping.lookup(insert.getSource()), record,
+                            *column);
+        mapping.map(insert.getResult(), record);
+        return success();
+      })
       .Case([&](tensor::ExtractSliceOp slice) -> LogicalResult {
+        if (isRowRecord(slice.getSourceType(), tileRows)) {
+          std::optional<Value> column = recordColumn(slice);
+          if (!column)
+            return slice.emitOpError("must read one column of a record of "
+                                     "row vectors");
+          mapping.map(slice.getResult(),
+                      tiles().loadRecord(mapping.lookup(slice.getSource()),
+                                         *column));
+          return success();
+        }
         Value tile = mapping.lookupOrNull(slice.getSource());
         bool leading =
             llvm::all_of(slice.getMixedOffsets(),
@@ -965,6 +1073,20 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
       .Case([&](scf::IfOp ifOp) { return lowerIf(ifOp); })
       .Case([&](scf::WhileOp whileOp) { return lowerWhile(whileOp); })
       .Default([&](Operation *other) { return lowerScalar(other, mapping); });
+}
+
+std::optional<Value>
+GridLowering::recordColumn(OffsetSizeAndStrideOpInterface slice) {
+  SmallVector<OpFoldResult> offsets = slice.getMixedOffsets();
+  SmallVector<OpFoldResult> sizes = slice.getMixedSizes();
+  if (offsets.size() != 2 || !isZeroInteger(offsets[0]) ||
+      getConstantIntValue(sizes[0]) != tileRows ||
+      getConstantIntValue(sizes[1]) != 1 || !slice.hasUnitStride())
+    return std::nullopt;
+  Value column = getValueOrCreateConstantIndexOp(b, loc(), offsets[1]);
+  if (Value lowered = mapping.lookupOrNull(column))
+    return lowered;
+  return column;
 }
 
 Value GridLowering::lowerHistogramConstant(MemRefType type, FloatAttr value) {
@@ -1114,6 +1236,8 @@ Value GridLowering::sequenceExtent(Value source) {
 LogicalResult GridLowering::lowerLoadTile(LoadTileOp load) {
   if (sharedTiles.count(load.getResult()))
     return success(); // issued by its key loop
+  if (enclosingKeyLoop(load))
+    return lowerConditionalLoad(load);
   for (OpOperand &use : load->getUses()) {
     auto score = dyn_cast<ScoreTileOp>(use.getOwner());
     if (!score || use.getOperandNumber() != 0)
@@ -1138,13 +1262,35 @@ LogicalResult GridLowering::lowerLoadTile(LoadTileOp load) {
   return success();
 }
 
+LogicalResult GridLowering::lowerConditionalLoad(LoadTileOp load) {
+  // The tiles of one conditional block take the slots in turn; the barrier
+  // before each copy keeps it from overwriting a slot still being read.
+  int64_t position = 0;
+  for (Operation &op : *load->getBlock()) {
+    if (&op == load.getOperation())
+      break;
+    position += isa<LoadTileOp>(op);
+  }
+  Value slot = arith::ConstantIndexOp::create(b, loc(), position % 2);
+  SharedTile tile = slotView(load, slot);
+  gpu::BarrierOp::create(b, loc());
+  tiles().copyTileAsync(mapping.lookup(load.getSource()),
+                        mapping.lookup(load.getBatch()),
+                        mapping.lookup(load.getHead()),
+                        mapping.lookup(load.getRow()),
+                        sequenceExtent(load.getSource()), tile);
+  NVVM::CpAsyncCommitGroupOp::create(b, loc());
+  NVVM::CpAsyncWaitGroupOp::create(b, loc(), 0);
+  gpu::BarrierOp::create(b, loc());
+  sharedTiles[load.getResult()] = tile;
+  return success();
+}
+
 FailureOr<Value> GridLowering::scaledProducts(ScoreTileOp op) {
   auto keys = sharedTiles.find(op.getKey());
   if (keys == sharedTiles.end())
     return op.emitOpError("takes a key tile that is not streamed by its key "
                           "loop");
-  if (op.getBias())
-    return op.emitOpError("has a bias; not lowered to the GPU yet");
   auto query = operands.find(op.getQuery());
   if (query == operands.end())
     return op.emitOpError("takes a query tile that is not loaded before its "
@@ -1155,7 +1301,47 @@ FailureOr<Value> GridLowering::scaledProducts(ScoreTileOp op) {
   Value factor = arith::ConstantOp::create(b, loc(), op.getScaleAttr());
   if (scaleValue)
     factor = arith::MulFOp::create(b, loc(), factor, scaleValue);
-  return warp.scaleTile(scores, factor);
+  scores = warp.scaleTile(scores, factor);
+  if (!op.getBias())
+    return scores;
+  // bias_scale * bias[head, i + diagonal - j] where 0 <= i + diagonal - j <
+  // W: only entries near the diagonal load (predicated, L1-resident).
+  Value bias = mapping.lookup(op.getBias());
+  Value head = mapping.lookup(op.getBiasHead());
+  Value diagonal = mapping.lookup(op.getBiasDiagonal());
+  Value width = memref::DimOp::create(b, loc(), bias, 1);
+  Value biasScale = arith::ConstantOp::create(b, loc(), op.getBiasScaleAttr());
+  Type biasType = op.getBias().getType().getElementType();
+  return warp.addToTile(
+      scores, mapping.lookup(op.getRowOffset()),
+      mapping.lookup(op.getColOffset()),
+      [&](OpBuilder &nb, Location nl, Value i, Value j) -> Value {
+        Value distance = arith::SubIOp::create(
+            nb, nl, arith::AddIOp::create(nb, nl, i, diagonal), j);
+        Value inBand = arith::AndIOp::create(
+            nb, nl,
+            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::sge, distance,
+                                  arith::ConstantIndexOp::create(nb, nl, 0)),
+            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt, distance,
+                                  width));
+        auto ifOp = scf::IfOp::create(nb, nl, nb.getF32Type(), inBand,
+                                      /*withElseRegion=*/true);
+        OpBuilder::InsertionGuard guard(nb);
+        nb.setInsertionPointToStart(ifOp.thenBlock());
+        Value term = memref::LoadOp::create(nb, nl, bias,
+                                            ValueRange{head, distance});
+        if (!biasType.isF32())
+          term = arith::ExtFOp::create(nb, nl, nb.getF32Type(), term);
+        scf::YieldOp::create(nb, nl,
+                             arith::MulFOp::create(nb, nl, term, biasScale)
+                                 .getResult());
+        nb.setInsertionPointToStart(ifOp.elseBlock());
+        scf::YieldOp::create(
+            nb, nl,
+            arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(0.0))
+                .getResult());
+        return ifOp.getResult(0);
+      });
 }
 
 FailureOr<Value> GridLowering::applyVisibility(ScoreTileOp op, Value scores) {
@@ -1220,8 +1406,11 @@ FailureOr<bool> GridLowering::lowerScoreSelection(scf::IfOp ifOp) {
       full.getKey() != partial.getKey() ||
       full.getRowOffset() != partial.getRowOffset() ||
       full.getColOffset() != partial.getColOffset() ||
-      full.getScaleAttr() != partial.getScaleAttr() || full.getBias() ||
-      partial.getBias())
+      full.getScaleAttr() != partial.getScaleAttr() ||
+      full.getBias() != partial.getBias() ||
+      full.getBiasHead() != partial.getBiasHead() ||
+      full.getBiasDiagonal() != partial.getBiasDiagonal() ||
+      full.getBiasScaleAttr() != partial.getBiasScaleAttr())
     return false;
   FailureOr<Value> scores = scaledProducts(full);
   if (failed(scores))

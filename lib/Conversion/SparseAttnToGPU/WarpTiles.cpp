@@ -2,6 +2,7 @@
 
 #include "WarpTiles.h"
 
+#include "sparse_attn/Dialect/SparseAttn/Transforms/ElasticSoftmax.h"
 #include "sparse_attn/Dialect/SparseAttn/Transforms/EntmaxSolver.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -540,6 +541,19 @@ Value WarpTiles::maskTile(Value tile, Value rowOffset, Value colOffset,
   return pack(cast<VectorType>(tile.getType()), elements);
 }
 
+Value WarpTiles::addToTile(Value tile, Value rowOffset, Value colOffset,
+                           TermFn term) {
+  SmallVector<Value> elements = unpack(tile);
+  int64_t columns = 2 * elements.size() / layout.rowTiles;
+  for (int64_t e = 0, n = elements.size(); e < n; ++e) {
+    Value i = arith::AddIOp::create(b, loc, rowOffset, elementRow(e, columns));
+    Value j =
+        arith::AddIOp::create(b, loc, colOffset, elementColumn(e, columns));
+    elements[e] = arith::AddFOp::create(b, loc, elements[e], term(b, loc, i, j));
+  }
+  return pack(cast<VectorType>(tile.getType()), elements);
+}
+
 SmallVector<Value> WarpTiles::onlineSoftmax(Value scores,
                                             const SharedTile *values,
                                             Value max, Value sum, Value acc,
@@ -694,6 +708,64 @@ Value WarpTiles::anyInBlock(Value predicate) {
   return arith::CmpIOp::create(
       b, loc, arith::CmpIPredicate::ne, any,
       arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
+}
+
+//===----------------------------------------------------------------------===//
+// Elastic softmax
+//===----------------------------------------------------------------------===//
+
+void WarpTiles::storeRecord(Value rowVector, Value memory, Value slot) {
+  Value base = arith::MulIOp::create(b, loc, slot, index(layout.tileRows()));
+  for (auto [r, value] : llvm::enumerate(unpack(rowVector)))
+    memref::StoreOp::create(
+        b, loc, value, memory,
+        ValueRange{arith::AddIOp::create(b, loc, base, vectorRow(r))});
+}
+
+Value WarpTiles::loadRecord(Value memory, Value slot) {
+  Value base = arith::MulIOp::create(b, loc, slot, index(layout.tileRows()));
+  SmallVector<Value> elements;
+  for (int64_t r = 0, n = 2 * layout.rowTiles; r < n; ++r)
+    elements.push_back(memref::LoadOp::create(
+        b, loc, memory,
+        ValueRange{arith::AddIOp::create(b, loc, base, vectorRow(r))}));
+  return pack(rowVectorType(b.getContext(), layout), elements);
+}
+
+Value WarpTiles::elasticTileLive(Value tileMax, Value max, Value sum,
+                                 Value tau, Value position) {
+  SmallVector<Value> t = unpack(tileMax), m = unpack(max), l = unpack(sum);
+  Value live;
+  for (int64_t r = 0, rows = t.size(); r < rows; ++r) {
+    Value row = arith::AddIOp::create(b, loc, position, vectorRow(r));
+    Value rowLive = elastic::isLive(
+        b, loc, t[r], exp2(arith::SubFOp::create(b, loc, t[r], m[r])), l[r],
+        elastic::rowShift(b, loc, tau, row));
+    live = live ? arith::OrIOp::create(b, loc, live, rowLive) : rowLive;
+  }
+  return anyInBlock(live);
+}
+
+Value WarpTiles::elasticAccumulate(Value scores, const SharedTile &values,
+                                   Value max, Value sum, Value acc, Value tau,
+                                   Value position, Type elementType) {
+  SmallVector<Value> s = unpack(scores), m = unpack(max), l = unpack(sum);
+  int64_t columns = 2 * s.size() / layout.rowTiles;
+  SmallVector<Value> shift;
+  for (int64_t r = 0, rows = m.size(); r < rows; ++r)
+    shift.push_back(elastic::rowShift(
+        b, loc, tau, arith::AddIOp::create(b, loc, position, vectorRow(r))));
+  SmallVector<Value> w;
+  for (auto [e, score] : llvm::enumerate(s)) {
+    int64_t r = rowOf(e, columns);
+    w.push_back(elastic::weight(
+        b, loc, score, exp2(arith::SubFOp::create(b, loc, score, m[r])), l[r],
+        shift[r]));
+  }
+  SmallVector<Value> packed;
+  for (int64_t e = 0, n = w.size(); e < n; e += 2)
+    packed.push_back(packPair(w[e], w[e + 1], elementType));
+  return accumulateProducts(acc, packed, values, elementType);
 }
 
 std::pair<Value, Value> WarpTiles::rowMax(Value scores, Value max,

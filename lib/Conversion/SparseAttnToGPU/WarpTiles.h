@@ -72,6 +72,8 @@ struct WarpLayout {
   int64_t numWarps = 0;
   int64_t rowTiles = 0; // 16-row m-tiles per warp
   int64_t numThreads() const { return 32 * numWarps; }
+  /// Rows of the query tile.
+  int64_t tileRows() const { return 16 * rowTiles * numWarps; }
 };
 
 /// The left operand of a product: A fragments in registers, or (null
@@ -145,6 +147,11 @@ public:
   Value maskTile(Value tile, Value rowOffset, Value colOffset,
                  VisibleFn visible);
 
+  /// Every element plus `term(i, j)` (f32), `i` and `j` as for maskTile: a
+  /// score tile's bias.
+  using TermFn = function_ref<Value(OpBuilder &, Location, Value i, Value j)>;
+  Value addToTile(Value tile, Value rowOffset, Value colOffset, TermFn term);
+
   /// One step of the streaming softmax in base-2 units
   /// (`sparse_attn.online_softmax`; without `values`,
   /// `sparse_attn.online_logsumexp`). Returns (max, sum[, acc]).
@@ -157,6 +164,23 @@ public:
   std::pair<Value, Value> softmaxFinalize(Value max, Value sum, Value acc,
                                           Value rows, bool unnormalized,
                                           Type elementType);
+
+  /// A row vector into, or out of, slot `slot` of a record of row vectors
+  /// in shared memory (`memory[slot * TQ + row]`, f32). Every thread
+  /// stores its rows (the four threads of a quad the same value), so each
+  /// reads back what it wrote itself.
+  void storeRecord(Value rowVector, Value memory, Value slot);
+  Value loadRecord(Value memory, Value slot);
+
+  /// `sparse_attn.elastic_tile_live`, the same in every thread of the CTA.
+  Value elasticTileLive(Value tileMax, Value max, Value sum, Value tau,
+                        Value position);
+
+  /// `sparse_attn.elastic_accumulate`: `acc + w @ values` with the elastic
+  /// weights `w` of the final row maxima and sums.
+  Value elasticAccumulate(Value scores, const SharedTile &values, Value max,
+                          Value sum, Value acc, Value tau, Value position,
+                          Type elementType);
 
   /// `sparse_attn.row_max`: the running row maxima and visible counts.
   std::pair<Value, Value> rowMax(Value scores, Value max, Value count);

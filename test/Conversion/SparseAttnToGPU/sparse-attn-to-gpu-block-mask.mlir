@@ -8,7 +8,7 @@
 // CHECK-LABEL: gpu.func @block_sparse(
 // CHECK-SAME: sparse_attn.tensor = "kv_num_blocks"
 // CHECK-SAME: sparse_attn.tensor = "full_kv_indices"
-// CHECK-SAME: sparse_attn.launch = {{{.*}}max_key_blocks = 1024 : i64, max_list_entries = 4096 : i64, shared_memory_bytes = 49152 : i64}
+// CHECK-SAME: sparse_attn.launch = {{{.*}}max_key_blocks = 1024 : i64, max_list_entries = 4096 : i64, max_recorded_tiles = 0 : i64, shared_memory_bytes = 49152 : i64}
 // CHECK-SAME: sparse_attn.tuning = {block_k = 32 : i64, block_q = 128 : i64, warps = 4 : i64}
 // The schedule list, then the first-position table of each index row:
 // reset, barrier, atomic minima over the row's slots (threads strided),

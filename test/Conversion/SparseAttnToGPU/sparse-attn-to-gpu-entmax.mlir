@@ -15,7 +15,7 @@
 
 // GPU-LABEL: gpu.func @entmax15(
 // GPU-SAME: %{{.*}}: f32 {sparse_attn.scalar = "scale"}, %[[NITER:.*]]: i32 {sparse_attn.scalar = "niter"}) kernel
-// GPU-SAME: max_list_entries = 4096 : i64, shared_memory_bytes = 61440 : i64
+// GPU-SAME: max_list_entries = 4096 : i64, max_recorded_tiles = 0 : i64, shared_memory_bytes = 61440 : i64
 // GPU: %[[CAP:.*]] = arith.index_cast %[[NITER]] : i32 to index
 // The histogram (128 rows x 8 bins x 3 moments) in shared memory, zeroed
 // by all threads.

@@ -18,7 +18,7 @@
 // GPU-SAME: %{{.*}}: memref<1xf32> {sparse_attn.access = "write", sparse_attn.shape = array<i64: -1, -1, -1>, sparse_attn.tensor = "stats"}
 // GPU-SAME: %[[SCALE:arg[0-9]+]]: f32 {sparse_attn.scalar = "scale"}) kernel
 // GPU-SAME: known_block_size = array<i32: 128, 1, 1>
-// GPU-SAME: sparse_attn.launch = {block = [128, 1, 1], grid = ["ceil_div(q.size2, 128)", "q.size1", "q.size0"], max_key_blocks = 0 : i64, max_list_entries = 0 : i64, shared_memory_bytes = 32768 : i64}
+// GPU-SAME: sparse_attn.launch = {block = [128, 1, 1], grid = ["ceil_div(q.size2, 128)", "q.size1", "q.size0"], max_key_blocks = 0 : i64, max_list_entries = 0 : i64, max_recorded_tiles = 0 : i64, shared_memory_bytes = 32768 : i64}
 // GPU-SAME: sparse_attn.tuning = {block_k = 64 : i64, block_q = 128 : i64, warps = 4 : i64}
 // GPU: memref.reinterpret_cast %[[Q]] to offset: [0], sizes: [%{{.*}}, %{{.*}}, %{{.*}}, 64], strides: [%{{.*}}, %{{.*}}, %{{.*}}, 1] : memref<1xbf16> to memref<?x?x?x64xbf16, strided<[?, ?, ?, 1]>>
 // The last query tile first: x counts down.

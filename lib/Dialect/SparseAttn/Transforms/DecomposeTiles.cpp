@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
+#include "sparse_attn/Dialect/SparseAttn/Transforms/ElasticSoftmax.h"
 #include "sparse_attn/Dialect/SparseAttn/Transforms/EntmaxSolver.h"
 #include "sparse_attn/Dialect/SparseAttn/Transforms/Passes.h"
 
@@ -448,12 +449,8 @@ Value Decomposer::elasticAccumulate(ElasticAccumulateOp op) {
               [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
                 Value row =
                     arith::AddIOp::create(b, loc, position, s.loopIndex(0));
-                Value shift = s.div(tau, s.add(s.indexToF32(row), s.f32(1.0)));
-                Value softmax = s.div(s.exp2(s.sub(a[0], a[1])), a[2]);
-                Value weight = s.max(s.f32(0.0), s.add(softmax, shift));
-                Value counted =
-                    s.andI(s.gt(a[2], s.f32(0.0)), s.gt(a[0], s.f32(-kInf)));
-                return {s.select(counted, weight, s.f32(0.0))};
+                return {elastic::weight(b, loc, a[0], s.exp2(s.sub(a[0], a[1])),
+                                        a[2], elastic::rowShift(b, loc, tau, row))};
               });
   return matmul(weights, op.getValue(), op.getAcc(), false);
 }
@@ -464,11 +461,8 @@ Value Decomposer::elasticTileLive(ElasticTileLiveOp op) {
              [&](Scalar &s, ValueRange a) {
                Value row =
                    arith::AddIOp::create(b, loc, position, s.loopIndex(0));
-               Value shift = s.div(tau, s.add(s.indexToF32(row), s.f32(1.0)));
-               Value softmax = s.div(s.exp2(s.sub(a[0], a[1])), a[2]);
-               Value counted =
-                   s.andI(s.gt(a[2], s.f32(0.0)), s.gt(a[0], s.f32(-kInf)));
-               return s.andI(counted, s.gt(s.add(softmax, shift), s.f32(0.0)));
+               return elastic::isLive(b, loc, a[0], s.exp2(s.sub(a[0], a[1])),
+                                      a[2], elastic::rowShift(b, loc, tau, row));
              });
 }
 
