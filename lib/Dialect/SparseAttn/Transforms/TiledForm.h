@@ -9,11 +9,14 @@
 #ifndef SPARSE_ATTN_LIB_TRANSFORMS_TILEDFORM_H
 #define SPARSE_ATTN_LIB_TRANSFORMS_TILEDFORM_H
 
+#include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Value.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <utility>
+#include <vector>
 
 namespace mlir::sparse_attn {
 
@@ -67,6 +70,36 @@ std::pair<Value, Value> decodeTileEntry(OpBuilder &b, Location loc,
 std::pair<Value, Value> appendTileEntryIf(OpBuilder &b, Location loc,
                                           Value condition, Value entry,
                                           Value list, Value count);
+
+/// The conjuncts of a score region's predicate that block skipping
+/// understands: `j < keyBound`, `i < rowBound`, `j <= i + causalOffset` and
+/// `mask_visible` of masks. Anything else is an unknown conjunct (never
+/// skips a tile, never lets one be full).
+struct RegionPredicate {
+  Value keyBound, rowBound, causalOffset;
+  SmallVector<MaskVisibleOp> masks;
+  bool hasUnknown = false;
+
+  /// Identifies predicates that share a block schedule.
+  std::vector<const void *> signature() const {
+    std::vector<const void *> key = {
+        keyBound.getAsOpaquePointer(), rowBound.getAsOpaquePointer(),
+        causalOffset.getAsOpaquePointer(),
+        reinterpret_cast<const void *>(hasUnknown)};
+    for (MaskVisibleOp mask : masks) {
+      key.push_back(mask.getMask().getAsOpaquePointer());
+      key.push_back(mask.getBatch().getAsOpaquePointer());
+      key.push_back(mask.getHead().getAsOpaquePointer());
+    }
+    return key;
+  }
+};
+
+/// Whether `value` is defined outside `region`.
+bool isDefinedOutside(Value value, Region &region);
+
+/// The conjuncts of the `visible` region of a masked `score`.
+RegionPredicate analyzePredicate(ScoreTileOp score);
 
 } // namespace mlir::sparse_attn
 
