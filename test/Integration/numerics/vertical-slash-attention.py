@@ -2,10 +2,11 @@
 # CPU pipeline executes as MInference does (sparse-attn-decompose-vertical-
 # slash: merged key ranges of the kept diagonals plus gathered kept columns
 # under one online softmax), against dense masked attention in float64 under
-# the NumPy reference mask. Sequences span many key tiles (the tiles shrink
-# to the 8 or 16 blocks) with lengths no tile divides; kept diagonals both
-# merge into wide ranges and leave gaps; columns fall inside and outside the
-# ranges. Covers Nq = Nk, Nq < Nk and Nq > Nk (causal, bottom-right), an
+# the NumPy reference mask, within 1e-5 relative in f32. Sequences span many
+# key tiles (the tiles shrink to the 8 or 16 blocks) with lengths no tile
+# divides; kept diagonals both merge into wide ranges and leave gaps; columns
+# fall inside and outside the ranges; a wide local band makes whole tiles
+# full. Covers Nq = Nk, Nq < Nk and Nq > Nk (causal, bottom-right), an
 # attention that is not causal itself, varlen with an empty sequence and
 # clamped lengths, GQA groups 1, 2 and 8, batch > 1, per-head budgets and an
 # explicit scale. Inputs are redrawn while a kept column or diagonal lies
@@ -71,6 +72,7 @@ def check(case, results):
 
 groups = {
     "square": [draw(), draw(block=(8, 8), sizes=(6, 60), sink=2, local=3)],
+    "wide-band": [draw(block=(8, 8), sizes=(6, 48), local=40)],
     "sparse-diagonals": [draw(sizes=(30, 8), local=2, block=(8, 8))],
     "offsets": [draw(lengths="<", sizes=(10, 30)), draw(lengths=">", block=(8, 8))],
     "not-causal": [draw(causal=False, scale=0.3)],
