@@ -527,6 +527,12 @@ void LoopRewriter::rewrite() {
             });
         scf::YieldOp::create(nb, nl, buildSoftmax(nb, scores, value, state));
       });
+  // One pass over K for the instrumentation: its tiles are the output
+  // pass's tiles.
+  StringAttr kind = b.getStringAttr(key_pass::kSoftmax);
+  rangeWalk->setAttr(kKeyPassAttr, kind);
+  columnWalk->setAttr(kKeyPassAttr, kind);
+  columnWalk->setAttr(kKeyPassContinuesAttr, b.getUnitAttr());
   m.loop->replaceAllUsesWith(columnWalk.getResults());
   m.loop->erase();
 }

@@ -27,6 +27,12 @@ inline constexpr llvm::StringLiteral kGridAttr = "sparse_attn.grid";
 /// On every loop over key tiles (one pass over K): what the pass computes.
 inline constexpr llvm::StringLiteral kKeyPassAttr = "sparse_attn.key_pass";
 
+/// On a key loop that continues the pass of the key loop before it (the
+/// gathered columns after the ranges of a vertical-slash mask): together
+/// they read K once.
+inline constexpr llvm::StringLiteral kKeyPassContinuesAttr =
+    "sparse_attn.key_pass_continues";
+
 /// On the `scf.for` over the entmax solver iterations.
 inline constexpr llvm::StringLiteral kSolverLoopAttr =
     "sparse_attn.solver_iterations";

@@ -506,7 +506,9 @@ def SparseAttnDecomposeVerticalSlashPass
       vertical-slash visibility and the range end);
     - a loop over the gathered columns in key tiles (`gather_tile` of K and
       V rows by index), masked causally;
-    - both loops carry the `online_softmax` state of the original loop.
+    - both loops carry the `online_softmax` state of the original loop and
+      `sparse_attn.key_pass = "softmax"`, the second one also
+      `sparse_attn.key_pass_continues` (one pass over K for the counters).
 
     Before (inside the grid):
 
