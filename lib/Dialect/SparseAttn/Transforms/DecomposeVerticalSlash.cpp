@@ -27,51 +27,6 @@ using namespace mlir::sparse_attn;
 
 namespace {
 
-/// Index arithmetic at one insertion point.
-class Math {
-public:
-  Math(OpBuilder &b, Location loc) : b(b), loc(loc) {}
-
-  Value constant(int64_t value) {
-    return arith::ConstantIndexOp::create(b, loc, value);
-  }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
-  Value max(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
-  Value ceilDiv(Value x, Value y) {
-    return arith::CeilDivSIOp::create(b, loc, x, y);
-  }
-  Value cmp(arith::CmpIPredicate predicate, Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, predicate, x, y);
-  }
-  Value lt(Value x, Value y) { return cmp(arith::CmpIPredicate::slt, x, y); }
-  Value le(Value x, Value y) { return cmp(arith::CmpIPredicate::sle, x, y); }
-  Value allOf(ArrayRef<Value> conditions) {
-    Value result = conditions.front();
-    for (Value condition : conditions.drop_front())
-      result = arith::AndIOp::create(b, loc, result, condition);
-    return result;
-  }
-  Value select(Value condition, Value x, Value y) {
-    return arith::SelectOp::create(b, loc, condition, x, y);
-  }
-  Value clamp(Value x, Value lo, Value hi) { return min(max(x, lo), hi); }
-  /// `tensor[indices]` of an i32 tensor, as an index.
-  Value read(Value tensor, ValueRange indices) {
-    Value value = tensor::ExtractOp::create(b, loc, tensor, indices);
-    return arith::IndexCastOp::create(b, loc, b.getIndexType(), value);
-  }
-  Value toI32(Value index) {
-    return arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
-  }
-
-private:
-  OpBuilder &b;
-  Location loc;
-};
-
 /// A softmax key loop whose score region reads a vertical-slash mask and
 /// otherwise only the conjuncts block skipping understands.
 struct VerticalSlashLoop {
@@ -135,6 +90,20 @@ std::optional<VerticalSlashLoop> matchLoop(scf::ForOp loop) {
   match.valueLoad = match.softmax.getValue().getDefiningOp<LoadTileOp>();
   if (!match.estimator || !match.keyLoad || !match.valueLoad)
     return std::nullopt;
+  // What the new walks read besides the key position comes from the grid
+  // point.
+  SmallVector<Value> invariants = {
+      match.keyLoad.getSource(),   match.keyLoad.getBatch(),
+      match.keyLoad.getHead(),     match.valueLoad.getSource(),
+      match.valueLoad.getBatch(),  match.valueLoad.getHead(),
+      match.score.getQuery(),      match.score.getRowOffset(),
+      match.visible.getBatch(),    match.visible.getHead(),
+      match.predicate.keyBound,    match.predicate.rowBound,
+      match.predicate.causalOffset};
+  if (!llvm::all_of(invariants, [&](Value value) {
+        return !value || loop.isDefinedOutsideOfLoop(value);
+      }))
+    return std::nullopt;
   // The loop carries exactly the online-softmax state.
   auto yield = cast<scf::YieldOp>(loop.getBody()->getTerminator());
   ValueRange state = loop.getRegionIterArgs();
@@ -151,7 +120,7 @@ Value validLength(OpBuilder &b, Location loc, Value lengths, Value batch,
                   Value extent) {
   if (!lengths)
     return extent;
-  Math math(b, loc);
+  IndexBuilder math(b, loc);
   return math.clamp(math.read(lengths, batch), math.constant(0), extent);
 }
 
@@ -178,6 +147,7 @@ private:
 
   /// Whether `prefix` lists every entry of `[lo, hi]`.
   Value allListed(OpBuilder &nb, Value prefix, Value lo, Value hi);
+  /// Whether `prefix` lists `at` (false outside `[0, Nk)`).
   Value listed(OpBuilder &nb, Value prefix, Value at);
   /// The score tile of `key` at `colOffset`: unmasked where `full`, else
   /// with the original region, the key of column `c` being `keyOf(c)` and
@@ -186,6 +156,8 @@ private:
   buildScore(OpBuilder &nb, Value key, Value colOffset, Value full,
              function_ref<Value(OpBuilder &, Value)> keyOf,
              function_ref<Value(OpBuilder &, Value, Value, Value)> maskOf);
+  /// The original loop's online_softmax step on `scores` and `value` from
+  /// `state`.
   ValueRange buildSoftmax(OpBuilder &nb, Value scores, Value value,
                           ValueRange state);
   /// Full-tile conjuncts of the attention's own predicate for keys up to
@@ -196,10 +168,10 @@ private:
   SelectVerticalSlashOp selection;
   OpBuilder b;
   Location loc;
-  Math math;
+  IndexBuilder math;
   int64_t rows, keys;
-  Value maskBatch, maskHead, queryLength, keyLength, offset, rowStart, liveEnd,
-      lastRow, isLive, slashPrefix, columnPrefix;
+  Value maskBatch, maskHead, queryLength, offset, rowStart, liveEnd, lastRow,
+      isLive, slashPrefix, columnPrefix;
 };
 
 void LoopRewriter::buildGeometry() {
@@ -216,7 +188,8 @@ void LoopRewriter::buildGeometry() {
   Value nq = extent(estimator.getQuery(), 2),
         nk = extent(estimator.getKey(), 2);
   queryLength = validLength(b, loc, estimator.getQueryLengths(), maskBatch, nq);
-  keyLength = validLength(b, loc, estimator.getKeyLengths(), maskBatch, nk);
+  Value keyLength =
+      validLength(b, loc, estimator.getKeyLengths(), maskBatch, nk);
   offset = math.sub(keyLength, queryLength);
   rowStart = m.score.getRowOffset();
   Value tileEnd = math.add(rowStart, math.constant(rows));
@@ -246,7 +219,7 @@ Value LoopRewriter::buildPrefixCounts(Value count, Value list) {
       b, loc, math.constant(0), upper, math.constant(1),
       ValueRange{init, zero, math.constant(0)},
       [&](OpBuilder &nb, Location nl, Value position, ValueRange state) {
-        Math inner(nb, nl);
+        IndexBuilder inner(nb, nl);
         Value next = state[2];
         Value entry = inner.read(
             list, {maskBatch, maskHead,
@@ -268,7 +241,7 @@ Value LoopRewriter::buildPrefixCounts(Value count, Value list) {
 }
 
 Value LoopRewriter::listed(OpBuilder &nb, Value prefix, Value at) {
-  Math inner(nb, loc);
+  IndexBuilder inner(nb, loc);
   Value nk =
       inner.sub(tensor::DimOp::create(nb, loc, prefix, 0), inner.constant(1));
   Value inside =
@@ -283,7 +256,7 @@ Value LoopRewriter::listed(OpBuilder &nb, Value prefix, Value at) {
 }
 
 Value LoopRewriter::allListed(OpBuilder &nb, Value prefix, Value lo, Value hi) {
-  Math inner(nb, loc);
+  IndexBuilder inner(nb, loc);
   Value nk =
       inner.sub(tensor::DimOp::create(nb, loc, prefix, 0), inner.constant(1));
   Value first = inner.clamp(lo, inner.constant(0), nk);
@@ -297,7 +270,7 @@ Value LoopRewriter::allListed(OpBuilder &nb, Value prefix, Value lo, Value hi) {
 
 std::pair<Value, Value> LoopRewriter::buildRanges() {
   Value nk = tensor::DimOp::create(b, loc, selection.getOffsets(), 2);
-  Value capacity = math.mul(nk, math.constant(2));
+  Value capacity = math.mul(nk, 2);
   Value list = tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{capacity},
                                        b.getI32Type());
   Value count = math.read(selection.getOffsetCount(), {maskBatch, maskHead});
@@ -309,7 +282,7 @@ std::pair<Value, Value> LoopRewriter::buildRanges() {
   auto walk = scf::ForOp::create(
       b, loc, zero, upper, math.constant(1), ValueRange{list, zero, zero, zero},
       [&](OpBuilder &nb, Location nl, Value step, ValueRange state) {
-        Math inner(nb, nl);
+        IndexBuilder inner(nb, nl);
         Value slot = inner.sub(inner.sub(count, inner.constant(1)), step);
         Value diagonal =
             inner.read(selection.getOffsets(), {maskBatch, maskHead, slot});
@@ -322,8 +295,7 @@ std::pair<Value, Value> LoopRewriter::buildRanges() {
         Value nonEmpty = inner.lt(start, end);
         Value open = inner.lt(openStart, openEnd);
         Value extends = inner.allOf({open, inner.le(start, openEnd)});
-        Value notExtends = arith::XOrIOp::create(
-            nb, nl, extends, arith::ConstantIntOp::create(nb, nl, 1, 1));
+        Value notExtends = inner.notI(extends);
         Value flush = inner.allOf({nonEmpty, open, notExtends});
         auto [withStart, grown] = appendTileEntryIf(
             nb, nl, flush, inner.toI32(openStart), state[0], state[1]);
@@ -357,7 +329,7 @@ std::pair<Value, Value> LoopRewriter::buildGatheredColumns() {
   auto walk = scf::ForOp::create(
       b, loc, zero, upper, math.constant(1), ValueRange{list, zero},
       [&](OpBuilder &nb, Location nl, Value slot, ValueRange state) {
-        Math inner(nb, nl);
+        IndexBuilder inner(nb, nl);
         Value column = inner.read(columns, {maskBatch, maskHead, slot});
         Value lastPosition = inner.add(lastRow, offset);
         Value reached = inner.le(column, lastPosition);
@@ -372,8 +344,7 @@ std::pair<Value, Value> LoopRewriter::buildGatheredColumns() {
         Value covered =
             inner.cmp(arith::CmpIPredicate::ne, inner.read(slashPrefix, hi),
                       inner.read(slashPrefix, lo));
-        Value outside = arith::XOrIOp::create(
-            nb, nl, covered, arith::ConstantIntOp::create(nb, nl, 1, 1));
+        Value outside = inner.notI(covered);
         auto [written, grown] =
             appendTileEntryIf(nb, nl, inner.allOf({reached, outside}),
                               inner.toI32(column), state[0], state[1]);
@@ -383,7 +354,7 @@ std::pair<Value, Value> LoopRewriter::buildGatheredColumns() {
 }
 
 Value LoopRewriter::attentionFull(OpBuilder &nb, Value lastKey) {
-  Math inner(nb, loc);
+  IndexBuilder inner(nb, loc);
   SmallVector<Value> conditions = {inner.le(liveEnd, queryLength)};
   if (Value bound = m.predicate.keyBound)
     conditions.push_back(inner.lt(lastKey, bound));
@@ -453,16 +424,16 @@ void LoopRewriter::rewrite() {
       b, loc, math.constant(0), rangeCount, math.constant(1),
       m.loop.getInitArgs(),
       [&](OpBuilder &nb, Location nl, Value range, ValueRange state) {
-        Math inner(nb, nl);
-        Value slot = inner.mul(range, inner.constant(2));
+        IndexBuilder inner(nb, nl);
+        Value slot = inner.mul(range, 2);
         Value start = inner.read(ranges, slot);
         Value end = inner.read(ranges, inner.add(slot, inner.constant(1)));
-        Value tiles = inner.ceilDiv(inner.sub(end, start), tileKeys);
+        Value tiles = inner.ceilDiv(inner.sub(end, start), keys);
         auto chunks = scf::ForOp::create(
             nb, nl, inner.constant(0), tiles, inner.constant(1), state,
             [&](OpBuilder &tb, Location tl, Value tile, ValueRange carried) {
-              Math t(tb, tl);
-              Value keyStart = t.add(start, t.mul(tile, tileKeys));
+              IndexBuilder t(tb, tl);
+              Value keyStart = t.add(start, t.mul(tile, keys));
               Value lastKey = t.add(keyStart, t.constant(keys - 1));
               Value key = LoadTileOp::create(
                   tb, tl, keyLoad.getType(), keyLoad.getSource(),
@@ -480,7 +451,7 @@ void LoopRewriter::rewrite() {
                   tb, key, keyStart, full,
                   [&](OpBuilder &, Value j) { return j; },
                   [&](OpBuilder &rb, Value i, Value j, Value) {
-                    Math r(rb, tl);
+                    IndexBuilder r(rb, tl);
                     Value position = r.add(i, offset);
                     Value kept = arith::OrIOp::create(
                         rb, tl, listed(rb, slashPrefix, r.sub(position, j)),
@@ -496,11 +467,11 @@ void LoopRewriter::rewrite() {
 
   // The kept columns outside the ranges, gathered tile by tile.
   auto columnWalk = scf::ForOp::create(
-      b, loc, math.constant(0), math.ceilDiv(gatheredCount, tileKeys),
+      b, loc, math.constant(0), math.ceilDiv(gatheredCount, keys),
       math.constant(1), rangeWalk.getResults(),
       [&](OpBuilder &nb, Location nl, Value tile, ValueRange state) {
-        Math t(nb, nl);
-        Value first = t.mul(tile, tileKeys);
+        IndexBuilder t(nb, nl);
+        Value first = t.mul(tile, keys);
         Value lastSlot =
             t.sub(t.min(t.add(first, tileKeys), gatheredCount), t.constant(1));
         Value key = GatherTileOp::create(
@@ -517,11 +488,11 @@ void LoopRewriter::rewrite() {
         Value scores = buildScore(
             nb, key, first, full,
             [&](OpBuilder &rb, Value c) {
-              Math r(rb, nl);
+              IndexBuilder r(rb, nl);
               return r.read(gathered, r.min(c, lastSlot));
             },
             [&](OpBuilder &rb, Value i, Value j, Value c) {
-              Math r(rb, nl);
+              IndexBuilder r(rb, nl);
               return r.allOf({r.lt(c, gatheredCount), r.lt(i, queryLength),
                               r.le(j, r.add(i, offset))});
             });

@@ -100,55 +100,6 @@ struct BlockExpr {
 
 using BlockExprPtr = std::unique_ptr<BlockExpr>;
 
-class IndexBuilder {
-public:
-  IndexBuilder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
-  Value constant(int64_t v) {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
-  Value mul(Value x, int64_t y) {
-    return arith::MulIOp::create(b, loc, x, constant(y));
-  }
-  Value floorDiv(Value x, int64_t y) {
-    return arith::FloorDivSIOp::create(b, loc, x, constant(y));
-  }
-  Value ceilDiv(Value x, int64_t y) {
-    return arith::CeilDivSIOp::create(b, loc, x, constant(y));
-  }
-  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
-  Value max(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
-  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, p, x, y);
-  }
-  Value lt(Value x, Value y) { return cmp(arith::CmpIPredicate::slt, x, y); }
-  Value le(Value x, Value y) { return cmp(arith::CmpIPredicate::sle, x, y); }
-  Value gt(Value x, Value y) { return cmp(arith::CmpIPredicate::sgt, x, y); }
-  Value ge(Value x, Value y) { return cmp(arith::CmpIPredicate::sge, x, y); }
-  Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
-  Value orI(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
-  Value notI(Value x) {
-    return arith::XOrIOp::create(
-        b, loc, x, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
-  }
-  Value boolean(bool v) {
-    return arith::ConstantOp::create(b, loc, b.getBoolAttr(v));
-  }
-  Value select(Value c, Value x, Value y) {
-    return arith::SelectOp::create(b, loc, c, x, y);
-  }
-  Value toIndex(Value x) {
-    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
-  }
-  Value toI32(Value x) {
-    return arith::IndexCastOp::create(b, loc, b.getI32Type(), x);
-  }
-
-private:
-  OpBuilder &b;
-  Location loc;
-};
 
 /// The tile geometry of one grid point's key loops.
 struct TileGeometry {

@@ -11,6 +11,8 @@
 
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Value.h"
 #include "llvm/ADT/StringRef.h"
@@ -55,6 +57,69 @@ inline bool isOutputPass(llvm::StringRef kind) {
   return kind == kSoftmax || kind == kElasticOutput || kind == kEntmaxOutput;
 }
 } // namespace key_pass
+
+/// Index arithmetic at one insertion point.
+class IndexBuilder {
+public:
+  IndexBuilder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+  Value constant(int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, int64_t y) {
+    return arith::MulIOp::create(b, loc, x, constant(y));
+  }
+  Value floorDiv(Value x, int64_t y) {
+    return arith::FloorDivSIOp::create(b, loc, x, constant(y));
+  }
+  Value ceilDiv(Value x, int64_t y) {
+    return arith::CeilDivSIOp::create(b, loc, x, constant(y));
+  }
+  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
+  Value max(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  }
+  Value lt(Value x, Value y) { return cmp(arith::CmpIPredicate::slt, x, y); }
+  Value le(Value x, Value y) { return cmp(arith::CmpIPredicate::sle, x, y); }
+  Value gt(Value x, Value y) { return cmp(arith::CmpIPredicate::sgt, x, y); }
+  Value ge(Value x, Value y) { return cmp(arith::CmpIPredicate::sge, x, y); }
+  Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value orI(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
+  Value notI(Value x) {
+    return arith::XOrIOp::create(
+        b, loc, x, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+  }
+  Value boolean(bool v) {
+    return arith::ConstantOp::create(b, loc, b.getBoolAttr(v));
+  }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, c, x, y);
+  }
+  Value toIndex(Value x) {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+  }
+  Value toI32(Value x) {
+    return arith::IndexCastOp::create(b, loc, b.getI32Type(), x);
+  }
+  Value clamp(Value x, Value lo, Value hi) { return min(max(x, lo), hi); }
+  /// The conjunction of `conditions` (at least one).
+  Value allOf(ArrayRef<Value> conditions) {
+    Value result = conditions.front();
+    for (Value condition : conditions.drop_front())
+      result = andI(result, condition);
+    return result;
+  }
+  /// An integer element of `tensor` as an index.
+  Value read(Value tensor, ValueRange indices) {
+    return toIndex(tensor::ExtractOp::create(b, loc, tensor, indices));
+  }
+
+private:
+  OpBuilder &b;
+  Location loc;
+};
 
 /// The sequence lengths (Nq, Nk) of a block mask, from its type or its
 /// producer's size operands; failure when no sparse_attn op produces it.
