@@ -73,6 +73,7 @@ void sparse_attn::buildCpuPipeline(OpPassManager &pm,
   pm.addPass(createSparseAttnTilePass(tileOptions));
   pm.addPass(createSparseAttnSkipBlocksPass());
   pm.addPass(createSparseAttnFusePass());
+  pm.addPass(createSparseAttnDecomposeVerticalSlashPass());
   if (options.instrument)
     pm.addPass(createSparseAttnInstrumentPass());
   pm.addPass(createCanonicalizerPass());

@@ -364,51 +364,63 @@ Value sparse_attn::broadcastLoopIndex(ImplicitLocOpBuilder &b,
   return select(b, isUnit, zero, loopIndex(b, loop));
 }
 
-/// Per-(b, h, I) lists of the key blocks J whose flag is set in
-/// `flags [B, H, QB, KB] x i1`: the counts `[B, H, QB]` and the ascending
-/// block indices `[B, H, QB, KB]`, padded with zeros (all i32). A listed
-/// block's slot is its rank among the set flags before it.
+/// Per-row lists of the positions whose flag is set in `flags [..., N] x
+/// i1` (e.g. key blocks J of `[B, H, QB, KB]`): the counts `[...]` and the
+/// ascending positions `[..., N]`, padded with zeros (all i32). A listed
+/// position's slot is its rank among the set flags before it.
 std::pair<Value, Value> sparse_attn::buildBlockList(ImplicitLocOpBuilder &b,
                                                     Value flags) {
   MLIRContext *context = b.getContext();
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, b.getLoc(), flags);
   TypedAttr zero = b.getI32IntegerAttr(0);
+  unsigned rank = sizes.size();
+  // Loops over the row dimensions, then `extra` more.
+  auto rowLoops = [&](std::initializer_list<unsigned> extra) {
+    SmallVector<unsigned> loops =
+        llvm::to_vector(llvm::seq<unsigned>(0, rank - 1));
+    loops.append(extra.begin(), extra.end());
+    return loops;
+  };
 
   Value counts = buildGeneric(
       b, flags, buildFilled(b, ArrayRef(sizes).drop_back(), zero),
-      {loopsMap(context, 4, {0, 1, 2, 3}), loopsMap(context, 4, {0, 1, 2})},
-      parallelThenReductions(3, 1),
+      {loopsMap(context, rank, rowLoops({rank - 1})),
+       loopsMap(context, rank, rowLoops({}))},
+      parallelThenReductions(rank - 1, 1),
       [](ImplicitLocOpBuilder &nb, ValueRange args) {
         Value one = arith::ExtUIOp::create(nb, nb.getI32Type(), args[0]);
         return arith::AddIOp::create(nb, args[1], one);
       });
 
-  // Loops (b, h, I, J, K): the rank of J counts the set flags at K < J.
+  // Loops (rows..., J, K): the rank of J counts the set flags at K < J.
   Value ranks = buildGeneric(
       b, flags, buildFilled(b, sizes, zero),
-      {loopsMap(context, 5, {0, 1, 2, 4}), loopsMap(context, 5, {0, 1, 2, 3})},
-      parallelThenReductions(4, 1),
-      [](ImplicitLocOpBuilder &nb, ValueRange args) {
-        Value block = loopIndex(nb, 3), other = loopIndex(nb, 4);
-        Value before =
-            arith::CmpIOp::create(nb, arith::CmpIPredicate::ult, other, block);
+      {loopsMap(context, rank + 1, rowLoops({rank})),
+       loopsMap(context, rank + 1, rowLoops({rank - 1}))},
+      parallelThenReductions(rank, 1),
+      [rank](ImplicitLocOpBuilder &nb, ValueRange args) {
+        Value position = loopIndex(nb, rank - 1), other = loopIndex(nb, rank);
+        Value before = arith::CmpIOp::create(nb, arith::CmpIPredicate::ult,
+                                             other, position);
         Value counted = arith::AndIOp::create(nb, args[0], before);
         Value next = arith::AddIOp::create(nb, args[1], i32Constant(nb, 1));
         return select(nb, counted, next, args[1]);
       });
 
-  // Loops (b, h, I, S, J): slot S holds the set J of rank S.
+  // Loops (rows..., S, J): slot S holds the set J of rank S.
   Value indices = buildGeneric(
       b, {flags, ranks}, buildFilled(b, sizes, zero),
-      {loopsMap(context, 5, {0, 1, 2, 4}), loopsMap(context, 5, {0, 1, 2, 4}),
-       loopsMap(context, 5, {0, 1, 2, 3})},
-      parallelThenReductions(4, 1),
-      [](ImplicitLocOpBuilder &nb, ValueRange args) {
-        Value slot = indexToI32(nb, loopIndex(nb, 3));
+      {loopsMap(context, rank + 1, rowLoops({rank})),
+       loopsMap(context, rank + 1, rowLoops({rank})),
+       loopsMap(context, rank + 1, rowLoops({rank - 1}))},
+      parallelThenReductions(rank, 1),
+      [rank](ImplicitLocOpBuilder &nb, ValueRange args) {
+        Value slot = indexToI32(nb, loopIndex(nb, rank - 1));
         Value inSlot =
             arith::CmpIOp::create(nb, arith::CmpIPredicate::eq, args[1], slot);
         Value listed = arith::AndIOp::create(nb, args[0], inSlot);
-        return select(nb, listed, indexToI32(nb, loopIndex(nb, 4)), args[2]);
+        return select(nb, listed, indexToI32(nb, loopIndex(nb, rank)),
+                      args[2]);
       });
   return {counts, indices};
 }

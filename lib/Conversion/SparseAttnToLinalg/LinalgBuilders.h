@@ -232,9 +232,9 @@ private:
   OpFoldResult headExtent;
 };
 
-/// Per-(b, h, I) lists of the key blocks J whose flag is set in
-/// `flags [B, H, QB, KB] x i1`: the counts `[B, H, QB]` and the ascending
-/// block indices `[B, H, QB, KB]`, padded with zeros (all i32).
+/// Per-row lists of the positions whose flag is set in `flags [..., N] x
+/// i1` (e.g. key blocks J of `[B, H, QB, KB]`): the counts `[...]` and the
+/// ascending positions `[..., N]`, padded with zeros (all i32).
 std::pair<Value, Value> buildBlockList(ImplicitLocOpBuilder &b, Value flags);
 
 //===----------------------------------------------------------------------===//

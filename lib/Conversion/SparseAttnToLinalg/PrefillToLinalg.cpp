@@ -1252,6 +1252,42 @@ struct SelectBlocksOpLowering : OpConversionPattern<SelectBlocksOp> {
 // MInference vertical-slash
 //===----------------------------------------------------------------------===//
 
+/// MInference's kept columns and offsets [B, H, Nk] (i1): the top
+/// vertical_size column sums and slash_size diagonal sums of the last
+/// queries' estimation rows, with the sink columns and local diagonals
+/// forced, per-head `budgets` replacing the sizes.
+static std::pair<Value, Value>
+buildVerticalSlashSelection(ImplicitLocOpBuilder &b, const EstimatorInputs &in,
+                            MInferenceAttr config, Value budgets) {
+  Value weights = buildEstimationRows(b, in, config.getLastQueries());
+  auto [vertical, slash] = buildVerticalAndSlash(
+      b, in, weights, config.getLastQueries(), /*mean=*/false);
+
+  SmallVector<OpFoldResult> headSizes = in.sizes({});
+  Value keyCount = buildIndexed(b, headSizes, b.getIndexType(),
+                                [&](ImplicitLocOpBuilder &nb, ValueRange at) {
+                                  return in.validLengths(nb, at[0]).second;
+                                });
+  // The size of column `which` of the budgets, or the configuration's.
+  auto headBudget = [&](int64_t which, int64_t configured) {
+    return buildIndexed(
+        b, headSizes, b.getIndexType(),
+        [&](ImplicitLocOpBuilder &nb, ValueRange at) -> Value {
+          if (!budgets)
+            return indexConstant(nb, configured);
+          Value size = arith::IndexCastOp::create(
+              nb, nb.getIndexType(),
+              extract(nb, budgets, {at[1], indexConstant(nb, which)}));
+          return arith::MaxSIOp::create(nb, size, indexConstant(nb, 0));
+        });
+  };
+  Value columns = buildTopK(b, vertical, keyCount, config.getSink(),
+                            headBudget(0, config.getVerticalSize()));
+  Value offsets = buildTopK(b, slash, keyCount, config.getLocal(),
+                            headBudget(1, config.getSlashSize()));
+  return {columns, offsets};
+}
+
 struct VerticalSlashMaskOpLowering : OpConversionPattern<VerticalSlashMaskOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -1262,34 +1298,8 @@ struct VerticalSlashMaskOpLowering : OpConversionPattern<VerticalSlashMaskOp> {
     EstimatorInputs in(b, adaptor.getQuery(), adaptor.getKey(),
                        adaptor.getQueryLengths(), adaptor.getKeyLengths(),
                        op.getEffectiveScale());
-    MInferenceAttr config = op.getConfig();
-    Value weights = buildEstimationRows(b, in, config.getLastQueries());
-    auto [vertical, slash] = buildVerticalAndSlash(
-        b, in, weights, config.getLastQueries(), /*mean=*/false);
-
-    SmallVector<OpFoldResult> headSizes = in.sizes({});
-    Value keyCount = buildIndexed(b, headSizes, b.getIndexType(),
-                                  [&](ImplicitLocOpBuilder &nb, ValueRange at) {
-                                    return in.validLengths(nb, at[0]).second;
-                                  });
-    Value budgets = adaptor.getBudgets();
-    // The size of column `which` of the budgets, or the configuration's.
-    auto headBudget = [&](int64_t which, int64_t configured) {
-      return buildIndexed(
-          b, headSizes, b.getIndexType(),
-          [&](ImplicitLocOpBuilder &nb, ValueRange at) -> Value {
-            if (!budgets)
-              return indexConstant(nb, configured);
-            Value size = arith::IndexCastOp::create(
-                nb, nb.getIndexType(),
-                extract(nb, budgets, {at[1], indexConstant(nb, which)}));
-            return arith::MaxSIOp::create(nb, size, indexConstant(nb, 0));
-          });
-    };
-    Value columns = buildTopK(b, vertical, keyCount, config.getSink(),
-                              headBudget(0, config.getVerticalSize()));
-    Value offsets = buildTopK(b, slash, keyCount, config.getLocal(),
-                              headBudget(1, config.getSlashSize()));
+    auto [columns, offsets] = buildVerticalSlashSelection(
+        b, in, op.getConfig(), adaptor.getBudgets());
 
     Value lastKey =
         arith::SubIOp::create(b, in.keyLengthValue, indexConstant(b, 1));
@@ -1311,6 +1321,31 @@ struct VerticalSlashMaskOpLowering : OpConversionPattern<VerticalSlashMaskOp> {
         });
     auto type = getTypeConverter()->convertType<RankedTensorType>(op.getType());
     rewriter.replaceOp(op, castTo(b, mask, type));
+    return success();
+  }
+};
+
+/// select_vertical_slash: the kept columns and offsets as ascending lists.
+struct SelectVerticalSlashOpLowering
+    : OpConversionPattern<SelectVerticalSlashOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(SelectVerticalSlashOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    EstimatorInputs in(b, adaptor.getQuery(), adaptor.getKey(),
+                       adaptor.getQueryLengths(), adaptor.getKeyLengths(),
+                       op.getEffectiveScale());
+    auto [columns, offsets] = buildVerticalSlashSelection(
+        b, in, op.getConfig(), adaptor.getBudgets());
+    auto [columnCount, columnList] = buildBlockList(b, columns);
+    auto [offsetCount, offsetList] = buildBlockList(b, offsets);
+    rewriter.replaceOp(
+        op, {castTo(b, columnCount, op.getColumnCount().getType()),
+             castTo(b, columnList, op.getColumns().getType()),
+             castTo(b, offsetCount, op.getOffsetCount().getType()),
+             castTo(b, offsetList, op.getOffsets().getType())});
     return success();
   }
 };
@@ -1379,6 +1414,7 @@ void sparse_attn::populatePrefillToLinalgPatterns(
   patterns.add<BlockEstimatorLowering<XAttentionMaskOp>,
                BlockEstimatorLowering<FlexPrefillMaskOp>,
                SelectBlocksOpLowering, VerticalSlashMaskOpLowering,
+               SelectVerticalSlashOpLowering,
                MaskRouteHeadsOpLowering, PrefillOpLowering>(
       typeConverter, patterns.getContext());
 }

@@ -1141,3 +1141,27 @@ func.func @entmax_finalize_output(%t: tensor<64xf32>, %acc: tensor<64x32xf32>, %
   %o, %s = sparse_attn.entmax_finalize %t, %t, %acc rows(%x) : tensor<64xf32>, tensor<64x32xf32> -> tensor<32x32xf32>
   return
 }
+
+// -----
+
+func.func @select_vertical_slash_lists(%q: tensor<1x8x64x16xf32>) {
+  // expected-error @+1 {{offsets and their count must have shapes 1x8x64 and 1x8, got 1x8x32 and 1x8}}
+  %nc, %c, %no, %o = sparse_attn.select_vertical_slash %q, %q : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8xi32>, tensor<1x8x64xi32>, tensor<1x8xi32>, tensor<1x8x32xi32>
+  return
+}
+
+// -----
+
+func.func @select_vertical_slash_budgets(%q: tensor<1x8x64x16xf32>, %budgets: tensor<4x2xi32>) {
+  // expected-error @+1 {{budgets must have shape 8x2 (vertical and slash size per query head), got 4x2}}
+  %nc, %c, %no, %o = sparse_attn.select_vertical_slash %q, %q budgets(%budgets : tensor<4x2xi32>) : tensor<1x8x64x16xf32>, tensor<1x8x64x16xf32> -> tensor<1x8xi32>, tensor<1x8x64xi32>, tensor<1x8xi32>, tensor<1x8x64xi32>
+  return
+}
+
+// -----
+
+func.func @gather_tile_width(%k: tensor<?x?x?x64xbf16>, %rows: tensor<?xi32>, %i: index) {
+  // expected-error @+1 {{tile rows must have the source head dimension (64), got 32}}
+  %t = sparse_attn.gather_tile %k[%i, %i] rows(%rows[%i], %i) : tensor<?x?x?x64xbf16>, tensor<?xi32> -> tensor<64x32xbf16>
+  return
+}

@@ -194,6 +194,26 @@ func.func private @attribute_forms() attributes {normalizers = [#sparse_attn.sof
 
 // Tile-level ops (what sparse-attn-tile emits inside the grid).
 
+// CHECK-LABEL: func.func @select_vertical_slash
+// CHECK: sparse_attn.select_vertical_slash <vertical_size = 64, slash_size = 128> %{{.*}}, %{{.*}} : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8xi32>, tensor<2x8x?xi32>, tensor<2x8xi32>, tensor<2x8x?xi32>
+// CHECK: sparse_attn.select_vertical_slash %{{.*}}, %{{.*}} budgets(%{{.*}} : tensor<8x2xi32>) query_lengths(%{{.*}} : tensor<2xi32>) key_lengths(%{{.*}} : tensor<2xi32>) scale(5.000000e-01) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8xi32>, tensor<2x8x?xi32>, tensor<2x8xi32>, tensor<2x8x?xi32>
+func.func @select_vertical_slash(%q: tensor<2x8x?x64xbf16>, %k: tensor<2x2x?x64xbf16>, %budgets: tensor<8x2xi32>, %len: tensor<2xi32>) {
+  %nc, %c, %no, %o = sparse_attn.select_vertical_slash <vertical_size = 64, slash_size = 128> %q, %k : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8xi32>, tensor<2x8x?xi32>, tensor<2x8xi32>, tensor<2x8x?xi32>
+  %nc2, %c2, %no2, %o2 = sparse_attn.select_vertical_slash %q, %k budgets(%budgets : tensor<8x2xi32>) query_lengths(%len : tensor<2xi32>) key_lengths(%len : tensor<2xi32>) scale(0.5) : tensor<2x8x?x64xbf16>, tensor<2x2x?x64xbf16> -> tensor<2x8xi32>, tensor<2x8x?xi32>, tensor<2x8xi32>, tensor<2x8x?xi32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @gather_tile
+// CHECK: sparse_attn.gather_tile %{{.*}}[%{{.*}}, %{{.*}}] rows(%{{.*}}[%{{.*}}], %{{.*}}) : tensor<?x?x?x64xbf16>, tensor<?xi32> -> tensor<64x64xbf16>
+func.func @gather_tile(%k: tensor<?x?x?x64xbf16>, %rows: tensor<?xi32>, %i: index) -> tensor<64x64xbf16> {
+  %t = sparse_attn.gather_tile %k[%i, %i] rows(%rows[%i], %i) : tensor<?x?x?x64xbf16>, tensor<?xi32> -> tensor<64x64xbf16>
+  return %t : tensor<64x64xbf16>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @tile_loads
 // CHECK: sparse_attn.load_tile %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] : tensor<?x?x?x64xbf16> -> tensor<64x64xbf16>
 // CHECK: sparse_attn.load_score_chunk %{{.*}}[%{{.*}}, %{{.*}}] scale(5.000000e-01) : tensor<?x?xf16> -> tensor<8x128xf32>

@@ -539,6 +539,42 @@ LogicalResult VerticalSlashMaskOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// SelectVerticalSlashOp
+//===----------------------------------------------------------------------===//
+
+double SelectVerticalSlashOp::getEffectiveScale() {
+  return ::getEffectiveScale(getScale(), getQuery().getType());
+}
+
+LogicalResult SelectVerticalSlashOp::verify() {
+  RankedTensorType queryType = getQuery().getType();
+  RankedTensorType keyType = getKey().getType();
+  if (failed(verifyQueryAndKey(*this, queryType, keyType)) ||
+      failed(verifyLengthsAndScale(*this, queryType.getDimSize(0),
+                                   {getQueryLengths(), getKeyLengths()},
+                                   getScale())) ||
+      failed(verifyBudgets(*this, getBudgets(), getConfig(),
+                           queryType.getDimSize(1))))
+    return failure();
+  SmallVector<int64_t> lists = {queryType.getDimSize(0),
+                                queryType.getDimSize(1), keyType.getDimSize(2)};
+  for (auto [count, list, name] :
+       {std::make_tuple(getColumnCount(), getColumns(), "columns"),
+        std::make_tuple(getOffsetCount(), getOffsets(), "offsets")}) {
+    ArrayRef<int64_t> countShape = count.getType().getShape();
+    ArrayRef<int64_t> listShape = list.getType().getShape();
+    if (failed(verifyCompatibleShape(countShape, ArrayRef(lists).drop_back())) ||
+        failed(verifyCompatibleShape(listShape, lists)))
+      return emitOpError() << name << " and their count must have shapes "
+                           << shapeToString(lists) << " and "
+                           << shapeToString(ArrayRef(lists).drop_back())
+                           << ", got " << shapeToString(listShape) << " and "
+                           << shapeToString(countShape);
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // MaskRouteHeadsOp
 //===----------------------------------------------------------------------===//
 

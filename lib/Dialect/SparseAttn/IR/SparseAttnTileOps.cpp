@@ -80,19 +80,28 @@ static LogicalResult verifyPositiveScale(Operation *op, double scale,
 // Loading tiles
 //===----------------------------------------------------------------------===//
 
-LogicalResult LoadTileOp::verify() {
-  RankedTensorType source = getSource().getType();
-  RankedTensorType result = getResult().getType();
+/// A tile of rows of a [B, H, N, D] source: its element type and width.
+static LogicalResult verifyRowTile(Operation *op, RankedTensorType source,
+                                   RankedTensorType result) {
   if (source.getElementType() != result.getElementType())
-    return emitOpError("tile element type must be the source element type (")
+    return op->emitOpError("tile element type must be the source element "
+                           "type (")
            << source.getElementType() << ")";
   int64_t headDim = source.getDimSize(3);
   if (ShapedType::isDynamic(headDim))
-    return emitOpError("source head dimension must be static");
+    return op->emitOpError("source head dimension must be static");
   if (result.getDimSize(1) != headDim)
-    return emitOpError("tile rows must have the source head dimension (")
+    return op->emitOpError("tile rows must have the source head dimension (")
            << headDim << "), got " << result.getDimSize(1);
   return success();
+}
+
+LogicalResult LoadTileOp::verify() {
+  return verifyRowTile(*this, getSource().getType(), getResult().getType());
+}
+
+LogicalResult GatherTileOp::verify() {
+  return verifyRowTile(*this, getSource().getType(), getResult().getType());
 }
 
 LogicalResult LoadScoreChunkOp::verify() {

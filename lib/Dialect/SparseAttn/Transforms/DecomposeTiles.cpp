@@ -209,6 +209,7 @@ public:
 
 private:
   Value loadTile(LoadTileOp op);
+  Value gatherTile(GatherTileOp op);
   Value loadScoreChunk(LoadScoreChunkOp op);
   Value scoreTile(ScoreTileOp op);
   Value indexRowContains(IndexRowContainsOp op);
@@ -275,6 +276,49 @@ Value Decomposer::loadTile(LoadTileOp op) {
   return tensor::PadOp::create(
       b, loc, type, slice, ArrayRef<OpFoldResult>{zero, zero},
       ArrayRef<OpFoldResult>{range.padding, zero}, padValue);
+}
+
+Value Decomposer::gatherTile(GatherTileOp op) {
+  RankedTensorType type = op.getType();
+  Value source = op.getSource(), list = op.getRows();
+  Value start = op.getStart(), count = op.getCount();
+  Value batch = op.getBatch(), head = op.getHead();
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value lastSlot = arith::MaxSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, count, one), zero);
+  Value lastRow = arith::SubIOp::create(
+      b, loc, tensor::DimOp::create(b, loc, source, 2), one);
+  Value padding = arith::ConstantOp::create(
+      b, loc, b.getFloatAttr(type.getElementType(), 0.0));
+  auto gather = linalg::GenericOp::create(
+      b, loc, TypeRange{type}, ValueRange{},
+      ValueRange{empty(type.getShape(), type.getElementType())},
+      ArrayRef<AffineMap>{mapOf(b, 2, {0, 1})},
+      ArrayRef<IteratorType>{kParallel, kParallel},
+      [&](OpBuilder &nb, Location nl, ValueRange) {
+        Value slot = arith::AddIOp::create(
+            nb, nl, start, linalg::IndexOp::create(nb, nl, 0));
+        Value inList =
+            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt, slot, count);
+        // Clamped reads: the slots past `count` give zero rows.
+        Value entry = tensor::ExtractOp::create(
+            nb, nl, list,
+            ValueRange{arith::MinSIOp::create(nb, nl, slot, lastSlot)});
+        Value position = arith::IndexCastOp::create(nb, nl, nb.getIndexType(),
+                                                    entry);
+        position = arith::MinSIOp::create(
+            nb, nl, arith::MaxSIOp::create(nb, nl, position, zero), lastRow);
+        Value element = tensor::ExtractOp::create(
+            nb, nl, source,
+            ValueRange{batch, head, position,
+                       linalg::IndexOp::create(nb, nl, 1)});
+        linalg::YieldOp::create(
+            nb, nl,
+            ValueRange{arith::SelectOp::create(nb, nl, inList, element,
+                                               padding)});
+      });
+  return gather.getResult(0);
 }
 
 Value Decomposer::loadScoreChunk(LoadScoreChunkOp op) {
@@ -671,6 +715,7 @@ FailureOr<SmallVector<Value>> Decomposer::decompose(Operation *op) {
   auto single = [](Value value) -> Result { return SmallVector<Value>{value}; };
   return llvm::TypeSwitch<Operation *, Result>(op)
       .Case([&](LoadTileOp o) { return single(loadTile(o)); })
+      .Case([&](GatherTileOp o) { return single(gatherTile(o)); })
       .Case([&](LoadScoreChunkOp o) { return single(loadScoreChunk(o)); })
       .Case([&](ScoreTileOp o) { return single(scoreTile(o)); })
       .Case([&](IndexRowContainsOp o) { return single(indexRowContains(o)); })

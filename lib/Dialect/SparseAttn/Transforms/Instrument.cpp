@@ -187,7 +187,8 @@ struct SparseAttnInstrumentPass
 
     grid.getBody()->walk([&](Operation *op) {
       if (auto loop = dyn_cast<scf::ForOp>(op)) {
-        if (loop->hasAttr(kKeyPassAttr)) {
+        if (loop->hasAttr(kKeyPassAttr) &&
+            !loop->hasAttr(kKeyPassContinuesAttr)) {
           OpBuilder before(loop);
           increment(before, loc, counters, kKeyPasses);
           ++numCountedPasses;

@@ -106,3 +106,71 @@ sparse_attn::appendTileEntryIf(OpBuilder &b, Location loc, Value condition,
       });
   return {append.getResult(0), append.getResult(1)};
 }
+
+bool sparse_attn::isDefinedOutside(Value value, Region &region) {
+  return !region.isAncestor(value.getParentRegion());
+}
+
+RegionPredicate sparse_attn::analyzePredicate(ScoreTileOp score) {
+  RegionPredicate predicate;
+  Region &region = score.getVisible();
+  Block &body = region.front();
+  Value i = body.getArgument(0), j = body.getArgument(1);
+  SmallVector<Value> worklist = {score.getVisibleCondition()};
+  auto setOnce = [&](Value &slot, Value value) {
+    if (slot)
+      predicate.hasUnknown = true;
+    else
+      slot = value;
+  };
+  while (!worklist.empty()) {
+    Value leaf = worklist.pop_back_val();
+    Operation *def = leaf.getDefiningOp();
+    if (!def || !region.isAncestor(def->getParentRegion())) {
+      predicate.hasUnknown = true;
+      continue;
+    }
+    if (auto conjunction = dyn_cast<arith::AndIOp>(def)) {
+      worklist.push_back(conjunction.getLhs());
+      worklist.push_back(conjunction.getRhs());
+      continue;
+    }
+    if (auto visible = dyn_cast<MaskVisibleOp>(def)) {
+      if (visible.getQuery() == i && visible.getKey() == j &&
+          isDefinedOutside(visible.getBatch(), region) &&
+          isDefinedOutside(visible.getHead(), region)) {
+        predicate.masks.push_back(visible);
+        continue;
+      }
+    }
+    if (auto compare = dyn_cast<arith::CmpIOp>(def)) {
+      Value lhs = compare.getLhs(), rhs = compare.getRhs();
+      arith::CmpIPredicate kind = compare.getPredicate();
+      if (kind == arith::CmpIPredicate::slt && isDefinedOutside(rhs, region)) {
+        if (lhs == j) {
+          setOnce(predicate.keyBound, rhs);
+          continue;
+        }
+        if (lhs == i) {
+          setOnce(predicate.rowBound, rhs);
+          continue;
+        }
+      }
+      if (kind == arith::CmpIPredicate::sle && lhs == j) {
+        if (auto sum = rhs.getDefiningOp<arith::AddIOp>()) {
+          Value offset;
+          if (sum.getLhs() == i)
+            offset = sum.getRhs();
+          else if (sum.getRhs() == i)
+            offset = sum.getLhs();
+          if (offset && isDefinedOutside(offset, region)) {
+            setOnce(predicate.causalOffset, offset);
+            continue;
+          }
+        }
+      }
+    }
+    predicate.hasUnknown = true;
+  }
+  return predicate;
+}

@@ -403,6 +403,55 @@ def SparseAttn_SelectBlocksOp : SparseAttn_EstimatorOp<"select_blocks"> {
   let extraClassDeclaration = commonExtraClassDeclaration;
 }
 
+def SparseAttn_SelectVerticalSlashOp
+    : SparseAttn_EstimatorOp<"select_vertical_slash"> {
+  let summary = "the kept columns and diagonals of MInference's vertical-slash "
+                "estimate as index lists";
+  let description = [{
+    The selection of `sparse_attn.vertical_slash_mask` with the same
+    configuration, `budgets`, lengths and scale: for every `(b, h)`,
+    `column_count[b, h]` counts the kept key columns and `columns[b, h, :]`
+    lists them in ascending order, then zeros; `offset_count` and `offsets`
+    likewise for the kept diagonal offsets `o = i + (Lk - Lq) - j`. Every
+    listed column and offset lies in `[0, Lk)`. The mask is the valid causal
+    pairs `(i, j)` with `j` a listed column or `i + (Lk - Lq) - j` a listed
+    offset: `sparse-attn-decompose-vertical-slash` walks these lists instead
+    of reading the mask token by token.
+
+    Example:
+
+    ```mlir
+    %nc, %c, %no, %o = sparse_attn.select_vertical_slash <vertical_size = 64, slash_size = 128> %q, %k
+        : tensor<1x32x?x128xbf16>, tensor<1x8x?x128xbf16>
+        -> tensor<1x32xi32>, tensor<1x32x?xi32>, tensor<1x32xi32>, tensor<1x32x?xi32>
+    ```
+  }];
+  let arguments = (ins
+    SparseAttn_MInferenceAttr:$config,
+    SparseAttn_AttentionTensor:$query,
+    SparseAttn_AttentionTensor:$key,
+    Optional<TensorRankOf<[I32], [2]>>:$budgets,
+    Optional<SparseAttn_LengthsTensor>:$query_lengths,
+    Optional<SparseAttn_LengthsTensor>:$key_lengths,
+    OptionalAttr<F32Attr>:$scale
+  );
+  let results = (outs
+    TensorRankOf<[I32], [2]>:$column_count,
+    TensorRankOf<[I32], [3]>:$columns,
+    TensorRankOf<[I32], [2]>:$offset_count,
+    TensorRankOf<[I32], [3]>:$offsets
+  );
+  let assemblyFormat = [{
+    `` custom<MethodConfig>($config) $query `,` $key
+    (`budgets` `(` $budgets^ `:` type($budgets) `)`)?
+    (`query_lengths` `(` $query_lengths^ `:` type($query_lengths) `)`)?
+    (`key_lengths` `(` $key_lengths^ `:` type($key_lengths) `)`)?
+    (`scale` `(` $scale^ `)`)?
+    attr-dict `:` type($query) `,` type($key) `->` type(results)
+  }];
+  let extraClassDeclaration = commonExtraClassDeclaration;
+}
+
 //===----------------------------------------------------------------------===//
 // Per-head routing
 //===----------------------------------------------------------------------===//

@@ -68,6 +68,35 @@ def SparseAttn_LoadTileOp : SparseAttn_TileOp<"load_tile"> {
   }];
 }
 
+def SparseAttn_GatherTileOp : SparseAttn_TileOp<"gather_tile"> {
+  let summary = "zero-padded static tile of [B, H, N, D] rows gathered by index";
+  let description = [{
+    `result[r, d] = source[batch, head, rows[start + r], d]` for
+    `start + r < count`, and zero for the rows past `count`. `rows` (i32)
+    lists positions inside `[0, N)` in its first `count` entries; the tile
+    holds `R` of them from `start` on (MInference's gathered vertical
+    columns; a TMA gather on the GPU).
+
+    Example:
+
+    ```mlir
+    %k = sparse_attn.gather_tile %key[%b, %hkv] rows(%list[%c0], %n)
+        : tensor<?x?x?x64xbf16>, tensor<?xi32> -> tensor<64x64xbf16>
+    ```
+  }];
+  let arguments = (ins
+    TensorRankOf<[BF16, F16, F32], [4]>:$source,
+    Index:$batch, Index:$head,
+    TensorRankOf<[I32], [1]>:$rows,
+    Index:$start, Index:$count
+  );
+  let results = (outs SparseAttn_Tile:$result);
+  let assemblyFormat = [{
+    $source `[` $batch `,` $head `]` `rows` `(` $rows `[` $start `]` `,`
+    $count `)` attr-dict `:` type($source) `,` type($rows) `->` type($result)
+  }];
+}
+
 def SparseAttn_LoadScoreChunkOp : SparseAttn_TileOp<"load_score_chunk"> {
   let summary = "scaled f32 chunk of a [R, N] tensor, -inf outside";
   let description = [{

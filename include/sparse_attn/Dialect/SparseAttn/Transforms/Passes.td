@@ -484,4 +484,75 @@ def SparseAttnDecomposeEstimatorsPass
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
+def SparseAttnDecomposeVerticalSlashPass
+    : Pass<"sparse-attn-decompose-vertical-slash", "ModuleOp"> {
+  let summary = "Execute vertical-slash masks as merged key ranges plus "
+                "gathered columns under one online softmax";
+  let description = [{
+    Runs on the tiled form after sparse-attn-skip-blocks and
+    sparse-attn-fuse. A softmax key loop (`sparse_attn.key_pass =
+    "softmax"`) whose score region reads a `sparse_attn.vertical_slash_mask`
+    (besides the row bound, key bound and causal conjuncts) becomes, per
+    query tile:
+
+    - `sparse_attn.select_vertical_slash` of the estimator (once, next to
+      it): the kept columns and diagonal offsets as ascending lists;
+    - per grid point, prefix counts of both lists (O(1) membership), the
+      kept diagonals' key intervals over the tile's live rows merged into
+      sorted disjoint ranges, and the kept columns inside no range;
+    - a loop over the ranges and, inside, over key tiles from the range
+      start (`load_tile` at any offset; unmasked `score_tile` where every
+      live pair of the tile lies on kept diagonals, else masked by the exact
+      vertical-slash visibility and the range end);
+    - a loop over the gathered columns in key tiles (`gather_tile` of K and
+      V rows by index), masked causally;
+    - both loops carry the `online_softmax` state of the original loop and
+      `sparse_attn.key_pass = "softmax"`, the second one also
+      `sparse_attn.key_pass_continues` (one pass over K for the counters).
+
+    Before (inside the grid):
+
+    ```mlir
+    %r:3 = scf.for %kt = %c0 to %n step %c1 iter_args(%m = %m0, %l = %l0, %a = %a0) ... {
+      %k = sparse_attn.load_tile %key[%b, %hkv, %k0] : ...
+      %s = sparse_attn.score_tile %q, %k at [%q0, %k0] scale(0.36) visible {
+      ^bb0(%i: index, %j: index):
+        %v = sparse_attn.mask_visible %vs[%b, %h, %i, %j] : !sparse_attn.block_mask<...>
+        ...
+      } : ...
+      ... = sparse_attn.online_softmax %s, %v, %m, %l, %a : ...
+    } {sparse_attn.key_pass = "softmax"}
+    ```
+
+    After:
+
+    ```mlir
+    %nc, %cols, %no, %offs = sparse_attn.select_vertical_slash <...> %q, %k : ...
+    // per grid point: prefix counts, %ranges / %nr, %gathered / %ng
+    %r1:3 = scf.for %r = %c0 to %nr step %c1 iter_args(...) {
+      %r2:3 = scf.for %t = %c0 to %tiles step %c1 iter_args(...) {
+        %k = sparse_attn.load_tile %key[%b, %hkv, %k0] : ...
+        %s = scf.if %full -> ... { score_tile without region } else { score_tile visible {...} }
+        ... = sparse_attn.online_softmax %s, %v, ...
+      }
+    }
+    %r3:3 = scf.for %t = %c0 to %ngt step %c1 iter_args(... = %r1#0, ...) {
+      %k = sparse_attn.gather_tile %key[%b, %hkv] rows(%gathered[%c0t], %ng) : ...
+      ...
+      ... = sparse_attn.online_softmax %s, %v, ...
+    }
+    ```
+
+    Other key loops (entmax, elastic, biases, masks combined with others)
+    keep the token-level mask query.
+  }];
+  let statistics = [
+    Statistic<"numDecomposed", "decomposed-key-loops",
+              "Key loops rewritten into range and gathered-column walks">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // SPARSE_ATTN_TRANSFORMS_PASSES_TD
