@@ -604,13 +604,8 @@ SmallVector<Value> WarpTiles::onlineSoftmax(Value scores,
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(rescaleIf.thenBlock());
-    SmallVector<Value> a = unpack(acc);
-    int64_t accColumns = 2 * a.size() / layout.rowTiles;
-    for (int64_t e = 0, n = a.size(); e < n; ++e)
-      a[e] =
-          arith::MulFOp::create(b, loc, a[e], rescale[rowOf(e, accColumns)]);
     scf::YieldOp::create(b, loc,
-                         pack(cast<VectorType>(acc.getType()), a));
+                         scaledOutput(unpack(acc), rescale, b.getF32Type()));
     b.setInsertionPointToStart(rescaleIf.elseBlock());
     scf::YieldOp::create(b, loc, acc);
   }
