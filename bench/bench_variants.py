@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Times the same attention specializations from several bundles (tuning
 variants: tile sizes, warps), each bundle in its own runtime; a bundle
-without the specialization of a case is skipped for it.
+without the specialization of a case is skipped for it. For entmax, each
+`--niter` count is timed with the relative difference of its output from the
+largest count's (how many solver passes the inputs need, what each costs).
 
     python3 bench/bench_variants.py BUNDLE... [--cases "B,H,N,D,causal;..."]
+        [--normalizer softmax|entmax] [--alpha A] [--niter 1,2,...]
 """
 
 import argparse
@@ -24,7 +27,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundles", nargs="+")
     parser.add_argument("--cases", default="1,32,16384,128,0;1,32,16384,128,1")
+    parser.add_argument("--normalizer", default="softmax", choices=("softmax", "entmax"))
+    parser.add_argument("--alpha", type=float, default=1.5)
+    parser.add_argument("--niter", default="10",
+                        help="entmax solver caps to time, comma-separated")
     args = parser.parse_args()
+    niters = sorted(int(n) for n in args.niter.split(","))
     runtimes = []
     for path in args.bundles:
         runtime = sa_runtime.Runtime()
@@ -38,20 +46,36 @@ def main():
                    for _ in range(3))
         out = torch.empty_like(q)
         flops = 4.0 * batch * heads * length * length * dim / (2 if causal else 1)
-        specialization = {"normalizer": "softmax", "dtype": "bf16", "head_dim": dim,
+        specialization = {"normalizer": args.normalizer, "dtype": "bf16", "head_dim": dim,
                           "value_dim": dim, "causal": bool(causal), "varlen": False,
                           "statistics": False, "mask": "none"}
+        if args.normalizer == "entmax":
+            specialization = {"normalizer": "entmax", "alpha": f"{args.alpha:g}",
+                              **specialization}
         tensors = {"q": q, "k": k, "v": v, "out": out}
-        scalars = {"scale": 1 / math.sqrt(dim)}
         for name, runtime in runtimes:
             try:
                 kernel = runtime.find_kernel("attention", specialization)
             except sa_runtime.KernelNotFoundError:
                 continue
-            ms = triton.testing.do_bench(lambda: kernel.launch(tensors, scalars, stream),
-                                         warmup=25, rep=100, return_mode="median")
-            print(f"B={batch} H={heads} N={length} D={dim} causal={causal} {name}: "
-                  f"{kernel.name} {ms:.3f} ms {flops / ms / 1e9:.1f} TFLOP/s", flush=True)
+            outputs = {}
+            for niter in niters if args.normalizer == "entmax" else [None]:
+                scalars = {"scale": 1 / math.sqrt(dim)}
+                if niter is not None:
+                    scalars["niter"] = niter
+                ms = triton.testing.do_bench(lambda: kernel.launch(tensors, scalars, stream),
+                                             warmup=25, rep=100, return_mode="median")
+                label = "" if niter is None else f" niter={niter}"
+                kernel.launch(tensors, scalars, stream)
+                outputs[niter] = out.float().clone()
+                print(f"B={batch} H={heads} N={length} D={dim} causal={causal} {name}: "
+                      f"{kernel.name}{label} {ms:.3f} ms {flops / ms / 1e9:.1f} TFLOP/s",
+                      flush=True)
+            if len(outputs) > 1:
+                final = outputs[niters[-1]]
+                print("  relative difference from niter=" + str(niters[-1]) + ": " + " ".join(
+                    f"{n}:{((o - final).norm() / final.norm()).item():.1e}"
+                    for n, o in outputs.items()), flush=True)
 
 
 if __name__ == "__main__":

@@ -88,6 +88,29 @@ func.func @threshold_step(%t: tensor<64xf32>, %s: tensor<64xf32>) -> (tensor<64x
 
 // -----
 
+// The least entry above the threshold: a row reduction of the selected
+// scores into the accumulated minimum; the step reads it beside the moments
+// (the proof that accepts the closed-form root: f >= 0, tau <= t < least).
+
+// CHECK-LABEL: func.func @least_entry_proof
+// CHECK-SAME:    (%[[X:.*]]: tensor<64x64xf32>, %[[T:.*]]: tensor<64xf32>, %[[M:.*]]: tensor<64xf32>)
+// CHECK:         %[[LEAST:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[X]], %[[T]] : tensor<64x64xf32>, tensor<64xf32>) outs(%[[M]] : tensor<64xf32>)
+// CHECK:         ^bb0(%[[XV:.*]]: f32, %[[TV:.*]]: f32, %[[MV:.*]]: f32):
+// CHECK-DAG:       %[[MIN:.*]] = arith.minimumf %[[MV]], %[[XV]]
+// CHECK-DAG:       %[[ABOVE:.*]] = arith.cmpf ogt, %[[XV]], %[[TV]]
+// CHECK:           %[[KEPT:.*]] = arith.select %[[ABOVE]], %[[MIN]], %[[MV]]
+// CHECK:           linalg.yield %[[KEPT]]
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel"]} ins(%[[T]], %[[T]], %[[T]], %[[T]], %[[T]], %[[T]], %[[LEAST]] :
+// CHECK:           arith.cmpf olt, %{{.*}}, %{{.*}} : f32
+// CHECK:           linalg.yield
+func.func @least_entry_proof(%x: tensor<64x64xf32>, %t: tensor<64xf32>, %m: tensor<64xf32>) -> (tensor<64xf32>, i1) {
+  %least = sparse_attn.min_above %x, %t, %m : tensor<64x64xf32>, tensor<64xf32>
+  %t1, %lo, %hi, %done = sparse_attn.entmax_threshold_step <alpha = 1.5> %t, %t, %t, %t, %t, %t least(%least : tensor<64xf32>) : tensor<64xf32>
+  return %t1, %done : tensor<64xf32>, i1
+}
+
+// -----
+
 // General alpha raises to fractional powers.
 
 // CHECK-LABEL: func.func @moments_general_alpha

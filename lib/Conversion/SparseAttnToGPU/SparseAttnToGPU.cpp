@@ -1027,7 +1027,7 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
         return success();
       })
       .Case<RowMaxOp, EntmaxHistogramOp, EntmaxThresholdInitOp,
-            EntmaxMomentsOp, EntmaxThresholdStepOp, AnyAboveOp,
+            EntmaxMomentsOp, MinAboveOp, EntmaxThresholdStepOp, AnyAboveOp,
             EntmaxAccumulateOp, EntmaxFinalizeOp>(
           [&](Operation *entmaxOp) { return lowerEntmaxOp(entmaxOp); })
       .Case([&](tensor::InsertSliceOp insert) -> LogicalResult {
@@ -1161,11 +1161,18 @@ LogicalResult GridLowering::lowerEntmaxOp(Operation *op) {
             lookup(moments.getThreshold()), lookup(moments.getS0()),
             lookup(moments.getS1()), lookup(moments.getS2())));
       })
+      .Case([&](MinAboveOp minAbove) {
+        return mapResults({warp.minAbove(lookup(minAbove.getScores()),
+                                         lookup(minAbove.getThreshold()),
+                                         lookup(minAbove.getLeast()))});
+      })
       .Case([&](EntmaxThresholdStepOp step) {
+        Value least = step.getLeast();
         return mapResults(warp.entmaxThresholdStep(
             step.getConfig(), lookup(step.getThreshold()),
             lookup(step.getLower()), lookup(step.getUpper()),
-            lookup(step.getS0()), lookup(step.getS1()), lookup(step.getS2())));
+            lookup(step.getS0()), lookup(step.getS1()), lookup(step.getS2()),
+            least ? lookup(least) : Value()));
       })
       .Case([&](AnyAboveOp anyAbove) {
         return mapResults({warp.anyAbove(lookup(anyAbove.getScores()),

@@ -242,32 +242,39 @@ Value WarpTiles::packPair(Value low, Value high, Type elementType) {
 // Maxima are llvm.maxnum, one max.f32 (arith's maximumf and maxnumf leave
 // arith-expand as a compare and two selects each): a NaN score still reaches
 // the row's sum and output through its exp2.
-Value WarpTiles::quadReduce(Value value, bool isMax) {
+Value WarpTiles::combine(Value x, Value y, RowReduction kind) {
+  switch (kind) {
+  case RowReduction::Sum:
+    return arith::AddFOp::create(b, loc, x, y);
+  case RowReduction::Max:
+    return LLVM::MaxNumOp::create(b, loc, x, y);
+  case RowReduction::Min:
+    return LLVM::MinNumOp::create(b, loc, x, y);
+  }
+  llvm_unreachable("unknown row reduction");
+}
+
+Value WarpTiles::quadReduce(Value value, RowReduction kind) {
   Value width = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(32));
   for (int32_t offset : {1, 2}) {
     Value shift = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(offset));
     Value other = gpu::ShuffleOp::create(b, loc, value, shift, width,
                                          gpu::ShuffleMode::XOR)
                       .getShuffleResult();
-    value = isMax ? Value(LLVM::MaxNumOp::create(b, loc, value, other))
-                  : Value(arith::AddFOp::create(b, loc, value, other));
+    value = combine(value, other, kind);
   }
   return value;
 }
 
 Value WarpTiles::reduceRow(ArrayRef<Value> elements, int64_t columns,
-                           int64_t r, Value init, bool isMax) {
+                           int64_t r, Value init, RowReduction kind) {
   Value local;
   for (int64_t e = 0, n = elements.size(); e < n; ++e) {
     if (rowOf(e, columns) != r)
       continue;
-    local = !local ? elements[e]
-            : isMax ? Value(LLVM::MaxNumOp::create(b, loc, local, elements[e]))
-                    : Value(arith::AddFOp::create(b, loc, local, elements[e]));
+    local = local ? combine(local, elements[e], kind) : elements[e];
   }
-  Value total = quadReduce(local, isMax);
-  return isMax ? Value(LLVM::MaxNumOp::create(b, loc, init, total))
-               : Value(arith::AddFOp::create(b, loc, init, total));
+  return combine(init, quadReduce(local, kind), kind);
 }
 
 //===----------------------------------------------------------------------===//
@@ -565,7 +572,7 @@ SmallVector<Value> WarpTiles::onlineSoftmax(Value scores,
   int64_t rows = m.size();
   SmallVector<Value> newMax(rows), base(rows), rescale(rows), newSum(rows);
   for (int64_t r = 0; r < rows; ++r) {
-    newMax[r] = reduceRow(s, columns, r, m[r], /*isMax=*/true);
+    newMax[r] = reduceRow(s, columns, r, m[r], RowReduction::Max);
     // A row without a visible key yet keeps base 0: no -inf - -inf.
     Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
                                         newMax[r], negInf);
@@ -579,7 +586,7 @@ SmallVector<Value> WarpTiles::onlineSoftmax(Value scores,
   for (int64_t r = 0; r < rows; ++r)
     newSum[r] = reduceRow(p, columns, r,
                           arith::MulFOp::create(b, loc, l[r], rescale[r]),
-                          /*isMax=*/false);
+                          RowReduction::Sum);
   VectorType rowType = rowVectorType(b.getContext(), layout);
   SmallVector<Value> results = {pack(rowType, newMax), pack(rowType, newSum)};
   if (!values)
@@ -776,8 +783,8 @@ std::pair<Value, Value> WarpTiles::rowMax(Value scores, Value max,
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, score, negInf),
         f32(1.0), f32(0.0)));
   for (int64_t r = 0, rows = m.size(); r < rows; ++r) {
-    m[r] = reduceRow(s, columns, r, m[r], /*isMax=*/true);
-    n[r] = reduceRow(visible, columns, r, n[r], /*isMax=*/false);
+    m[r] = reduceRow(s, columns, r, m[r], RowReduction::Max);
+    n[r] = reduceRow(visible, columns, r, n[r], RowReduction::Sum);
   }
   VectorType rowType = rowVectorType(b.getContext(), layout);
   return {pack(rowType, m), pack(rowType, n)};
@@ -876,26 +883,46 @@ SmallVector<Value> WarpTiles::entmaxMoments(EntmaxAttr config, Value scores,
   for (auto [k, init] : llvm::enumerate(inits)) {
     SmallVector<Value> sums = unpack(init);
     for (int64_t r = 0, rows = sums.size(); r < rows; ++r)
-      sums[r] = reduceRow(terms[k], columns, r, sums[r], /*isMax=*/false);
+      sums[r] = reduceRow(terms[k], columns, r, sums[r], RowReduction::Sum);
     results.push_back(pack(rowType, sums));
   }
   return results;
 }
 
+Value WarpTiles::minAbove(Value scores, Value threshold, Value least) {
+  SmallVector<Value> s = unpack(scores), tau = unpack(threshold),
+                     mins = unpack(least);
+  int64_t columns = 2 * s.size() / layout.rowTiles;
+  Value inf = f32(std::numeric_limits<double>::infinity());
+  SmallVector<Value> candidates;
+  for (auto [e, score] : llvm::enumerate(s)) {
+    Value above = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                        score, tau[rowOf(e, columns)]);
+    candidates.push_back(arith::SelectOp::create(b, loc, above, score, inf));
+  }
+  for (int64_t r = 0, rows = mins.size(); r < rows; ++r)
+    mins[r] = reduceRow(candidates, columns, r, mins[r], RowReduction::Min);
+  return pack(rowVectorType(b.getContext(), layout), mins);
+}
+
 SmallVector<Value> WarpTiles::entmaxThresholdStep(EntmaxAttr config,
                                                   Value threshold, Value lower,
                                                   Value upper, Value s0,
-                                                  Value s1, Value s2) {
+                                                  Value s1, Value s2,
+                                                  Value least) {
   NVVMFunctions functions;
   SmallVector<Value> tau = unpack(threshold), lo = unpack(lower),
                      hi = unpack(upper), m0 = unpack(s0), m1 = unpack(s1),
                      m2 = unpack(s2);
+  SmallVector<Value> mins;
+  if (least)
+    mins = unpack(least);
   SmallVector<Value> results[3];
   Value pending;
   for (int64_t r = 0, rows = tau.size(); r < rows; ++r) {
     entmax::Step step = entmax::thresholdStep(
         b, loc, functions, config, {tau[r], lo[r], hi[r]}, m0[r], m1[r],
-        m2[r]);
+        m2[r], least ? mins[r] : Value());
     results[0].push_back(step.next.threshold);
     results[1].push_back(step.next.lower);
     results[2].push_back(step.next.upper);
@@ -937,7 +964,7 @@ WarpTiles::entmaxAccumulate(EntmaxAttr config, Value scores,
         arith::SubFOp::create(b, loc, score, tau[rowOf(e, columns)]),
         config.getExponent()));
   for (int64_t r = 0, rows = l.size(); r < rows; ++r)
-    l[r] = reduceRow(w, columns, r, l[r], /*isMax=*/false);
+    l[r] = reduceRow(w, columns, r, l[r], RowReduction::Sum);
   SmallVector<Value> packed;
   for (int64_t e = 0, n = w.size(); e < n; e += 2)
     packed.push_back(packPair(w[e], w[e + 1], elementType));

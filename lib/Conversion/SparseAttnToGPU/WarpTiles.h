@@ -99,6 +99,9 @@ bool operandFitsRegisters(const WarpLayout &layout, int64_t depth);
 bool isTensorCoreElementType(Type elementType);
 
 /// Builds the fragment code of one CTA of `numThreads` threads.
+/// How the entries of a row combine.
+enum class RowReduction { Sum, Max, Min };
+
 class WarpTiles {
 public:
   WarpTiles(OpBuilder &builder, Location loc, const ThreadIds &ids,
@@ -202,11 +205,15 @@ public:
                                    Value threshold, Value s0, Value s1,
                                    Value s2);
 
+  /// `sparse_attn.min_above`.
+  Value minAbove(Value scores, Value threshold, Value least);
+
   /// `sparse_attn.entmax_threshold_step`: (threshold, lower, upper,
-  /// converged), `converged` the same in every thread of the CTA.
+  /// converged), `converged` the same in every thread of the CTA; `least`
+  /// may be null.
   SmallVector<Value> entmaxThresholdStep(EntmaxAttr config, Value threshold,
                                          Value lower, Value upper, Value s0,
-                                         Value s1, Value s2);
+                                         Value s1, Value s2, Value least);
 
   /// `sparse_attn.any_above`, the same in every thread of the CTA.
   Value anyAbove(Value scores, Value threshold);
@@ -283,8 +290,9 @@ private:
   /// Combines a thread's entries of row-vector element `r` of a tile of
   /// `columns` columns and the four threads of its quad, then `init`.
   Value reduceRow(ArrayRef<Value> elements, int64_t columns, int64_t r,
-                  Value init, bool isMax);
-  Value quadReduce(Value value, bool isMax);
+                  Value init, RowReduction kind);
+  Value quadReduce(Value value, RowReduction kind);
+  Value combine(Value x, Value y, RowReduction kind);
 
   OpBuilder &b;
   Location loc;

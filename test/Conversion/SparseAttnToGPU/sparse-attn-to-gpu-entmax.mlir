@@ -42,8 +42,10 @@
 // GPU: %[[BELOW:.*]] = arith.cmpi slt, %[[IT]], %[[CAP]] : index
 // GPU: %[[MORE:.*]] = arith.andi %{{.*}}, %[[BELOW]] : i1
 // GPU: scf.condition(%[[MORE]])
-// GPU: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, memref<4096xi32, #gpu.address_space<workgroup>>, index) {
+// GPU: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, memref<4096xi32, #gpu.address_space<workgroup>>, index) {
 // GPU: nvvm.mma.sync
+// The least entry above the threshold: quad minima of the selected scores.
+// GPU: llvm.intr.minnum
 // The tile's block-mask bit is a CTA-wide OR; one thread appends it.
 // GPU: nvvm.barrier #nvvm.reduction<or>
 // GPU: memref.store %{{.*}}, %{{.*}}[%{{.*}}] : memref<4096xi32, #gpu.address_space<workgroup>>

@@ -248,6 +248,26 @@ LogicalResult EntmaxWeightsOp::verify() {
   return success();
 }
 
+LogicalResult EntmaxThresholdStepOp::verify() {
+  Value least = getLeast();
+  if (!least)
+    return success();
+  EntmaxAttr config = getConfig();
+  if (!config.isOnePointFive() && !config.isSparsemax())
+    return emitOpError("takes the least entry above the threshold only for "
+                       "alpha 1.5 or 2, got ")
+           << formatFloat(config.getAlphaValue());
+  if (least.getType() != getThreshold().getType())
+    return emitOpError("least entry must have the type of the threshold ")
+           << getThreshold().getType() << ", got " << least.getType();
+  return success();
+}
+
+LogicalResult MinAboveOp::verify() {
+  return verifyRowVector(*this, getThreshold(), "threshold",
+                         rowsOf(getScores()));
+}
+
 LogicalResult AnyAboveOp::verify() {
   return verifyRowVector(*this, getThreshold(), "threshold",
                          rowsOf(getScores()));

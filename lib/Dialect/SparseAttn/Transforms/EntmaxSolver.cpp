@@ -114,7 +114,7 @@ Bracket entmax::histogramBracket(OpBuilder &b, Location loc,
 Step entmax::thresholdStep(OpBuilder &b, Location loc,
                            SpecialFunctions &functions, EntmaxAttr config,
                            const Bracket &current, Value s0, Value s1,
-                           Value s2) {
+                           Value s2, Value least) {
   ScalarBuilder s(b, loc);
   double c0 = config.getExponent(), c1 = c0 - 1.0;
   bool closedForm = config.isSparsemax() || config.isOnePointFive();
@@ -164,6 +164,15 @@ Step entmax::thresholdStep(OpBuilder &b, Location loc,
   Value converged =
       s.orI(s.andI(s.le(s.abs(s.sub(chosen, tau)), resolution), nearRoot),
             s.le(width, resolution));
+  if (least) {
+    // tau is a lower bound and no entry lies in (tau, candidate]: the
+    // support at the candidate is the one it was solved on, so it is the
+    // root (false for NaN).
+    Value proven = s.andI(aboveRoot, s.andI(s.ge(candidate, tau),
+                                            s.lt(candidate, least)));
+    chosen = s.select(proven, candidate, chosen);
+    converged = s.orI(converged, proven);
+  }
   // Empty rows (tau = +inf) keep their state and have converged.
   Value empty = s.eq(tau, s.f32(kInf));
   return {{s.select(empty, tau, chosen), s.select(empty, lower, newLower),

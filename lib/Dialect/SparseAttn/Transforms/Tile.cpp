@@ -39,7 +39,9 @@ int64_t maxSolverIterations(EntmaxAttr config) {
   return config.isOnePointFive() || config.isSparsemax() ? 12 : 30;
 }
 
-bool hasHistogramStart(EntmaxAttr config) {
+/// Alpha 1.5 and 2: the threshold on a known support has a closed form, so
+/// the solver starts from a histogram and can prove its root exact.
+bool hasClosedFormRoot(EntmaxAttr config) {
   return config.isOnePointFive() || config.isSparsemax();
 }
 
@@ -148,8 +150,9 @@ Threshold buildThresholdSolver(OpBuilder &b, Location loc, EntmaxAttr config,
       });
   Value rowMax = maxAndCount[0], count = maxAndCount[1];
 
+  bool closedForm = hasClosedFormRoot(config);
   Value histogram;
-  if (hasHistogramStart(config)) {
+  if (closedForm) {
     histogram = buildKeyLoop(
         b, loc, numTiles, {splatConstant(b, loc, {rows, bins, 3}, 0.0f)},
         key_pass::kEntmaxHistogram,
@@ -163,7 +166,8 @@ Threshold buildThresholdSolver(OpBuilder &b, Location loc, EntmaxAttr config,
       histogram);
 
   // Without a fixed count the solver stops once no threshold of the tile
-  // moves (the first pass after the support is right), with a cap.
+  // moves (the first pass after the support is right) or once every row's root
+  // is proven (alpha 1.5, 2), with a cap.
   std::optional<int64_t> fixedIterations = config.getIterations();
   int64_t maxIterations = fixedIterations.value_or(maxSolverIterations(config));
   Type i1 = b.getI1Type();
@@ -187,17 +191,26 @@ Threshold buildThresholdSolver(OpBuilder &b, Location loc, EntmaxAttr config,
         scf::ConditionOp::create(nb, nl, more, state);
       },
       [&](OpBuilder &nb, Location nl, ValueRange state) {
+        // The closed-form alphas also track the least entry above the
+        // threshold, which proves a root exact in the pass that finds it.
+        SmallVector<Value> inits = {zeros, zeros, zeros};
+        if (closedForm)
+          inits.push_back(splatConstant(nb, nl, {rows}, -negInf));
         ValueRange moments = buildKeyLoop(
-            nb, nl, numTiles, {zeros, zeros, zeros}, key_pass::kEntmaxSolver,
+            nb, nl, numTiles, inits, key_pass::kEntmaxSolver,
             [&](OpBuilder &ib, Location il, Value kt, ValueRange sums) {
-              auto step =
-                  EntmaxMomentsOp::create(ib, il, config, scores(ib, il, kt),
-                                          state[1], sums[0], sums[1], sums[2]);
-              return SmallVector<Value>(step.getResults());
+              Value tile = scores(ib, il, kt);
+              auto step = EntmaxMomentsOp::create(
+                  ib, il, config, tile, state[1], sums[0], sums[1], sums[2]);
+              SmallVector<Value> next(step.getResults());
+              if (closedForm)
+                next.push_back(
+                    MinAboveOp::create(ib, il, tile, state[1], sums[3]));
+              return next;
             });
         auto step = EntmaxThresholdStepOp::create(
             nb, nl, config, state[1], state[2], state[3], moments[0],
-            moments[1], moments[2]);
+            moments[1], moments[2], closedForm ? moments[3] : Value());
         SmallVector<Value> next = {arith::AddIOp::create(
             nb, nl, state[0], IndexMath(nb, nl).constant(1))};
         llvm::append_range(next, step.getResults());

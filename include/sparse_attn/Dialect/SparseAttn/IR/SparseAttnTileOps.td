@@ -25,10 +25,10 @@ include "sparse_attn/Dialect/SparseAttn/IR/SparseAttnTypes.td"
 def SparseAttn_Tile : TypeConstraint<
     And<[TensorRankOf<[BF16, F16, F32], [2]>.predicate, HasStaticShapePred]>,
     "static 2-D tile of bf16, f16 or f32", "::mlir::RankedTensorType">;
-def SparseAttn_F32Tile : TypeConstraint<
+def SparseAttn_F32Tile : Type<
     And<[TensorRankOf<[F32], [2]>.predicate, HasStaticShapePred]>,
     "static 2-D tile of f32", "::mlir::RankedTensorType">;
-def SparseAttn_RowVector : TypeConstraint<
+def SparseAttn_RowVector : Type<
     And<[TensorRankOf<[F32], [1]>.predicate, HasStaticShapePred]>,
     "static 1-D vector of f32 (one entry per tile row)",
     "::mlir::RankedTensorType">;
@@ -584,18 +584,27 @@ def SparseAttn_EntmaxThresholdStepOp
     is at most `r` wide; `converged` is true when every row has, and the
     solver loop may stop there.
 
+    With `least` (alpha 1.5 and 2), the least entry above `threshold`
+    (`sparse_attn.min_above`), a row also converges on a proof: when
+    `f >= 0` and the closed-form candidate `t` satisfies
+    `threshold <= t < least`, the support `{x > t}` is exactly the support
+    the candidate was solved on, so `t` is the root; it is taken without
+    the pass that would confirm it.
+
     Example:
 
     ```mlir
     %tau1, %lo1, %hi1, %done = sparse_attn.entmax_threshold_step <alpha = 1.5>
-        %tau, %lo, %hi, %s0, %s1, %s2 : tensor<64xf32>
+        %tau, %lo, %hi, %s0, %s1, %s2 least(%m : tensor<64xf32>)
+        : tensor<64xf32>
     ```
   }];
   let arguments = (ins
     SparseAttn_EntmaxAttr:$config,
     SparseAttn_RowVector:$threshold, SparseAttn_RowVector:$lower,
     SparseAttn_RowVector:$upper, SparseAttn_RowVector:$s0,
-    SparseAttn_RowVector:$s1, SparseAttn_RowVector:$s2
+    SparseAttn_RowVector:$s1, SparseAttn_RowVector:$s2,
+    Optional<SparseAttn_RowVector>:$least
   );
   let results = (outs
     SparseAttn_RowVector:$new_threshold, SparseAttn_RowVector:$new_lower,
@@ -603,9 +612,9 @@ def SparseAttn_EntmaxThresholdStepOp
   );
   let assemblyFormat = [{
     $config $threshold `,` $lower `,` $upper `,` $s0 `,` $s1 `,` $s2
-    attr-dict `:` type($threshold)
+    (`least` `(` $least^ `:` type($least) `)`)? attr-dict `:`
+    type($threshold)
   }];
-  let hasVerifier = 0;
 }
 
 def SparseAttn_EntmaxAccumulateOp : SparseAttn_TileOp<"entmax_accumulate",
@@ -686,6 +695,33 @@ def SparseAttn_AnyAboveOp : SparseAttn_TileOp<"any_above"> {
   let results = (outs I1:$result);
   let assemblyFormat = [{
     $scores `,` $threshold attr-dict `:` type($scores) `,` type($threshold)
+  }];
+}
+
+def SparseAttn_MinAboveOp : SparseAttn_TileOp<"min_above",
+    [AllTypesMatch<["threshold", "least", "new_least"]>]> {
+  let summary = "least entry of each row above its threshold, accumulated";
+  let description = [{
+    `new_least[r] = min(least[r], min {scores[r, c] : scores[r, c] >
+    threshold[r]})` (`least[r]` where no entry is above). With the moments
+    of `sparse_attn.entmax_moments` at the same threshold it proves a
+    closed-form root exact in the pass that computes it (see
+    `sparse_attn.entmax_threshold_step`).
+
+    Example:
+
+    ```mlir
+    %m1 = sparse_attn.min_above %x, %tau, %m0 : tensor<64x64xf32>, tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins
+    SparseAttn_F32Tile:$scores, SparseAttn_RowVector:$threshold,
+    SparseAttn_RowVector:$least
+  );
+  let results = (outs SparseAttn_RowVector:$new_least);
+  let assemblyFormat = [{
+    $scores `,` $threshold `,` $least attr-dict `:` type($scores) `,`
+    type($threshold)
   }];
 }
 

@@ -105,14 +105,15 @@ Bracket histogramBracket(OpBuilder &b, Location loc,
                          Value max, ArrayRef<std::array<Value, 3>> bins);
 
 /// One row of `sparse_attn.entmax_threshold_step`; `pending` (i1) says the
-/// row has not converged.
+/// row has not converged. `least` (alpha 1.5 and 2; null otherwise) is the
+/// least entry above the current threshold.
 struct Step {
   Bracket next;
   Value pending;
 };
 Step thresholdStep(OpBuilder &b, Location loc, SpecialFunctions &functions,
                    EntmaxAttr config, const Bracket &current, Value s0,
-                   Value s1, Value s2);
+                   Value s1, Value s2, Value least);
 
 } // namespace entmax
 } // namespace mlir::sparse_attn
