@@ -26,7 +26,7 @@ from .runtime import (
 
 __version__ = "0.1.0"
 
-_TORCH_FUNCTIONS = ("attention", "entmax")
+_TORCH_FUNCTIONS = ("attention", "entmax", "xattention_blocks", "xattention_prefill")
 
 
 def __getattr__(name):

@@ -212,6 +212,61 @@ def _entmax_fake(x, alpha, niter):
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
+@torch.library.custom_op("sparse_attn::xattention_blocks", mutates_args=())
+def _xattention_blocks_op(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    thresholds: torch.Tensor,
+    stride: int,
+    causal: bool,
+    scale: float,
+    block_size: int,
+    layout: str,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    problem = ops.check_xattention_blocks(
+        q,
+        k,
+        stride=stride,
+        thresholds=thresholds,
+        causal=causal,
+        block_size=block_size,
+        layout=layout,
+    )
+    kernel = ops.find_kernel(default_runtime(), problem)
+    counts_shape, indices_shape = problem.index_shapes()
+    kv_num_blocks = torch.empty(counts_shape, dtype=torch.int32, device=q.device)
+    kv_indices = torch.empty(indices_shape, dtype=torch.int32, device=q.device)
+    tensors, scalars = ops.select_blocks_arguments(
+        problem,
+        q=q,
+        k=k,
+        thresholds=thresholds,
+        kv_num_blocks=kv_num_blocks,
+        kv_indices=kv_indices,
+        scale=scale,
+    )
+    _launch(kernel, tensors, scalars, problem.device)
+    return kv_num_blocks, kv_indices
+
+
+@_xattention_blocks_op.register_fake
+def _xattention_blocks_fake(q, k, thresholds, stride, causal, scale, block_size, layout):
+    problem = ops.check_xattention_blocks(
+        q,
+        k,
+        stride=stride,
+        thresholds=thresholds,
+        causal=causal,
+        block_size=block_size,
+        layout=layout,
+    )
+    counts_shape, indices_shape = problem.index_shapes()
+    return (
+        torch.empty(counts_shape, dtype=torch.int32, device=q.device),
+        torch.empty(indices_shape, dtype=torch.int32, device=q.device),
+    )
+
+
 def _int32(tensor):
     return None if tensor is None else tensor.to(torch.int32)
 
@@ -288,3 +343,49 @@ def entmax(x, alpha=1.5, dim=-1, niter=ops.DEFAULT_NITER):
     rows = moved.reshape(-1, moved.shape[-1])  # a view whenever the strides allow
     y = torch.ops.sparse_attn.entmax(rows, float(alpha), int(niter))
     return y.reshape(moved.shape).movedim(-1, dim)
+
+
+class SelectedBlocks:
+    """The index tensors of a block selection in FlexAttention's BlockMask
+    vocabulary (kv_num_blocks, kv_indices, BLOCK_SIZE): what
+    ``attention(..., block_mask=...)`` reads."""
+
+    def __init__(self, kv_num_blocks, kv_indices, block_size):
+        self.kv_num_blocks = kv_num_blocks
+        self.kv_indices = kv_indices
+        self.BLOCK_SIZE = (block_size, block_size)
+
+
+def xattention_blocks(
+    q, k, *, stride=8, threshold=0.9, causal=True, scale=None, block_size=128, layout="bhnd"
+):
+    """XAttention's block selection on the GPU (docs/design/semantics.md,
+    xattention_mask): antidiagonal scores over groups of ``stride`` rows, the
+    softmax over key groups, block masses, then per query block the sink and
+    own-position blocks and the most massive others until ``threshold`` of
+    the row's mass (a float, or a [H] tensor of per-head thresholds). Returns
+    a SelectedBlocks for ``attention(..., block_mask=...)``; nothing waits for
+    the GPU."""
+    heads = q.shape[1] if layout == "bhnd" else q.shape[2]
+    if isinstance(threshold, torch.Tensor):
+        thresholds = threshold.to(device=q.device, dtype=torch.float32)
+    else:
+        thresholds = torch.full((heads,), float(threshold), dtype=torch.float32, device=q.device)
+    if scale is None:
+        scale = ops.default_scale(q.shape[-1])
+    kv_num_blocks, kv_indices = torch.ops.sparse_attn.xattention_blocks(
+        q, k, thresholds, int(stride), bool(causal), float(scale), int(block_size), layout
+    )
+    return SelectedBlocks(kv_num_blocks, kv_indices, int(block_size))
+
+
+def xattention_prefill(q, k, v, *, stride=8, threshold=0.9, causal=True, scale=None,
+                       block_size=128, layout="bhnd"):
+    """Softmax attention under XAttention's selection (SparseAttn's
+    Xattention_prefill): ``xattention_blocks`` then the block-sparse
+    attention kernel, both on the current stream."""
+    blocks = xattention_blocks(
+        q, k, stride=stride, threshold=threshold, causal=causal, scale=scale,
+        block_size=block_size, layout=layout,
+    )
+    return attention(q, k, v, causal=causal, scale=scale, block_mask=blocks, layout=layout)

@@ -409,3 +409,92 @@ def block_mask_tensors(block_mask):
             "kv_indices, optional full_kv_num_blocks / full_kv_indices, "
             f"BLOCK_SIZE), got {type(block_mask).__name__}",
         )
+
+
+class SelectBlocksProblem:
+    """A checked XAttention block selection."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def specializations(self):
+        return [
+            {
+                "method": "xattention",
+                "stride": self.stride,
+                "dtype": self.dtype,
+                "head_dim": self.head_dim,
+                "causal": self.causal,
+                "varlen": False,
+                "mask_block_q": self.block_size,
+                "mask_block_k": self.block_size,
+            }
+        ]
+
+    def index_shapes(self):
+        """Shapes of (kv_num_blocks, kv_indices)."""
+        rows = (self.batch, self.heads, -(-self.query_len // self.block_size))
+        return rows, rows + (-(-self.key_len // self.block_size),)
+
+
+def check_xattention_blocks(q, k, *, stride, thresholds, causal, block_size, layout):
+    """Checks an XAttention block selection (docs/design/semantics.md,
+    xattention_mask; thresholds: a [H] f32 tensor)."""
+    op = "select_blocks"
+    if layout not in LAYOUTS:
+        _fail(op, f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    order = _LOGICAL_ORDER[layout]
+    shapes = {}
+    for name, tensor in (("q", q), ("k", k)):
+        shape = _shape(tensor)
+        if len(shape) != 4:
+            _fail(op, f"tensor '{name}' must have rank 4 ([{layout.upper()}]), got {list(shape)}")
+        shapes[name] = tuple(shape[d] for d in order)
+        if tuple(tensor.stride())[3] != 1 and shape[3] > 1:
+            _fail(op, f"tensor '{name}' must be contiguous in its last dimension")
+    device = _device_of(op, "q", q)
+    _check_same_device(op, device, "k", k)
+    dtype = dtype_name(q.dtype)
+    if dtype not in ("f16", "bf16") or dtype_name(k.dtype) != dtype:
+        _fail(op, f"q and k must both be f16 or bf16, got {dtype} and {dtype_name(k.dtype)}")
+    batch, heads, query_len, head_dim = shapes["q"]
+    kb, kv_heads, key_len, kd = shapes["k"]
+    if kb != batch or kd != head_dim:
+        _fail(op, f"'k' has shape {list(shapes['k'])}, which does not fit 'q' {list(shapes['q'])}")
+    if kv_heads == 0 or heads % kv_heads != 0:
+        _fail(op, f"query heads ({heads}) must be a multiple of key heads ({kv_heads})")
+    if stride < 1 or block_size % stride != 0:
+        _fail(op, f"the stride ({stride}) must divide the block size ({block_size})")
+    _check_same_device(op, device, "thresholds", thresholds)
+    if _shape(thresholds) != (heads,) or dtype_name(thresholds.dtype) != "f32":
+        _fail(
+            op,
+            f"tensor 'thresholds' must be f32 of shape [{heads}], got "
+            f"{dtype_name(thresholds.dtype)} {list(_shape(thresholds))}",
+        )
+    return SelectBlocksProblem(
+        op=op,
+        layout=layout,
+        stride=int(stride),
+        dtype=dtype,
+        head_dim=head_dim,
+        causal=bool(causal),
+        batch=batch,
+        heads=heads,
+        query_len=query_len,
+        key_len=key_len,
+        block_size=int(block_size),
+        device=device,
+    )
+
+
+def select_blocks_arguments(problem, *, q, k, thresholds, kv_num_blocks, kv_indices, scale):
+    order = _LOGICAL_ORDER[problem.layout]
+    tensors = {
+        "q": TensorView.of(q).permuted(order),
+        "k": TensorView.of(k).permuted(order),
+        "thresholds": TensorView.of(thresholds),
+        "kv_num_blocks": TensorView.of(kv_num_blocks),
+        "kv_indices": TensorView.of(kv_indices),
+    }
+    return tensors, {"scale": float(scale)}

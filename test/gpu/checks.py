@@ -526,11 +526,110 @@ def check_entmax(kernel, group):
                 expect_close("y", y, reference.entmax(x, alpha), TOLERANCE[spec["dtype"]])
 
 
+# --- XAttention block selection ---------------------------------------------
+
+# (B, H, Hkv, Nq, Nk): GQA, tile remainders, Nq < Nk and Nq > Nk.
+SELECT_SHAPES = [
+    (1, 2, 2, 128, 128),
+    (2, 4, 2, 500, 500),
+    (1, 4, 1, 300, 900),
+    (1, 2, 1, 700, 260),
+    (1, 2, 2, 2048, 2048),
+]
+# Decisions closer than this (relative) to flipping are redrawn: f32 sums
+# and exp2.approx move the masses by about 1e-6.
+SELECT_MARGIN = 1e-4
+
+
+def check_select_blocks(kernel, group):
+    """The selection against test/lib's float64 reference (identical index
+    rows on inputs whose decisions are clear), then the block-sparse
+    attention over it against float64 attention over the reference's
+    blocks."""
+    spec = kernel.specialization_dict()
+    dtype = TORCH_DTYPES[spec["dtype"]]
+    dim, stride, block = int(spec["head_dim"]), int(spec["stride"]), int(spec["mask_block_q"])
+    causal = spec["causal"]
+    runtime = sparse_attn.default_runtime()
+    for shape in SELECT_SHAPES:
+        batch, heads, kv_heads, query_len, key_len = shape
+        for layout in ("bhnd", "bnhd"):
+            with group.case(f"{'x'.join(map(str, shape))} {layout}"):
+                for _ in range(10):
+                    # Local structure: masses concentrate near the diagonal,
+                    # so the threshold walk stops early.
+                    k, q = local_keys_and_queries(
+                        batch, heads, kv_heads, query_len, key_len, dim, dtype
+                    )
+                    thresholds = 0.6 + 0.35 * torch.rand(heads, device="cuda")
+                    scale = ops.default_scale(dim)
+                    counts, indices, margin = reference.xattention_selection(
+                        q, k, block, stride, thresholds, causal, scale
+                    )
+                    if margin > SELECT_MARGIN:
+                        break
+                else:
+                    raise Skip(f"no draw with a decision margin above {SELECT_MARGIN}")
+                order = (0, 1, 2, 3) if layout == "bhnd" else (0, 2, 1, 3)
+                q_in, k_in = (t.permute(order).contiguous() for t in (q, k))
+                problem = ops.check_xattention_blocks(
+                    q_in,
+                    k_in,
+                    stride=stride,
+                    thresholds=thresholds,
+                    causal=causal,
+                    block_size=block,
+                    layout=layout,
+                )
+                counts_shape, indices_shape = problem.index_shapes()
+                kv_num_blocks = poisoned(counts_shape, torch.int32)
+                kv_indices = poisoned(indices_shape, torch.int32)
+                tensors, scalars = ops.select_blocks_arguments(
+                    problem,
+                    q=q_in,
+                    k=k_in,
+                    thresholds=thresholds,
+                    kv_num_blocks=kv_num_blocks,
+                    kv_indices=kv_indices,
+                    scale=scale,
+                )
+                kernel.launch(tensors, scalars, stream())
+                torch.cuda.synchronize()
+                if not torch.equal(kv_num_blocks.cpu(), counts):
+                    wrong = (kv_num_blocks.cpu() != counts).nonzero()[:4].tolist()
+                    raise AssertionError(f"kv_num_blocks differ from the reference at {wrong}")
+                if not torch.equal(kv_indices.cpu(), indices):
+                    wrong = (kv_indices.cpu() != indices).nonzero()[:4].tolist()
+                    raise AssertionError(f"kv_indices differ from the reference at {wrong}")
+                if chosen_by_the_operation(runtime, problem, kernel):
+                    # The prefill: the operation's selection, then the
+                    # block-sparse attention kernel (when the bundles have it).
+                    v = torch.randn(batch, kv_heads, key_len, dim, device="cuda", dtype=dtype)
+                    v_in = v.permute(order).contiguous()
+                    try:
+                        out = sparse_attn.xattention_prefill(
+                            q_in, k_in, v_in, stride=stride, threshold=thresholds,
+                            causal=causal, block_size=block, layout=layout,
+                        )
+                    except KernelNotFoundError:
+                        continue
+                    expected, _ = reference.attention(
+                        q, k, v, causal=causal, scale=scale,
+                        kv_num_blocks=counts.cuda(), kv_indices=indices.cuda(),
+                        block_q=block, block_k=block,
+                    )
+                    expect_close(
+                        "prefill out", logical(out, layout), expected, TOLERANCE[spec["dtype"]],
+                        record=("xattention_prefill", spec["dtype"]),
+                    )
+
+
 CHECKERS = {
     "test.scaled_add": check_scaled_add,
     "test.tile_copy": check_tile_copy,
     "attention": check_attention,
     "entmax": check_entmax,
+    "select_blocks": check_select_blocks,
 }
 
 

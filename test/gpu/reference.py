@@ -6,8 +6,14 @@ their inputs are on.
 """
 
 import math
+import os
+import sys
 
 import torch
+
+# The float64 NumPy references of the prefill estimators (test/lib), shared
+# with the CPU numerics tests rather than written twice.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 
 def block_mask_visibility(kv_num_blocks, kv_indices, query_len, key_len, block_q, block_k):
@@ -29,6 +35,34 @@ def block_mask_visibility(kv_num_blocks, kv_indices, query_len, key_len, block_q
     blocks = blocks[..., :key_blocks]
     tokens = blocks.repeat_interleave(block_q, dim=2).repeat_interleave(block_k, dim=3)
     return tokens[:, :, :query_len, :key_len]
+
+
+def xattention_selection(q, k, block, stride, thresholds, causal, scale):
+    """XAttention's selection as FlexAttention index tensors, from test/lib's
+    float64 reference (semantics.md, xattention_mask): (kv_num_blocks
+    [B, H, QB], kv_indices [B, H, QB, KB], margin), `margin` being the
+    smallest relative distance of any decision from flipping."""
+    import sparse_attn_prefill_reference as prefill
+
+    estimate = prefill.xattention_mask(
+        q.double().cpu().numpy(),
+        k.double().cpu().numpy(),
+        (block, block),
+        stride=stride,
+        thresholds=thresholds.double().cpu().numpy(),
+        causal=causal,
+        scale=scale,
+    )
+    batch, heads, query_len = q.shape[:3]
+    query_blocks, key_blocks = -(-query_len // block), -(-k.shape[2] // block)
+    counts = torch.zeros(batch, heads, query_blocks, dtype=torch.int32)
+    indices = torch.zeros(batch, heads, query_blocks, key_blocks, dtype=torch.int32)
+    for (b, h), detail in estimate.detail.items():
+        for row, selected in enumerate(detail["selected"]):
+            listed = torch.nonzero(torch.as_tensor(selected)).flatten()
+            counts[b, h, row] = len(listed)
+            indices[b, h, row, : len(listed)] = listed.to(torch.int32)
+    return counts, indices, estimate.margin
 
 
 def entmax_threshold(x, alpha, visible):

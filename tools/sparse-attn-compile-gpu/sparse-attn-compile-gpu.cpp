@@ -6,7 +6,12 @@
 //
 //     attention normalizer=softmax,dtype=bf16,head_dim=128,value_dim=128,causal=true,varlen=false,statistics=false,mask=none
 //
-// optionally followed by tuning (`block_q=64,block_k=64,warps=4`). For each the tool
+// optionally followed by tuning (`block_q=64,block_k=64,warps=4`), or a
+// prefill estimator's block selection,
+//
+//     select_blocks method=xattention,stride=8,dtype=bf16,head_dim=128,causal=true,varlen=false,mask_block_q=128,mask_block_k=128
+//
+// (docs/design/kernel-bundles.md, "Operations"). For each the tool
 // writes the sparse_attn function that computes it, runs the sparse-attn-gpu
 // pipeline, reads what sparse-attn-to-gpu recorded on the kernel (argument
 // names, launch shape), and writes `<name>.bundle/` with the manifest, the
@@ -162,6 +167,11 @@ std::vector<KernelSpec> readKernelList(StringRef path) {
 //===----------------------------------------------------------------------===//
 
 std::string kernelName(const KernelSpec &spec) {
+  if (spec.op == "select_blocks")
+    return spec.op + "_" + spec.get("method") + "_s" + spec.get("stride") +
+           "_" + spec.get("dtype") + "_d" + spec.get("head_dim") +
+           (spec.flag("causal") ? "_causal" : "") + "_block" +
+           spec.get("mask_block_q") + "x" + spec.get("mask_block_k");
   std::string name = spec.op + "_" + spec.get("normalizer");
   if (spec.get("normalizer") == "entmax")
     name += "_a" + llvm::join(llvm::split(spec.get("alpha"), '.'), "p");
@@ -294,6 +304,76 @@ std::string attentionFunction(const KernelSpec &spec, const std::string &name) {
       prologue);
 }
 
+/// The sparse_attn function of a `select_blocks` specialization: a prefill
+/// estimator's block selection, thresholds per head as a tensor.
+std::string selectBlocksFunction(const KernelSpec &spec,
+                                 const std::string &name) {
+  auto where = "line " + std::to_string(spec.line) + ": ";
+  for (StringRef key : {"method", "stride", "dtype", "head_dim", "causal",
+                        "varlen", "mask_block_q", "mask_block_k"})
+    if (!spec.keys.count(key.str()))
+      fail(where + "the select_blocks specialization lacks `" + key + "`");
+  if (spec.get("method") != "xattention")
+    fail(where + "select_blocks has GPU kernels for method=xattention only");
+  if (spec.flag("varlen"))
+    fail(where + "select_blocks has no varlen GPU kernel yet");
+  if (!spec.tuning.empty())
+    fail(where + "select_blocks kernels take no tuning");
+  std::string qk = llvm::formatv("tensor<?x?x?x{0}x{1}>", spec.get("head_dim"),
+                                 spec.get("dtype"));
+  return llvm::formatv(
+      "func.func @{0}(%q: {1} {{sparse_attn.name = \"q\"}, %k: {1} "
+      "{{sparse_attn.name = \"k\"}, %t: tensor<?xf32> {{sparse_attn.name = "
+      "\"thresholds\"}) -> (tensor<?x?x?xi32> {{sparse_attn.name = "
+      "\"kv_num_blocks\"}, tensor<?x?x?x?xi32> {{sparse_attn.name = "
+      "\"kv_indices\"}) {{\n"
+      "  %n, %i = sparse_attn.select_blocks xattention<stride = {2}>{3} %q, "
+      "%k thresholds(%t : tensor<?xf32>) scale(1.0) block({4}, {5}) : {1}, "
+      "{1} -> tensor<?x?x?xi32>, tensor<?x?x?x?xi32>\n"
+      "  return %n, %i : tensor<?x?x?xi32>, tensor<?x?x?x?xi32>\n"
+      "}\n",
+      name, qk, spec.get("stride"), spec.flag("causal") ? " causal" : "",
+      spec.get("mask_block_q"), spec.get("mask_block_k"));
+}
+
+/// What a block-selection kernel requires of its arguments.
+json::Array selectBlocksConstraints(const KernelSpec &spec) {
+  json::Array constraints;
+  constraints.push_back("k.size0 == q.size0");
+  constraints.push_back(json::Object{
+      {"expr", "k.size1 > 0 && q.size1 % k.size1 == 0"},
+      {"message", "query heads must be a multiple of key heads"}});
+  int64_t perChunk = spec.get("dtype") == "f32" ? 4 : 8;
+  std::string rows;
+  for (StringRef tensor : {"q", "k"})
+    for (int d = 0; d < 3; ++d)
+      rows += (rows.empty() ? "" : " && ") + tensor.str() + ".stride" +
+              std::to_string(d) + " % " + std::to_string(perChunk) + " == 0";
+  constraints.push_back(json::Object{
+      {"expr", rows},
+      {"message", "rows of q and k must start on 16-byte boundaries "
+                  "(strides of the first three dimensions multiples of " +
+                      std::to_string(perChunk) + " elements)"}});
+  constraints.push_back(json::Object{
+      {"expr", "thresholds.size0 == q.size1"},
+      {"message", "one threshold per query head"}});
+  constraints.push_back(json::Object{
+      {"expr", "kv_num_blocks.size0 == q.size0 && kv_num_blocks.size1 == "
+               "q.size1 && kv_num_blocks.size2 == ceil_div(q.size2, " +
+                   spec.get("mask_block_q") + ")"},
+      {"message", "kv_num_blocks must be [B, H, ceil(Nq / " +
+                      spec.get("mask_block_q") + ")]"}});
+  constraints.push_back(json::Object{
+      {"expr", "kv_indices.size0 == q.size0 && kv_indices.size1 == q.size1 && "
+               "kv_indices.size2 == kv_num_blocks.size2 && kv_indices.size3 == "
+               "ceil_div(k.size2, " +
+                   spec.get("mask_block_k") + ")"},
+      {"message", "kv_indices must be [B, H, ceil(Nq / " +
+                      spec.get("mask_block_q") + "), ceil(Nk / " +
+                      spec.get("mask_block_k") + ")]"}});
+  return constraints;
+}
+
 /// What the kernel requires of its arguments beyond the manifest's dtype,
 /// rank and static sizes.
 json::Array attentionConstraints(const KernelSpec &spec) {
@@ -387,7 +467,9 @@ std::string dtypeName(Type type) {
 json::Object kernelEntry(const KernelSpec &spec, gpu::GPUFuncOp kernel,
                          const std::string &module) {
   json::Array tensors, scalars, params;
-  json::Array constraints = attentionConstraints(spec);
+  json::Array constraints = spec.op == "select_blocks"
+                                ? selectBlocksConstraints(spec)
+                                : attentionConstraints(spec);
   for (unsigned i = 0, e = kernel.getNumArguments(); i < e; ++i) {
     Type type = kernel.getArgument(i).getType();
     if (auto name = kernel.getArgAttrOfType<StringAttr>(i, sparse_attn::kKernelScalarAttr)) {
@@ -664,7 +746,7 @@ int main(int argc, char **argv) {
   std::map<std::tuple<int64_t, int64_t, int64_t>, std::string> sources;
   std::map<std::string, const KernelSpec *> byName;
   for (const KernelSpec &spec : specs) {
-    if (spec.op != "attention")
+    if (spec.op != "attention" && spec.op != "select_blocks")
       fail("line " + Twine(spec.line) + ": operation " + spec.op +
            " has no GPU kernel yet");
     std::string name = kernelName(spec);
@@ -679,7 +761,9 @@ int main(int argc, char **argv) {
       if (key != "block_q" && key != "block_k" && key != "warps")
         fail("line " + Twine(spec.line) + ": unknown tuning key " + key);
     sources[{tile("block_q", queryTile), tile("block_k", keyTile),
-             tile("warps", warps)}] += attentionFunction(spec, name);
+             tile("warps", warps)}] +=
+        spec.op == "select_blocks" ? selectBlocksFunction(spec, name)
+                                   : attentionFunction(spec, name);
   }
 
   SmallString<256> directory(outputDirectory);

@@ -109,6 +109,14 @@ def SparseAttnToGPUPass : Pass<"sparse-attn-to-gpu", "ModuleOp"> {
     - what has no GPU lowering (the row-wise entmax, f32 tiles) is
       reported with a diagnostic.
 
+    A function whose body is one `sparse_attn.select_blocks` with the
+    xattention method, returning both index tensors, becomes an estimator
+    kernel instead: 256 threads per (query block, head, batch) score the
+    block's strided rows against the key blocks it may see (two passes:
+    softmax statistics, then block masses in shared memory), rank the
+    competing blocks, walk them to the threshold and write the index row
+    (docs/design/gpu-lowering.md, "Prefill estimators").
+
     The kernel keeps what a launcher needs as attributes: per argument
     `sparse_attn.tensor`/`sparse_attn.scalar` names and access, and
     `sparse_attn.launch` (grid expressions over argument sizes, block,

@@ -10,6 +10,8 @@
 #include "sparse_attn/Conversion/SparseAttnToGPU/KernelAttributes.h"
 #include "sparse_attn/Dialect/SparseAttn/IR/SparseAttn.h"
 
+#include "EstimatorKernels.h"
+#include "KernelInterface.h"
 #include "WarpTiles.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -42,10 +44,7 @@ namespace {
 constexpr StringLiteral kGridAttr = "sparse_attn.grid";
 constexpr StringLiteral kKeyPassAttr = "sparse_attn.key_pass";
 constexpr StringLiteral kSolverLoopAttr = "sparse_attn.solver_iterations";
-constexpr StringLiteral kSharedMemorySymbol = "sparse_attn_shared_memory";
 constexpr StringLiteral kKernelModuleName = "sparse_attn_kernels";
-/// Alignment of the dynamic shared memory and of every region in it.
-constexpr int64_t kSharedAlignment = 1024;
 /// Capacities of the per-CTA structures of block-mask schedules: the first
 /// position of every key block in an index row (FlexAttention rows of up to
 /// this many key blocks), and a schedule list of key tiles.
@@ -106,25 +105,6 @@ bool isHistogram(Type type, int64_t tileRows) {
 void eraseTerminator(Block *block) {
   if (!block->empty() && block->back().hasTrait<OpTrait::IsTerminator>())
     block->back().erase();
-}
-
-/// The strides of a tensor argument or result in the kernel: dynamic, but
-/// the innermost dimension contiguous for the floating-point 4-D tensors
-/// that tiles are copied from or stored to (16-byte cp.async and vector
-/// stores).
-SmallVector<int64_t> globalStrides(RankedTensorType type) {
-  int64_t rank = type.getRank();
-  SmallVector<int64_t> strides(rank, ShapedType::kDynamic);
-  if (rank == 4 && isa<FloatType>(type.getElementType()))
-    strides.back() = 1;
-  return strides;
-}
-
-/// The view of a tensor argument or result inside the kernel.
-MemRefType globalMemRefType(RankedTensorType type) {
-  auto layout =
-      StridedLayoutAttr::get(type.getContext(), 0, globalStrides(type));
-  return MemRefType::get(type.getShape(), type.getElementType(), layout);
 }
 
 /// Lowers one function holding one tiled grid into one kernel.
@@ -286,14 +266,9 @@ FailureOr<std::string> GridLowering::sizeExpression(Value value) {
 }
 
 LogicalResult GridLowering::plan() {
-  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
-    auto name = func.getArgAttrOfType<StringAttr>(i, kTensorNameAttr);
-    argumentNames.push_back(name ? name.str() : "arg" + std::to_string(i));
-  }
-  for (unsigned i = 0, e = func.getNumResults(); i < e; ++i) {
-    auto name = func.getResultAttrOfType<StringAttr>(i, kTensorNameAttr);
-    resultNames.push_back(name ? name.str() : "result" + std::to_string(i));
-  }
+  SmallVector<std::string> names = kernelTensorNames(func);
+  argumentNames.assign(names.begin(), names.begin() + func.getNumArguments());
+  resultNames.assign(names.begin() + func.getNumArguments(), names.end());
 
   auto kind = grid->getAttrOfType<StringAttr>(kGridAttr);
   if (!kind || kind.getValue() != "attention")
@@ -459,92 +434,29 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
 
   // Arguments: per tensor (the function's, then its results as outputs) a
   // bare pointer, the extents it reads and the dynamic strides; then the
-  // scale. Descriptors would take 11 parameters per 4-D tensor, and the
-  // runtime launches at most 64.
-  SmallVector<RankedTensorType> tensorTypes;
+  // scale and, in kernels with a solver, `niter`.
   SmallVector<std::string> tensorNames = argumentNames;
   llvm::append_range(tensorNames, resultNames);
-  SmallVector<Type> argumentTypes;
-  SmallVector<DictionaryAttr> argumentAttrs;
-  struct TensorArguments {
-    unsigned pointer;
-    SmallVector<std::optional<unsigned>> sizes, strides;
-  };
-  SmallVector<TensorArguments> tensorArguments;
-  SmallVector<Type> tensorArgumentTypes = llvm::to_vector(func.getArgumentTypes());
-  llvm::append_range(tensorArgumentTypes, func.getResultTypes());
-  for (auto [t, type] : llvm::enumerate(tensorArgumentTypes)) {
-    auto tensorType = dyn_cast<RankedTensorType>(type);
-    if (!tensorType)
-      return func.emitOpError("has an argument or result of type ")
-             << type << "; kernels take ranked tensors";
-    tensorTypes.push_back(tensorType);
-    StringRef name = tensorNames[t];
-    StringRef access = t < func.getNumArguments() ? "read" : "write";
-    TensorArguments arguments;
-    arguments.pointer = argumentTypes.size();
-    argumentTypes.push_back(
-        MemRefType::get({1}, tensorType.getElementType()));
-    argumentAttrs.push_back(DictionaryAttr::get(
-        context,
-        {b.getNamedAttr(kKernelTensorAttr, b.getStringAttr(name)),
-         b.getNamedAttr(kKernelAccessAttr, b.getStringAttr(access)),
-         b.getNamedAttr(kKernelShapeAttr,
-                        b.getDenseI64ArrayAttr(llvm::to_vector(llvm::map_range(
-                            tensorType.getShape(), [](int64_t size) {
-                              return ShapedType::isDynamic(size) ? int64_t(-1)
-                                                                 : size;
-                            }))))}));
-    auto indexArgument = [&](StringRef kind, int64_t d) {
-      argumentTypes.push_back(b.getIndexType());
-      argumentAttrs.push_back(DictionaryAttr::get(
-          context, {b.getNamedAttr(kind, b.getStringAttr(name)),
-                    b.getNamedAttr(kKernelDimAttr, b.getI64IntegerAttr(d))}));
-      return static_cast<unsigned>(argumentTypes.size() - 1);
-    };
-    SmallVector<int64_t> strides = globalStrides(tensorType);
-    for (int64_t d = 0, rank = tensorType.getRank(); d < rank; ++d)
-      arguments.sizes.push_back(
-          tensorType.isDynamicDim(d) && usedSizes.count({t, d})
-              ? std::optional<unsigned>(indexArgument(kKernelSizeAttr, d))
-              : std::nullopt);
-    for (int64_t d = 0, rank = tensorType.getRank(); d < rank; ++d)
-      arguments.strides.push_back(
-          ShapedType::isDynamic(strides[d])
-              ? std::optional<unsigned>(indexArgument(kKernelStrideAttr, d))
-              : std::nullopt);
-    tensorArguments.push_back(arguments);
-  }
-  if (scaleArgument) {
-    argumentTypes.push_back(b.getF32Type());
-    argumentAttrs.push_back(DictionaryAttr::get(
-        context, {b.getNamedAttr(kKernelScalarAttr,
-                                 b.getStringAttr(kScaleArgumentName))}));
-  }
-  // Only kernels with a solver take `niter`.
   iterationsArgument &= grid->walk([](scf::WhileOp loop) {
                               return loop->hasAttr(kSolverLoopAttr)
                                          ? WalkResult::interrupt()
                                          : WalkResult::advance();
                             }).wasInterrupted();
-  if (iterationsArgument) {
-    argumentTypes.push_back(b.getI32Type());
-    argumentAttrs.push_back(DictionaryAttr::get(
-        context, {b.getNamedAttr(kKernelScalarAttr,
-                                 b.getStringAttr(kIterationsArgumentName))}));
-  }
-
-  b.setInsertionPointToEnd(module.getBody());
-  auto kernel = gpu::GPUFuncOp::create(
-      b, loc(), func.getName(), b.getFunctionType(argumentTypes, {}));
-  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  SmallVector<std::pair<StringRef, Type>> scalars;
+  if (scaleArgument)
+    scalars.push_back({kScaleArgumentName, b.getF32Type()});
+  if (iterationsArgument)
+    scalars.push_back({kIterationsArgumentName, b.getI32Type()});
+  FailureOr<KernelInterface> interface =
+      buildKernelInterface(b, func, module, tensorNames, usedSizes, scalars);
+  if (failed(interface))
+    return failure();
+  gpu::GPUFuncOp kernel = interface->kernel;
   int64_t numThreads = layout.numThreads();
   kernel.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(numThreads), 1, 1}));
   if (minBlocks > 1)
     kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(minBlocks));
-  for (auto [i, attrs] : llvm::enumerate(argumentAttrs))
-    kernel.setArgAttrs(i, attrs);
   SmallVector<Attribute> gridAttrs;
   for (const std::string &expression : gridExpressions)
     gridAttrs.push_back(b.getStringAttr(expression));
@@ -571,38 +483,13 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
            b.getNamedAttr("block_k", b.getI64IntegerAttr(maxStreamRows)),
            b.getNamedAttr("warps", b.getI64IntegerAttr(layout.numWarps))}));
 
-  Block &entry = kernel.getBody().front();
-  b.setInsertionPointToStart(&entry);
-  // Each tensor's strided view over its bare pointer; extents the kernel
-  // never reads are 0 (nothing takes them: see usedSizes).
-  SmallVector<Value> views;
-  for (auto [t, type] : llvm::enumerate(tensorTypes)) {
-    const TensorArguments &arguments = tensorArguments[t];
-    SmallVector<OpFoldResult> sizes, strides;
-    for (int64_t d = 0, rank = type.getRank(); d < rank; ++d) {
-      if (!type.isDynamicDim(d))
-        sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
-      else if (arguments.sizes[d])
-        sizes.push_back(entry.getArgument(*arguments.sizes[d]));
-      else
-        sizes.push_back(b.getIndexAttr(0));
-      if (arguments.strides[d])
-        strides.push_back(entry.getArgument(*arguments.strides[d]));
-      else
-        strides.push_back(b.getIndexAttr(1));
-    }
-    views.push_back(memref::ReinterpretCastOp::create(
-        b, loc(), globalMemRefType(type), entry.getArgument(arguments.pointer),
-        b.getIndexAttr(0), sizes, strides));
-  }
   for (auto [value, t] : tensorIndex)
-    mapping.map(value, views[t]);
+    mapping.map(value, interface->views[t]);
   if (scaleArgument)
-    scaleValue = entry.getArgument(entry.getNumArguments() - 1 -
-                                   (iterationsArgument ? 1 : 0));
+    scaleValue = interface->scalars.front();
   if (iterationsArgument)
     iterationsValue = arith::IndexCastOp::create(
-        b, loc(), b.getIndexType(), entry.getArguments().back());
+        b, loc(), b.getIndexType(), interface->scalars.back());
   ids = buildThreadIds(b, loc());
   auto bytesType = MemRefType::get(
       {0}, b.getI8Type(), MemRefLayoutAttrInterface(),
@@ -1767,7 +1654,14 @@ struct SparseAttnToGPUPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<std::pair<func::FuncOp, scf::ForallOp>> kernels;
+    // Functions of a block selection (a prefill estimator's kernel).
+    SmallVector<std::pair<func::FuncOp, SelectBlocksOp>> selections;
     for (auto func : module.getOps<func::FuncOp>()) {
+      auto selects = llvm::to_vector(func.getOps<SelectBlocksOp>());
+      if (!selects.empty()) {
+        selections.push_back({func, selects.front()});
+        continue;
+      }
       SmallVector<scf::ForallOp> grids;
       func.walk([&](scf::ForallOp forall) {
         if (forall->hasAttr(kGridAttr))
@@ -1782,7 +1676,7 @@ struct SparseAttnToGPUPass
       }
       kernels.push_back({func, grids[0]});
     }
-    if (kernels.empty())
+    if (kernels.empty() && selections.empty())
       return;
 
     OpBuilder b(module.getBodyRegion());
@@ -1810,7 +1704,12 @@ struct SparseAttnToGPUPass
       if (failed(lowering.run(gpuModule)))
         return signalPassFailure();
     }
+    for (auto [func, select] : selections)
+      if (failed(lowerBlockSelection(func, select, gpuModule, scaleArgument)))
+        return signalPassFailure();
     for (auto [func, grid] : kernels)
+      func.erase();
+    for (auto [func, select] : selections)
       func.erase();
   }
 };

@@ -364,6 +364,20 @@ void WarpTiles::copyTileAsync(Value source, Value batch, Value head, Value row,
   emitCopies(/*guarded=*/true);
 }
 
+Value WarpTiles::chunkOffset(const SharedTile &tile, Value row, Value chunk) {
+  int64_t mask = std::min<int64_t>(8, tile.width / kChunkElements) - 1;
+  Value swizzled = arith::AddIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, chunk, index(~mask)),
+      arith::XOrIOp::create(b, loc,
+                            arith::AndIOp::create(b, loc, chunk, index(mask)),
+                            arith::AndIOp::create(b, loc, row, index(mask))));
+  return arith::AddIOp::create(
+      b, loc, tile.offset,
+      arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, row, index(tile.width)),
+          arith::MulIOp::create(b, loc, swizzled, index(kChunkElements))));
+}
+
 std::pair<Value, Value> WarpTiles::operandLanes() {
   // Lanes 8m..8m+7 address matrix m: rows +8 for m odd, columns +8 for m >= 2
   // (a0: rows 0-7, a1: rows 8-15, a2/a3 the same at columns 8-15).

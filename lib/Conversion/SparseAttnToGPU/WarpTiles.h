@@ -119,6 +119,10 @@ public:
   void copyTileAsync(Value source, Value batch, Value head, Value row,
                      Value rowLimit, const SharedTile &tile);
 
+  /// The element offset in `tile.memory` of 16-byte chunk `chunk` of row
+  /// `row` of `tile`, where copyTileAsync puts it (swizzled).
+  Value chunkOffset(const SharedTile &tile, Value row, Value chunk);
+
   /// The A-operand fragments of this warp's rows of `tile`.
   Value loadOperand(const SharedTile &tile);
 
@@ -231,10 +235,12 @@ public:
                                          Value acc, Value rows,
                                          Type elementType);
 
+  /// `ex2.approx.ftz` of an f32 value.
+  Value exp2(Value x);
+
 private:
   Value index(int64_t value);
   Value f32(double value);
-  Value exp2(Value x);
   Value log2(Value x);
   SmallVector<Value> unpack(Value vector);
   Value pack(VectorType type, ArrayRef<Value> elements);
