@@ -510,9 +510,10 @@ class BlockMask:
 # (rows, columns): single element, tails of 64-row tiles and 64-column
 # chunks (and of 8-element runs), one whole tile, long rows.
 ENTMAX_SHAPES = [(1, 1), (7, 33), (65, 64), (128, 1000), (300, 4099), (4096, 128), (192, 16384)]
-# Layouts of x and y: contiguous; rows padded to a stride that is not a
-# multiple of 16 bytes; a start off a 16-byte boundary; transposed (column
-# stride 1); y written into every other column of a wider buffer.
+# Layouts of x and y: contiguous; rows padded to a stride of 2 mod 8
+# elements (never a multiple of 16 bytes); a start off a 16-byte boundary;
+# transposed (row stride 1); y written into every other column of a wider
+# buffer. All but the first take the kernels' element path.
 ENTMAX_LAYOUTS = ["contiguous", "padded rows", "offset start", "transposed", "strided y"]
 # Inputs: standard normal; with -inf entries (30%, and one row entirely
 # -inf); scaled up (sparse rows) and down (nearly uniform rows, the most
@@ -532,7 +533,8 @@ def entmax_input(rows, cols, dtype, layout, values):
         data *= 0.05
     data = data.to(dtype)
     if layout == "padded rows":
-        x = torch.empty(rows, cols + 3, device="cuda", dtype=dtype)[:, :cols]
+        stride = -(-cols // 8) * 8 + 2
+        x = torch.empty(rows, stride, device="cuda", dtype=dtype)[:, :cols]
         x.copy_(data)
     elif layout == "offset start":
         x = torch.empty(rows, cols + 1, device="cuda", dtype=dtype)[:, 1:]
@@ -590,19 +592,19 @@ def check_entmax(kernel, group):
             if layout == "strided y" and not torch.isnan(buffer[:, 1::2]).all():
                 raise AssertionError("the kernel wrote between y's columns")
 
-            # Once per kernel, through the PyTorch operation along a middle
-            # dimension (rows gathered by a strided view).
+            # Once per kernel, through the PyTorch operation along the first
+            # dimension (its rows reach the kernel as a strided view).
             if (
                 not op_path_checked
                 and rows >= 128
                 and chosen_by_the_operation(runtime, problem, kernel)
             ):
                 op_path_checked = True
-                x3 = x.reshape(1, rows, cols).transpose(1, 2)  # entmax along dim 1
-                result = sparse_attn.entmax(x3, alpha=alpha, dim=1, niter=entmax_passes(alpha))
-                expect_close(
-                    "y through sparse_attn.entmax", result.transpose(1, 2)[0], expected, tolerance
+                columns_first = x.t().contiguous()
+                result = sparse_attn.entmax(
+                    columns_first, alpha=alpha, dim=0, niter=entmax_passes(alpha)
                 )
+                expect_close("y through sparse_attn.entmax", result.t(), expected, tolerance)
     if not op_path_checked:
         group.results.record(
             group.name,
