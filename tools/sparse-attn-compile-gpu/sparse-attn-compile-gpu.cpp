@@ -5,6 +5,7 @@
 // its specialization in the runtime's lookup syntax,
 //
 //     attention normalizer=softmax,dtype=bf16,head_dim=128,value_dim=128,causal=true,varlen=false,statistics=false,mask=none
+//     entmax alpha=1.5,dtype=bf16
 //
 // optionally followed by tuning (`block_q=64,block_k=64,warps=4`), or a
 // prefill estimator's block selection,
@@ -172,9 +173,17 @@ std::string kernelName(const KernelSpec &spec) {
            "_" + spec.get("dtype") + "_d" + spec.get("head_dim") +
            (spec.flag("causal") ? "_causal" : "") + "_block" +
            spec.get("mask_block_q") + "x" + spec.get("mask_block_k");
+  std::string alpha =
+      "_a" + llvm::join(llvm::split(spec.get("alpha"), '.'), "p");
+  if (spec.op == "entmax") {
+    std::string name = spec.op + alpha + "_" + spec.get("dtype");
+    for (auto &[key, value] : spec.tuning)
+      name += "_" + key + std::to_string(value);
+    return name;
+  }
   std::string name = spec.op + "_" + spec.get("normalizer");
   if (spec.get("normalizer") == "entmax")
-    name += "_a" + llvm::join(llvm::split(spec.get("alpha"), '.'), "p");
+    name += alpha;
   name += "_" + spec.get("dtype") + "_d" + spec.get("head_dim");
   if (spec.get("value_dim") != spec.get("head_dim"))
     name += "_dv" + spec.get("value_dim");
@@ -194,6 +203,45 @@ std::string kernelName(const KernelSpec &spec) {
   return name;
 }
 
+/// The specialization's dtype, checked.
+std::string checkedDtype(const KernelSpec &spec, const std::string &where) {
+  std::string dtype = spec.get("dtype");
+  if (dtype != "bf16" && dtype != "f16" && dtype != "f32")
+    fail(where + "dtype must be bf16, f16 or f32");
+  return dtype;
+}
+
+/// The specialization's entmax alpha as an MLIR float literal.
+std::string alphaLiteral(const KernelSpec &spec, const std::string &where) {
+  // The kernels specialise alpha; none takes it as an argument yet.
+  double alpha = 0;
+  if (StringRef(spec.get("alpha")).getAsDouble(alpha) || !(alpha > 1.0))
+    fail(where + "entmax needs a number alpha > 1 (`alpha=any` has no GPU "
+                 "kernel yet)");
+  std::string literal = spec.get("alpha");
+  if (StringRef(literal).find_first_of(".eE") == StringRef::npos)
+    literal += ".0";
+  return literal;
+}
+
+/// The sparse_attn function of a row-wise `entmax` specialization.
+std::string entmaxFunction(const KernelSpec &spec, const std::string &name) {
+  auto where = "line " + std::to_string(spec.line) + ": ";
+  for (auto &[key, value] : spec.keys)
+    if (key != "dtype" && key != "alpha")
+      fail(where + "the entmax specialization has keys dtype and alpha, "
+                   "not `" + key + "`");
+  std::string type =
+      llvm::formatv("tensor<?x?x{0}>", checkedDtype(spec, where));
+  return llvm::formatv(
+      "func.func @{0}(%x: {1} {{sparse_attn.name = \"x\"}) -> ({1} "
+      "{{sparse_attn.name = \"y\"}) {{\n"
+      "  %y = sparse_attn.entmax %x <alpha = {2}> : {1}\n"
+      "  return %y : {1}\n"
+      "}\n",
+      name, type, alphaLiteral(spec, where));
+}
+
 /// The sparse_attn function of an `attention` specialization.
 std::string attentionFunction(const KernelSpec &spec, const std::string &name) {
   auto where = "line " + std::to_string(spec.line) + ": ";
@@ -201,20 +249,10 @@ std::string attentionFunction(const KernelSpec &spec, const std::string &name) {
                         "causal", "varlen", "statistics", "mask"})
     if (!spec.keys.count(key.str()))
       fail(where + "the attention specialization lacks `" + key + "`");
-  std::string dtype = spec.get("dtype");
-  if (dtype != "bf16" && dtype != "f16" && dtype != "f32")
-    fail(where + "dtype must be bf16, f16 or f32");
+  std::string dtype = checkedDtype(spec, where);
   std::string normalizer = spec.get("normalizer");
   if (normalizer == "entmax") {
-    // The kernels specialise alpha; none takes it as an argument yet.
-    double alpha = 0;
-    if (StringRef(spec.get("alpha")).getAsDouble(alpha) || !(alpha > 1.0))
-      fail(where + "entmax needs a number alpha > 1 (`alpha=any` has no GPU "
-                   "kernel yet)");
-    std::string literal = spec.get("alpha");
-    if (StringRef(literal).find_first_of(".eE") == StringRef::npos)
-      literal += ".0";
-    normalizer = "entmax<alpha = " + literal + ">";
+    normalizer = "entmax<alpha = " + alphaLiteral(spec, where) + ">";
   } else if (normalizer == "elastic_softmax") {
     if (!spec.keys.count("bias"))
       fail(where + "an elastic-softmax specialization lacks `bias`");
@@ -464,12 +502,24 @@ std::string dtypeName(Type type) {
   fail("kernel argument of unsupported element type");
 }
 
+json::Array entmaxConstraints() {
+  json::Array constraints;
+  constraints.push_back(json::Object{
+      {"expr", "y.size0 == x.size0 && y.size1 == x.size1"},
+      {"message", "y must have the shape of x"}});
+  constraints.push_back(json::Object{
+      {"expr", "niter >= 1"},
+      {"message", "the entmax solver needs at least one pass"}});
+  return constraints;
+}
+
 json::Object kernelEntry(const KernelSpec &spec, gpu::GPUFuncOp kernel,
                          const std::string &module) {
   json::Array tensors, scalars, params;
   json::Array constraints = spec.op == "select_blocks"
                                 ? selectBlocksConstraints(spec)
-                                : attentionConstraints(spec);
+                            : spec.op == "entmax" ? entmaxConstraints()
+                                                  : attentionConstraints(spec);
   for (unsigned i = 0, e = kernel.getNumArguments(); i < e; ++i) {
     Type type = kernel.getArgument(i).getType();
     if (auto name = kernel.getArgAttrOfType<StringAttr>(i, sparse_attn::kKernelScalarAttr)) {
@@ -746,7 +796,8 @@ int main(int argc, char **argv) {
   std::map<std::tuple<int64_t, int64_t, int64_t>, std::string> sources;
   std::map<std::string, const KernelSpec *> byName;
   for (const KernelSpec &spec : specs) {
-    if (spec.op != "attention" && spec.op != "select_blocks")
+    if (spec.op != "attention" && spec.op != "select_blocks" &&
+        spec.op != "entmax")
       fail("line " + Twine(spec.line) + ": operation " + spec.op +
            " has no GPU kernel yet");
     std::string name = kernelName(spec);
@@ -763,6 +814,7 @@ int main(int argc, char **argv) {
     sources[{tile("block_q", queryTile), tile("block_k", keyTile),
              tile("warps", warps)}] +=
         spec.op == "select_blocks" ? selectBlocksFunction(spec, name)
+        : spec.op == "entmax"      ? entmaxFunction(spec, name)
                                    : attentionFunction(spec, name);
   }
 

@@ -106,8 +106,14 @@ def SparseAttnToGPUPass : Pass<"sparse-attn-to-gpu", "ModuleOp"> {
       Elastic softmax records each key tile's row maxima in shared memory
       and skips the output pass's dead tiles with a CTA-wide OR; the bias
       is loaded inside its diagonal band only.
-    - what has no GPU lowering (the row-wise entmax, f32 tiles) is
-      reported with a diagnostic.
+    - the row-wise entmax's grid (`load_score_chunk`, `entmax_weights`)
+      maps a row tile onto a CTA and chunks of its rows onto the rows of
+      the fragment layout, each thread holding whole 16-byte runs of the
+      source (vector loads and stores where rows are contiguous and
+      aligned, element accesses elsewhere); its output slab is written in
+      place.
+    - what has no GPU lowering (f32 tiles of attention) is reported with a
+      diagnostic.
 
     A function whose body is one `sparse_attn.select_blocks` with the
     xattention method, returning both index tensors, becomes an estimator

@@ -100,6 +100,34 @@ bool isHistogram(Type type, int64_t tileRows) {
          tensor.getDimSize(2) == 3;
 }
 
+/// A memref of global memory: a view of a kernel argument, or a slab of
+/// one.
+bool isGlobal(Type type) {
+  auto memref = dyn_cast<MemRefType>(type);
+  return memref && !memref.getMemorySpace();
+}
+
+/// Whether `value` is, through the loops that carry it and the slices
+/// inserted into it, the extract_slice of `insert`'s destination at
+/// `insert`'s offsets and sizes: the slab written in place.
+bool isSlabOf(Value value, tensor::ParallelInsertSliceOp insert) {
+  while (true) {
+    if (auto loop = value.getDefiningOp<scf::ForOp>())
+      value = loop.getInitArgs()[cast<OpResult>(value).getResultNumber()];
+    else if (auto inserted = value.getDefiningOp<tensor::InsertSliceOp>())
+      value = inserted.getDest();
+    else
+      break;
+  }
+  auto slice = value.getDefiningOp<tensor::ExtractSliceOp>();
+  return slice && slice.getSource() == insert.getDest() &&
+         slice.isSameAs(cast<OffsetSizeAndStrideOpInterface>(
+                            insert.getOperation()),
+                        [](OpFoldResult a, OpFoldResult b) {
+           return isEqualConstantIntOrValue(a, b);
+         });
+}
+
 /// Removes the terminator a builder may have put into a new block, so that
 /// the lowered body can end with its own.
 void eraseTerminator(Block *block) {
@@ -189,6 +217,8 @@ private:
   WarpLayout layout;
   int64_t tileRows = 0;
   int64_t operandBytes = 0, slotBytes = 0, maxStreamRows = 0, sharedBytes = 0;
+  /// Columns of the row-wise entmax's chunks.
+  int64_t chunkColumns = 0;
   /// Shared memory of the index-row tables, the schedule lists and the
   /// entmax histograms.
   int64_t tablesOffset = 0, listsOffset = 0, histogramsOffset = 0;
@@ -215,8 +245,11 @@ private:
   /// Per index row: the table of first positions of each key block, and the
   /// row's clamped count.
   DenseMap<IndexRowKey, std::pair<Value, Value>> indexRowTables;
-  /// `tensor.extract_slice` of rows [0, rows) of a tile: (tile, rows).
-  DenseMap<Value, std::pair<Value, Value>> rowSlices;
+  /// `tensor.extract_slice` of the leading rows and columns of a tile.
+  struct TileSlice {
+    Value tile, rows, columns;
+  };
+  DenseMap<Value, TileSlice> rowSlices;
 };
 
 //===----------------------------------------------------------------------===//
@@ -271,9 +304,8 @@ LogicalResult GridLowering::plan() {
   resultNames.assign(names.begin() + func.getNumArguments(), names.end());
 
   auto kind = grid->getAttrOfType<StringAttr>(kGridAttr);
-  if (!kind || kind.getValue() != "attention")
-    return grid.emitOpError("is not an attention grid; sparse-attn-to-gpu "
-                            "has no lowering of the row-wise entmax yet");
+  if (!kind || (kind.getValue() != "attention" && kind.getValue() != "entmax"))
+    return grid.emitOpError("is not an attention or row-wise entmax grid");
   if (grid.getRank() > 3)
     return grid.emitOpError("has more than three dimensions; a kernel grid "
                             "has three");
@@ -327,8 +359,48 @@ LogicalResult GridLowering::plan() {
   });
   if (walk.wasInterrupted())
     return failure();
+  // The row-wise entmax's chunks fix the rows instead: no tensor cores, so
+  // any element type; each thread loads whole 16-byte runs of a row.
+  walk = grid.walk([&](LoadScoreChunkOp load) -> WalkResult {
+    RankedTensorType type = load.getType();
+    int64_t quadColumns =
+        4 * chunkRunElements(load.getSource().getType().getElementType());
+    if (type.getDimSize(1) % quadColumns != 0) {
+      load.emitOpError("loads chunks of ")
+          << type.getDimSize(1) << " columns; the GPU lowering takes "
+          << "multiples of " << quadColumns
+          << " (four 16-byte runs of the source)";
+      return WalkResult::interrupt();
+    }
+    if ((tileRows && tileRows != type.getDimSize(0)) ||
+        (chunkColumns && chunkColumns != type.getDimSize(1))) {
+      load.emitOpError("loads a second chunk shape");
+      return WalkResult::interrupt();
+    }
+    tileRows = type.getDimSize(0);
+    chunkColumns = type.getDimSize(1);
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  // A chunk's columns are permuted by the runs of its source's element type
+  // (WarpTiles.h): weights stored in another type would need other runs.
+  walk = grid.walk([&](EntmaxWeightsOp weights) -> WalkResult {
+    Type stored = weights.getType().getElementType();
+    auto load = weights.getScores().getDefiningOp<LoadScoreChunkOp>();
+    if (!load || load.getSource().getType().getElementType() != stored) {
+      weights.emitOpError("must weigh a chunk loaded from a source of its "
+                          "result's element type ")
+          << stored;
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
   if (!tileRows)
-    return grid.emitOpError("loads no query tile; nothing to map onto warps");
+    return grid.emitOpError("loads no query tile or score chunk; nothing to "
+                            "map onto warps");
   grid.walk([&](Operation *op) {
     if (auto contains = dyn_cast<IndexRowContainsOp>(op)) {
       if (!llvm::is_contained(indexRows, indexRowKey(contains)))
@@ -419,6 +491,14 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
     if (it != tensorIndex.end())
       usedSizes.insert({it->second, 2});
   });
+  // Chunks are -inf past both extents of their source.
+  func.walk([&](LoadScoreChunkOp load) {
+    auto it = tensorIndex.find(load.getSource());
+    if (it != tensorIndex.end()) {
+      usedSizes.insert({it->second, 0});
+      usedSizes.insert({it->second, 1});
+    }
+  });
   // Score tiles bound the bias diagonals by its width.
   func.walk([&](ScoreTileOp score) {
     auto it = tensorIndex.find(score.getBias());
@@ -437,6 +517,12 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
   // scale and, in kernels with a solver, `niter`.
   SmallVector<std::string> tensorNames = argumentNames;
   llvm::append_range(tensorNames, resultNames);
+  // Only kernels with score tiles take `scale` (the row-wise entmax's
+  // chunks are scaled by alpha - 1 alone).
+  scaleArgument &= grid->walk([](ScoreTileOp) {
+                         return WalkResult::interrupt();
+                       }).wasInterrupted();
+  // Only kernels with a solver take `niter`.
   iterationsArgument &= grid->walk([](scf::WhileOp loop) {
                               return loop->hasAttr(kSolverLoopAttr)
                                          ? WalkResult::interrupt()
@@ -480,7 +566,9 @@ LogicalResult GridLowering::run(gpu::GPUModuleOp module) {
       kKernelTuningAttr,
       b.getDictionaryAttr(
           {b.getNamedAttr("block_q", b.getI64IntegerAttr(tileRows)),
-           b.getNamedAttr("block_k", b.getI64IntegerAttr(maxStreamRows)),
+           b.getNamedAttr("block_k", b.getI64IntegerAttr(
+                                         chunkColumns ? chunkColumns
+                                                      : maxStreamRows)),
            b.getNamedAttr("warps", b.getI64IntegerAttr(layout.numWarps))}));
 
   for (auto [value, t] : tensorIndex)
@@ -658,7 +746,14 @@ LogicalResult GridLowering::lowerGridTerminator(scf::InParallelOp terminator) {
     if (!insert)
       return op.emitOpError("cannot be lowered into a kernel's output");
     Value dest = mapping.lookupOrNull(insert.getDest());
-    auto [tile, rows] = rowSlices.lookup(insert.getSource());
+    if (Value written = mapping.lookupOrNull(insert.getSource());
+        written && isGlobal(written.getType())) {
+      if (!isSlabOf(insert.getSource(), insert))
+        return insert.emitOpError("inserts rows written in place that are "
+                                  "not the slab of the output it names");
+      continue;
+    }
+    auto [tile, rows, columns] = rowSlices.lookup(insert.getSource());
     if (!dest || !tile)
       return insert.emitOpError("must insert rows [0, n) of a tile into an "
                                 "output of the grid");
@@ -855,6 +950,15 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
         return lowerIndexRowContains(contains);
       })
       .Case([&](LoadTileOp load) { return lowerLoadTile(load); })
+      .Case([&](LoadScoreChunkOp load) {
+        Value scale = arith::ConstantOp::create(b, loc(), load.getScaleAttr());
+        mapping.map(load.getResult(),
+                    tiles().loadChunk(mapping.lookup(load.getSource()),
+                                      mapping.lookup(load.getRow()),
+                                      mapping.lookup(load.getCol()), scale,
+                                      load.getType().getDimSize(1)));
+        return success();
+      })
       .Case([&](ScoreTileOp score) { return lowerScoreTile(score); })
       .Case<OnlineSoftmaxOp, OnlineLogSumExpOp>([&](auto step) -> LogicalResult {
         const SharedTile *values = nullptr;
@@ -915,10 +1019,31 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
       })
       .Case<RowMaxOp, EntmaxHistogramOp, EntmaxThresholdInitOp,
             EntmaxMomentsOp, MinAboveOp, EntmaxThresholdStepOp, AnyAboveOp,
-            EntmaxAccumulateOp, EntmaxFinalizeOp>(
+            EntmaxAccumulateOp, EntmaxWeightsOp, EntmaxFinalizeOp>(
           [&](Operation *entmaxOp) { return lowerEntmaxOp(entmaxOp); })
       .Case([&](tensor::InsertSliceOp insert) -> LogicalResult {
-        Value record = mapping.lookupOrNull(insert.getDest());
+        Value slab = mapping.lookupOrNull(insert.getDest());
+        if (slab && isGlobal(slab.getType())) {
+          auto it = rowSlices.find(insert.getSource());
+          if (it == rowSlices.end() || !it->second.columns ||
+              !insert.hasUnitStride())
+            return insert.emitOpError("must store the leading rows and "
+                                      "columns of a chunk into a slab of an "
+                                      "output");
+          SmallVector<Value> offsets;
+          for (OpFoldResult offset : insert.getMixedOffsets()) {
+            Value value = getValueOrCreateConstantIndexOp(b, loc(), offset);
+            if (Value lowered = mapping.lookupOrNull(value))
+              value = lowered;
+            offsets.push_back(value);
+          }
+          tiles().storeChunk(it->second.tile, slab,
+                             it->second.rows, it->second.columns, offsets[0],
+                             offsets[1]);
+          mapping.map(insert.getResult(), slab);
+          return success();
+        }
+        Value record = slab;
         std::optional<Value> column = recordColumn(insert);
         if (!record || !column)
           return insert.emitOpError("must write one column of a record of "
@@ -940,17 +1065,37 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
           return success();
         }
         Value tile = mapping.lookupOrNull(slice.getSource());
+        if (tile && isGlobal(tile.getType())) {
+          // A slab of an output, written in place by the ops that insert
+          // into it.
+          SmallVector<OpFoldResult> parts[3] = {slice.getMixedOffsets(),
+                                                slice.getMixedSizes(),
+                                                slice.getMixedStrides()};
+          for (SmallVector<OpFoldResult> &part : parts)
+            for (OpFoldResult &folded : part)
+              if (auto value = dyn_cast<Value>(folded))
+                folded = mapping.lookup(value);
+          mapping.map(slice.getResult(),
+                      memref::SubViewOp::create(b, loc(), tile, parts[0],
+                                                parts[1], parts[2]));
+          return success();
+        }
         bool leading =
             llvm::all_of(slice.getMixedOffsets(),
                          [](OpFoldResult o) { return isZeroInteger(o); }) &&
             slice.hasUnitStride();
         if (!tile || !leading)
           return slice.emitOpError("must take the leading rows of a tile");
-        Value rows = getValueOrCreateConstantIndexOp(b, loc(),
-                                                     slice.getMixedSizes()[0]);
-        if (Value lowered = mapping.lookupOrNull(rows))
-          rows = lowered;
-        rowSlices[slice.getResult()] = {tile, rows};
+        auto size = [&](OpFoldResult folded) {
+          Value value = getValueOrCreateConstantIndexOp(b, loc(), folded);
+          if (Value lowered = mapping.lookupOrNull(value))
+            return lowered;
+          return value;
+        };
+        SmallVector<OpFoldResult> sizes = slice.getMixedSizes();
+        rowSlices[slice.getResult()] = {
+            tile, size(sizes[0]),
+            sizes.size() == 2 ? size(sizes[1]) : Value()};
         return success();
       })
       .Case([&](scf::ForOp loop) {
@@ -1075,6 +1220,12 @@ LogicalResult GridLowering::lowerEntmaxOp(Operation *op) {
             lookup(accumulate.getSum()),
             accumulate.getValue().getType().getElementType());
         return mapResults({acc, sum});
+      })
+      .Case([&](EntmaxWeightsOp weights) {
+        return mapResults({warp.entmaxWeights(
+            weights.getConfig(), lookup(weights.getScores()),
+            lookup(weights.getThreshold()), lookup(weights.getSum()),
+            weights.getType().getElementType())});
       })
       .Case([&](EntmaxFinalizeOp finalize) {
         auto [output, statistic] = warp.entmaxFinalize(
@@ -1338,10 +1489,12 @@ FailureOr<bool> GridLowering::lowerScoreSelection(scf::IfOp ifOp) {
 LogicalResult GridLowering::lowerFor(scf::ForOp loop) {
   SmallVector<Value> inits;
   for (Value init : loop.getInitArgs()) {
-    FailureOr<Type> type = convertType(init.getType(), loop);
-    if (failed(type))
+    // A slab of an output is carried as its memref (written in place).
+    Value lowered = mapping.lookup(init);
+    if (!isGlobal(lowered.getType()) &&
+        failed(convertType(init.getType(), loop)))
       return failure();
-    inits.push_back(mapping.lookup(init));
+    inits.push_back(lowered);
   }
   auto newLoop = scf::ForOp::create(
       b, loc(), mapping.lookup(loop.getLowerBound()),

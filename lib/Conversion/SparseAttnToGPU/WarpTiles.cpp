@@ -87,6 +87,10 @@ bool mlir::sparse_attn::warp_tiles::isTensorCoreElementType(Type elementType) {
   return elementType.isBF16() || elementType.isF16();
 }
 
+int64_t mlir::sparse_attn::warp_tiles::chunkRunElements(Type elementType) {
+  return kChunkBytes * 8 / elementType.getIntOrFloatBitWidth();
+}
+
 //===----------------------------------------------------------------------===//
 // Helpers
 //===----------------------------------------------------------------------===//
@@ -460,6 +464,182 @@ void WarpTiles::storeRowVector(Value rowVector, Value rows, Value dest,
     Value globalRow = arith::AddIOp::create(b, loc, rowStart, row);
     memref::StoreOp::create(b, loc, elements[r], dest,
                             ValueRange{batch, head, globalRow});
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Chunks of the row-wise entmax
+//===----------------------------------------------------------------------===//
+
+std::pair<Value, Value> WarpTiles::contiguousRows(Value memory) {
+  auto type = cast<MemRefType>(memory.getType());
+  int64_t elementBytes = type.getElementTypeBitWidth() / 8;
+  auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, memory);
+  Value offset = metadata.getOffset();
+  ValueRange sizes = metadata.getSizes(), strides = metadata.getStrides();
+  Value pointer =
+      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memory);
+  Value start = arith::AddIOp::create(
+      b, loc, pointer,
+      arith::MulIOp::create(b, loc, offset, index(elementBytes)));
+  auto isZero = [&](Value value) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, value,
+                                 index(0));
+  };
+  Value aligned = isZero(arith::RemUIOp::create(b, loc, start,
+                                                index(kChunkBytes)));
+  Value rowsAligned = isZero(arith::RemUIOp::create(
+      b, loc, strides[0], index(kChunkBytes / elementBytes)));
+  Value unitStride = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                           strides[1], index(1));
+  Value contiguous = arith::AndIOp::create(
+      b, loc, aligned, arith::AndIOp::create(b, loc, rowsAligned, unitStride));
+  auto viewType = MemRefType::get(
+      {ShapedType::kDynamic, ShapedType::kDynamic}, type.getElementType(),
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                             {ShapedType::kDynamic, 1}));
+  Value view = memref::ReinterpretCastOp::create(
+      b, loc, viewType, memory, OpFoldResult(offset),
+      ArrayRef<OpFoldResult>{sizes[0], sizes[1]},
+      ArrayRef<OpFoldResult>{strides[0], b.getIndexAttr(1)});
+  return {contiguous, view};
+}
+
+int64_t WarpTiles::chunkElement(int64_t r, int64_t k, int64_t i, int64_t run,
+                                int64_t columns) {
+  int64_t tileColumn = run / 2 * k + i / 2;
+  return 4 * (r / 2 * (columns / kTileColumns) + tileColumn) + 2 * (r % 2) +
+         i % 2;
+}
+
+Value WarpTiles::runColumn(int64_t k, int64_t run) {
+  return arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, ids.quadLane, index(run)),
+      index(4 * run * k));
+}
+
+Value WarpTiles::loadChunk(Value source, Value row, Value col, Value scale,
+                           int64_t columns) {
+  Type elementType = cast<MemRefType>(source.getType()).getElementType();
+  int64_t run = chunkRunElements(elementType);
+  Value rowLimit = memref::DimOp::create(b, loc, source, 0);
+  Value colLimit = memref::DimOp::create(b, loc, source, 1);
+  auto [contiguous, view] = contiguousRows(source);
+  Value negInf = f32(-std::numeric_limits<double>::infinity());
+  auto runType = VectorType::get({run}, b.getF32Type());
+  auto toF32 = [&](OpBuilder &nb, Value value) -> Value {
+    if (elementType.isF32())
+      return value;
+    Type type = isa<VectorType>(value.getType())
+                    ? Type(runType)
+                    : Type(nb.getF32Type());
+    return arith::ExtFOp::create(nb, loc, type, value);
+  };
+  SmallVector<Value> elements(layout.rowTiles * columns / 2);
+  for (int64_t r = 0; r < 2 * layout.rowTiles; ++r) {
+    Value sourceRow = arith::AddIOp::create(b, loc, row, vectorRow(r));
+    Value rowInside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                            sourceRow, rowLimit);
+    for (int64_t k = 0; k < columns / (4 * run); ++k) {
+      Value column = arith::AddIOp::create(b, loc, col, runColumn(k, run));
+      Value runEnd = arith::AddIOp::create(b, loc, column, index(run));
+      Value whole = arith::AndIOp::create(
+          b, loc, arith::AndIOp::create(b, loc, contiguous, rowInside),
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, runEnd,
+                                colLimit));
+      auto ifOp = scf::IfOp::create(b, loc, runType, whole,
+                                    /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        Value loaded = vector::LoadOp::create(
+            b, loc, VectorType::get({run}, elementType), view,
+            ValueRange{sourceRow, column}, /*nontemporal=*/false,
+            llvm::Align(kChunkBytes));
+        Value factor = vector::BroadcastOp::create(b, loc, runType, scale);
+        scf::YieldOp::create(
+            b, loc,
+            arith::MulFOp::create(b, loc, toF32(b, loaded), factor)
+                .getResult());
+        // A partial run, or rows that are not contiguous: element by
+        // element, each load at a clamped position inside the source (a
+        // chunk is only loaded when both extents are positive).
+        b.setInsertionPointToStart(ifOp.elseBlock());
+        Value lastRow = arith::SubIOp::create(b, loc, rowLimit, index(1));
+        Value lastColumn = arith::SubIOp::create(b, loc, colLimit, index(1));
+        Value safeRow = arith::MinSIOp::create(b, loc, sourceRow, lastRow);
+        SmallVector<Value> values;
+        for (int64_t i = 0; i < run; ++i) {
+          Value c = arith::AddIOp::create(b, loc, column, index(i));
+          Value inside = arith::AndIOp::create(
+              b, loc, rowInside,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, c,
+                                    colLimit));
+          Value element = memref::LoadOp::create(
+              b, loc, source,
+              ValueRange{safeRow,
+                         arith::MinSIOp::create(b, loc, c, lastColumn)});
+          Value scaled =
+              arith::MulFOp::create(b, loc, toF32(b, element), scale);
+          values.push_back(
+              arith::SelectOp::create(b, loc, inside, scaled, negInf));
+        }
+        scf::YieldOp::create(b, loc, pack(runType, values));
+      }
+      SmallVector<Value> loaded = unpack(ifOp.getResult(0));
+      for (int64_t i = 0; i < run; ++i)
+        elements[chunkElement(r, k, i, run, columns)] = loaded[i];
+    }
+  }
+  return pack(accumulatorType(b.getContext(), layout, columns), elements);
+}
+
+void WarpTiles::storeChunk(Value tile, Value dest, Value rows, Value columns,
+                           Value rowStart, Value colStart) {
+  SmallVector<Value> elements = unpack(tile);
+  Type elementType = cast<VectorType>(tile.getType()).getElementType();
+  int64_t run = chunkRunElements(elementType);
+  int64_t width = 2 * elements.size() / layout.rowTiles;
+  auto [contiguous, view] = contiguousRows(dest);
+  auto runType = VectorType::get({run}, elementType);
+  for (int64_t r = 0; r < 2 * layout.rowTiles; ++r) {
+    Value tileRow = vectorRow(r);
+    Value inRows = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                         tileRow, rows);
+    Value destRow = arith::AddIOp::create(b, loc, rowStart, tileRow);
+    for (int64_t k = 0; k < width / (4 * run); ++k) {
+      Value tileColumn = runColumn(k, run);
+      Value destColumn = arith::AddIOp::create(b, loc, colStart, tileColumn);
+      Value whole = arith::AndIOp::create(
+          b, loc, arith::AndIOp::create(b, loc, contiguous, inRows),
+          arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::sle,
+              arith::AddIOp::create(b, loc, tileColumn, index(run)), columns));
+      SmallVector<Value> values;
+      for (int64_t i = 0; i < run; ++i)
+        values.push_back(elements[chunkElement(r, k, i, run, width)]);
+      auto ifOp = scf::IfOp::create(b, loc, whole, /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      vector::StoreOp::create(b, loc, pack(runType, values), view,
+                              ValueRange{destRow, destColumn},
+                              /*nontemporal=*/false, llvm::Align(kChunkBytes));
+      b.setInsertionPointToStart(ifOp.elseBlock());
+      for (int64_t i = 0; i < run; ++i) {
+        OpBuilder::InsertionGuard inner(b);
+        Value inside = arith::AndIOp::create(
+            b, loc, inRows,
+            arith::CmpIOp::create(
+                b, loc, arith::CmpIPredicate::slt,
+                arith::AddIOp::create(b, loc, tileColumn, index(i)), columns));
+        auto store = scf::IfOp::create(b, loc, inside, /*withElseRegion=*/false);
+        b.setInsertionPointToStart(store.thenBlock());
+        memref::StoreOp::create(
+            b, loc, values[i], dest,
+            ValueRange{destRow,
+                       arith::AddIOp::create(b, loc, destColumn, index(i))});
+      }
+    }
   }
 }
 
@@ -984,6 +1164,30 @@ WarpTiles::entmaxAccumulate(EntmaxAttr config, Value scores,
     packed.push_back(packPair(w[e], w[e + 1], elementType));
   return {accumulateProducts(acc, packed, values, elementType),
           pack(rowVectorType(b.getContext(), layout), l)};
+}
+
+Value WarpTiles::entmaxWeights(EntmaxAttr config, Value scores,
+                               Value threshold, Value sum, Type elementType) {
+  NVVMFunctions functions;
+  SmallVector<Value> s = unpack(scores), tau = unpack(threshold),
+                     l = unpack(sum);
+  int64_t columns = 2 * s.size() / layout.rowTiles;
+  // One reciprocal per row instead of a division per element.
+  SmallVector<Value> factor;
+  for (Value total : l)
+    factor.push_back(arith::SelectOp::create(
+        b, loc,
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, total,
+                              f32(0.0)),
+        arith::DivFOp::create(b, loc, f32(1.0), total), f32(0.0)));
+  SmallVector<Value> w;
+  for (auto [e, score] : llvm::enumerate(s)) {
+    int64_t r = rowOf(e, columns);
+    w.push_back(entmax::positivePower(
+        b, loc, functions, arith::SubFOp::create(b, loc, score, tau[r]),
+        config.getExponent()));
+  }
+  return scaledOutput(w, factor, elementType);
 }
 
 std::pair<Value, Value> WarpTiles::entmaxFinalize(Value threshold, Value sum,

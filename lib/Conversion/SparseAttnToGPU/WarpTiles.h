@@ -25,6 +25,14 @@
 // with the row (bank-conflict-free ldmatrix), and are read with ldmatrix
 // (transposed for P @ V); each fragment read feeds all m-tiles of the warp.
 //
+// Chunks of the row-wise entmax (`load_score_chunk`, `entmax_weights`) take
+// no tensor cores: they keep the rows of the f32 tile layout, so that the
+// row ops apply unchanged, but permute its columns so that each thread
+// holds whole 16-byte runs of the source. With `V` elements of the source
+// per run, element `4 (m C/8 + n) + 2h + p` with `n = (V/2) k + a` is
+// column `4V k + V t + 2a + p`: a quad reads 4V consecutive columns of a
+// row with one vector load per thread.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef SPARSE_ATTN_LIB_CONVERSION_SPARSEATTNTOGPU_WARPTILES_H
@@ -98,6 +106,10 @@ bool operandFitsRegisters(const WarpLayout &layout, int64_t depth);
 /// Whether a tile of `elementType` can feed the tensor cores here.
 bool isTensorCoreElementType(Type elementType);
 
+/// Elements of `elementType` in one 16-byte run of a row-wise entmax chunk;
+/// a quad covers four runs, so chunk widths are multiples of four runs.
+int64_t chunkRunElements(Type elementType);
+
 /// Builds the fragment code of one CTA of `numThreads` threads.
 /// How the entries of a row combine.
 enum class RowReduction { Sum, Max, Min };
@@ -134,6 +146,19 @@ public:
   /// `dest[batch, head, rowStart + r]`.
   void storeRowVector(Value rowVector, Value rows, Value dest, Value batch,
                       Value head, Value rowStart);
+
+  /// `sparse_attn.load_score_chunk`: rows [row, row + TQ) and columns
+  /// [col, col + columns) of `source` (a 2-D memref) times `scale` (f32),
+  /// -inf outside the source, as an f32 tile in the chunk layout. Runs
+  /// inside contiguous, 16-byte aligned rows are vector loads; the others
+  /// (partial runs, other strides) load element by element.
+  Value loadChunk(Value source, Value row, Value col, Value scale,
+                  int64_t columns);
+  /// Stores the elements `r < rows`, `c < columns` of a chunk-layout tile at
+  /// `dest[rowStart + r, colStart + c]` (a 2-D memref), whole runs as
+  /// vector stores where the rows allow.
+  void storeChunk(Value tile, Value dest, Value rows, Value columns,
+                  Value rowStart, Value colStart);
 
   //===--------------------------------------------------------------------===//
   // Tile ops
@@ -229,6 +254,11 @@ public:
                                            Value threshold, Value acc,
                                            Value sum, Type elementType);
 
+  /// `sparse_attn.entmax_weights`: `[scores - threshold]_+^(1/(alpha-1)) /
+  /// sum` (zero where `sum` is not positive) in `elementType`.
+  Value entmaxWeights(EntmaxAttr config, Value scores, Value threshold,
+                      Value sum, Type elementType);
+
   /// `sparse_attn.entmax_finalize`: the output tile in `elementType` and the
   /// threshold row vector.
   std::pair<Value, Value> entmaxFinalize(Value threshold, Value sum,
@@ -253,6 +283,16 @@ private:
   Value vectorRow(int64_t r);
   /// The row-vector element of accumulator element `e`.
   static int64_t rowOf(int64_t e, int64_t columns);
+  /// Whether the rows of a 2-D memref are contiguous and start on 16-byte
+  /// boundaries (i1), and its view with a unit innermost stride, which is
+  /// the memref itself where that holds: the view of vector accesses.
+  std::pair<Value, Value> contiguousRows(Value memory);
+  /// Element `i` of run `k` of row-vector element `r` of a chunk-layout
+  /// tile of `columns` columns with `run` elements per run.
+  int64_t chunkElement(int64_t r, int64_t k, int64_t i, int64_t run,
+                       int64_t columns);
+  /// The column of run `k` of this thread in a chunk-layout tile.
+  Value runColumn(int64_t k, int64_t run);
   /// The lane row and lane chunk of this warp's A-fragment loads.
   std::pair<Value, Value> operandLanes();
   /// The four A registers of m-tile `rowTile` at k-step `step` (`lanes`

@@ -45,3 +45,136 @@ func.func @histogram_read_twice(%q: tensor<1x1x128x64xbf16>) -> tensor<1x1x128x6
   } {sparse_attn.grid = "attention"}
   return %r : tensor<1x1x128x64xbf16>
 }
+
+// -----
+
+// Grids other than attention and row-wise entmax have no kernel form.
+func.func @unknown_grid(%x: tensor<64x64xbf16>) -> tensor<64x64xbf16> {
+  %init = tensor.empty() : tensor<64x64xbf16>
+  // expected-error@+1 {{is not an attention or row-wise entmax grid}}
+  %r = scf.forall (%i) in (1) shared_outs(%out = %init) -> (tensor<64x64xbf16>) {
+    scf.forall.in_parallel {}
+  } {sparse_attn.grid = "prefill"}
+  return %r : tensor<64x64xbf16>
+}
+
+// -----
+
+// A grid without a query tile or a score chunk has no rows for the warps.
+func.func @no_rows(%x: tensor<64x64xbf16>) -> tensor<64x64xbf16> {
+  %init = tensor.empty() : tensor<64x64xbf16>
+  // expected-error@+1 {{loads no query tile or score chunk; nothing to map onto warps}}
+  %r = scf.forall (%i) in (1) shared_outs(%out = %init) -> (tensor<64x64xbf16>) {
+    scf.forall.in_parallel {}
+  } {sparse_attn.grid = "attention"}
+  return %r : tensor<64x64xbf16>
+}
+
+// -----
+
+// Each thread of a quad loads whole 16-byte runs of a chunk's rows: 16
+// bf16 columns are half a quad's four runs.
+func.func @narrow_chunk(%x: tensor<?x?xbf16>) -> tensor<?x?xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %rows = tensor.dim %x, %c0 : tensor<?x?xbf16>
+  %cols = tensor.dim %x, %c1 : tensor<?x?xbf16>
+  %init = tensor.empty(%rows, %cols) : tensor<?x?xbf16>
+  %r = scf.forall (%i) in (1) shared_outs(%out = %init) -> (tensor<?x?xbf16>) {
+    // expected-error@+1 {{loads chunks of 16 columns; the GPU lowering takes multiples of 32 (four 16-byte runs of the source)}}
+    %chunk = sparse_attn.load_score_chunk %x[%c0, %c0] scale(0.5) : tensor<?x?xbf16> -> tensor<64x16xf32>
+    scf.forall.in_parallel {}
+  } {sparse_attn.grid = "entmax"}
+  return %r : tensor<?x?xbf16>
+}
+
+// -----
+
+// All chunks of a grid share one shape (the warps' rows, the runs).
+func.func @two_chunk_shapes(%x: tensor<?x?xf32>) -> tensor<?x?xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %rows = tensor.dim %x, %c0 : tensor<?x?xf32>
+  %cols = tensor.dim %x, %c1 : tensor<?x?xf32>
+  %init = tensor.empty(%rows, %cols) : tensor<?x?xf32>
+  %r = scf.forall (%i) in (1) shared_outs(%out = %init) -> (tensor<?x?xf32>) {
+    %a = sparse_attn.load_score_chunk %x[%c0, %c0] scale(0.5) : tensor<?x?xf32> -> tensor<64x64xf32>
+    // expected-error@+1 {{loads a second chunk shape}}
+    %b = sparse_attn.load_score_chunk %x[%c0, %c0] scale(0.5) : tensor<?x?xf32> -> tensor<64x32xf32>
+    scf.forall.in_parallel {}
+  } {sparse_attn.grid = "entmax"}
+  return %r : tensor<?x?xf32>
+}
+
+// -----
+
+// A chunk's columns are permuted by the runs of its source's element type:
+// weights stored in another type would need other runs.
+func.func @weights_of_another_type(%x: tensor<?x?xbf16>) -> tensor<?x?xf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %rows = tensor.dim %x, %c0 : tensor<?x?xbf16>
+  %cols = tensor.dim %x, %c1 : tensor<?x?xbf16>
+  %tau = arith.constant dense<0.0> : tensor<64xf32>
+  %init = tensor.empty(%rows, %cols) : tensor<?x?xf16>
+  %r = scf.forall (%i) in (1) shared_outs(%out = %init) -> (tensor<?x?xf16>) {
+    %chunk = sparse_attn.load_score_chunk %x[%c0, %c0] scale(0.5) : tensor<?x?xbf16> -> tensor<64x64xf32>
+    // expected-error@+1 {{must weigh a chunk loaded from a source of its result's element type 'f16'}}
+    %w = sparse_attn.entmax_weights <alpha = 1.5> %chunk, %tau, %tau
+        : tensor<64x64xf32>, tensor<64xf32> -> tensor<64x64xf16>
+    scf.forall.in_parallel {}
+  } {sparse_attn.grid = "entmax"}
+  return %r : tensor<?x?xf16>
+}
+
+// -----
+
+// A slab of the output takes the leading rows and columns of a chunk
+// (the in-bounds part), not a whole tile.
+func.func @whole_tile_into_slab(%x: tensor<?x?xbf16>) -> tensor<?x?xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %rows = tensor.dim %x, %c0 : tensor<?x?xbf16>
+  %cols = tensor.dim %x, %c1 : tensor<?x?xbf16>
+  %tau = arith.constant dense<0.0> : tensor<64xf32>
+  %init = tensor.empty(%rows, %cols) : tensor<?x?xbf16>
+  %r = scf.forall (%i) in (1) shared_outs(%out = %init) -> (tensor<?x?xbf16>) {
+    %chunk = sparse_attn.load_score_chunk %x[%c0, %c0] scale(0.5) : tensor<?x?xbf16> -> tensor<64x64xf32>
+    %w = sparse_attn.entmax_weights <alpha = 1.5> %chunk, %tau, %tau
+        : tensor<64x64xf32>, tensor<64xf32> -> tensor<64x64xbf16>
+    %slab = tensor.extract_slice %out[0, 0] [%c64, %cols] [1, 1] : tensor<?x?xbf16> to tensor<?x?xbf16>
+    // expected-error@+1 {{must store the leading rows and columns of a chunk into a slab of an output}}
+    %written = tensor.insert_slice %w into %slab[0, 0] [64, 64] [1, 1] : tensor<64x64xbf16> into tensor<?x?xbf16>
+    scf.forall.in_parallel {
+      tensor.parallel_insert_slice %written into %out[0, 0] [%c64, %cols] [1, 1] : tensor<?x?xbf16> into tensor<?x?xbf16>
+    }
+  } {sparse_attn.grid = "entmax"}
+  return %r : tensor<?x?xbf16>
+}
+
+// -----
+
+// Rows written in place can only be "inserted" where they were written.
+func.func @slab_elsewhere(%x: tensor<?x?xbf16>) -> tensor<?x?xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %rows = tensor.dim %x, %c0 : tensor<?x?xbf16>
+  %cols = tensor.dim %x, %c1 : tensor<?x?xbf16>
+  %tau = arith.constant dense<0.0> : tensor<64xf32>
+  %init = tensor.empty(%rows, %cols) : tensor<?x?xbf16>
+  %r = scf.forall (%i) in (1) shared_outs(%out = %init) -> (tensor<?x?xbf16>) {
+    %chunk = sparse_attn.load_score_chunk %x[%c0, %c0] scale(0.5) : tensor<?x?xbf16> -> tensor<64x64xf32>
+    %w = sparse_attn.entmax_weights <alpha = 1.5> %chunk, %tau, %tau
+        : tensor<64x64xf32>, tensor<64xf32> -> tensor<64x64xbf16>
+    %piece = tensor.extract_slice %w[0, 0] [%c64, %c64] [1, 1] : tensor<64x64xbf16> to tensor<?x?xbf16>
+    %slab = tensor.extract_slice %out[0, 0] [%c64, %cols] [1, 1] : tensor<?x?xbf16> to tensor<?x?xbf16>
+    %written = tensor.insert_slice %piece into %slab[0, 0] [%c64, %c64] [1, 1] : tensor<?x?xbf16> into tensor<?x?xbf16>
+    scf.forall.in_parallel {
+      // expected-error@+1 {{inserts rows written in place that are not the slab of the output it names}}
+      tensor.parallel_insert_slice %written into %out[%c64, 0] [%c64, %cols] [1, 1] : tensor<?x?xbf16> into tensor<?x?xbf16>
+    }
+  } {sparse_attn.grid = "entmax"}
+  return %r : tensor<?x?xbf16>
+}

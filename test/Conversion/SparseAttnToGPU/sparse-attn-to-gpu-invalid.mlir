@@ -11,14 +11,6 @@ func.func @f32_tiles(%q: tensor<1x2x128x64xf32>) -> tensor<1x2x128x64xf32> {
   return %o : tensor<1x2x128x64xf32>
 }
 
-// -----
-
-// The row-wise entmax has no GPU lowering yet: reported, not dropped.
-func.func @rowwise_entmax(%x: tensor<256x512xbf16>) -> tensor<256x512xbf16> {
-  // expected-error@+1 {{is not an attention grid; sparse-attn-to-gpu has no lowering of the row-wise entmax yet}}
-  %y = sparse_attn.entmax %x <alpha = 1.5> : tensor<256x512xbf16>
-  return %y : tensor<256x512xbf16>
-}
 
 // -----
 
