@@ -20,6 +20,8 @@ cp -r "$root"/python "$dest"/python
 find "$dest"/python -name __pycache__ -prune -exec rm -rf {} +
 cp -r "$build"/bundles/*.bundle "$dest"/bundles/
 cp -r "$root"/test/gpu "$dest"/test/gpu
+# The float64 references the GPU checks share with the CPU numerics tests.
+cp -r "$root"/test/lib "$dest"/test/lib
 cp "$root"/bench/*.py "$dest"/bench/
 if [ $# -ge 3 ]; then
   mkdir -p "$dest"/wheels
