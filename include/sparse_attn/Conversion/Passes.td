@@ -106,8 +106,14 @@ def SparseAttnToGPUPass : Pass<"sparse-attn-to-gpu", "ModuleOp"> {
       Elastic softmax records each key tile's row maxima in shared memory
       and skips the output pass's dead tiles with a CTA-wide OR; the bias
       is loaded inside its diagonal band only.
-    - what has no GPU lowering (the row-wise entmax, f32 tiles) is
-      reported with a diagnostic.
+    - f32 tiles run both products on tf32 tensor cores (m16n8k8, f32
+      accumulators in the same layout): each thread rounds the staged
+      chunks it copied to tf32 in shared memory (cvt.rna) before the
+      barrier that publishes them, P is rounded in registers, and V is read
+      with 32-bit shared loads under a permutation of each k-step's keys
+      that keeps P's A fragments equal to its score accumulators;
+    - what has no GPU lowering (the row-wise entmax) is reported with a
+      diagnostic.
 
     The kernel keeps what a launcher needs as attributes: per argument
     `sparse_attn.tensor`/`sparse_attn.scalar` names and access, and

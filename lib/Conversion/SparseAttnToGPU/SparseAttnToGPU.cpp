@@ -192,6 +192,9 @@ private:
 
   SharedTile sharedView(int64_t byteOffset, Value dynamicOffset,
                         RankedTensorType tileType);
+  /// Waits for the copies in flight and publishes `tile` to the CTA: a
+  /// barrier, after f32 tiles are rounded to tf32 by their copying threads.
+  void waitForTile(const SharedTile &tile);
   SharedTile slotView(LoadTileOp load, Value slot);
   Value sequenceExtent(Value source);
   WarpTiles tiles() { return WarpTiles(b, loc(), ids, layout); }
@@ -327,12 +330,6 @@ LogicalResult GridLowering::plan() {
     int64_t bytes = alignTo(type.getNumElements() *
                                 type.getElementTypeBitWidth() / 8,
                             kSharedAlignment);
-    if (!isTensorCoreElementType(type.getElementType())) {
-      load.emitOpError("loads ")
-          << type.getElementType()
-          << " tiles; the GPU lowering takes bf16 and f16 tiles";
-      return WalkResult::interrupt();
-    }
     if (type.getDimSize(1) % 16 != 0 || type.getDimSize(0) % 16 != 0) {
       load.emitOpError("loads a tile whose sizes are not multiples of 16");
       return WalkResult::interrupt();
@@ -1223,6 +1220,13 @@ SharedTile GridLowering::sharedView(int64_t byteOffset, Value dynamicOffset,
   return {memory, offset, tileType.getDimSize(0), tileType.getDimSize(1)};
 }
 
+void GridLowering::waitForTile(const SharedTile &tile) {
+  NVVM::CpAsyncWaitGroupOp::create(b, loc(), 0);
+  if (tile.elementType().isF32())
+    tiles().roundToTF32(tile);
+  gpu::BarrierOp::create(b, loc());
+}
+
 SharedTile GridLowering::slotView(LoadTileOp load, Value slot) {
   Value slotOffset = arith::MulIOp::create(
       b, loc(), slot, arith::ConstantIndexOp::create(b, loc(), slotBytes));
@@ -1253,10 +1257,9 @@ LogicalResult GridLowering::lowerLoadTile(LoadTileOp load) {
                         mapping.lookup(load.getRow()),
                         sequenceExtent(load.getSource()), staging);
   NVVM::CpAsyncCommitGroupOp::create(b, loc());
-  NVVM::CpAsyncWaitGroupOp::create(b, loc(), 0);
-  gpu::BarrierOp::create(b, loc());
+  waitForTile(staging);
   Operand operand{Value(), staging};
-  if (operandFitsRegisters(layout, staging.width))
+  if (operandFitsRegisters(staging.elementType(), layout, staging.width))
     operand.registers = tiles().loadOperand(staging);
   operands[load.getResult()] = operand;
   return success();
@@ -1280,8 +1283,7 @@ LogicalResult GridLowering::lowerConditionalLoad(LoadTileOp load) {
                         mapping.lookup(load.getRow()),
                         sequenceExtent(load.getSource()), tile);
   NVVM::CpAsyncCommitGroupOp::create(b, loc());
-  NVVM::CpAsyncWaitGroupOp::create(b, loc(), 0);
-  gpu::BarrierOp::create(b, loc());
+  waitForTile(tile);
   sharedTiles[load.getResult()] = tile;
   return success();
 }
@@ -1713,10 +1715,9 @@ LogicalResult GridLowering::lowerKeyLoop(scf::ForOp loop) {
   for (Operation &op : body->without_terminator()) {
     if (nextStream < streams.size() && &op == streams[nextStream].consumer) {
       Stream &stream = streams[nextStream];
-      sharedTiles[stream.load.getResult()] =
-          slotView(stream.load, slotOf(nextStream, false));
-      NVVM::CpAsyncWaitGroupOp::create(b, loc(), 0);
-      gpu::BarrierOp::create(b, loc());
+      SharedTile &tile = sharedTiles[stream.load.getResult()];
+      tile = slotView(stream.load, slotOf(nextStream, false));
+      waitForTile(tile);
       if (nextStream + 1 < streams.size()) {
         if (failed(issueStreamLoad(streams[nextStream + 1].load, loop, iv,
                                    slotOf(nextStream + 1, false))))
