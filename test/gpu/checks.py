@@ -23,9 +23,11 @@ import reference
 import sparse_attn
 from sparse_attn import KernelNotFoundError, TensorView, ValidationError, ops
 
-# ||out - ref|| / ||ref|| allowed per element type (METHOD.md's ranges: f32
-# arithmetic, tf32 tensor cores near 3e-4, 16-bit operands 1e-3 .. 1e-2).
-TOLERANCE = {"f32": 1e-3, "f16": 1e-2, "bf16": 1e-2}
+# ||out - ref|| / ||ref|| allowed per element type (METHOD.md's ranges:
+# 16-bit operands 1e-3 .. 1e-2). f32 inputs run on tf32 tensor cores: Q, K,
+# V and P rounded to 10 mantissa bits (cvt.rna) as f16 keeps them, so f16's
+# errors (near 3e-4 measured), with f32 accumulation and output.
+TOLERANCE = {"f32": 2e-3, "f16": 1e-2, "bf16": 1e-2}
 TORCH_DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
 
 
