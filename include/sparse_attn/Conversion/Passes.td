@@ -136,6 +136,10 @@ def SparseAttnToGPUPass : Pass<"sparse-attn-to-gpu", "ModuleOp"> {
     Option<"minBlocksPerMultiprocessor", "min-blocks-per-sm", "int64_t",
            /*default=*/"1",
            "CTAs that must fit on one multiprocessor (nvvm.minctasm)">,
+    Option<"exactF32", "exact-f32", "bool", /*default=*/"false",
+           "f32 tiles: each product as three tf32 products of a hi/lo split "
+           "of its operands (3xTF32: near-f32 accuracy for three times the "
+           "tensor-core work) instead of one on operands rounded to tf32">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

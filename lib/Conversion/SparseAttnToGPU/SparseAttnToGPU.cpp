@@ -132,10 +132,11 @@ class GridLowering {
 public:
   GridLowering(func::FuncOp func, scf::ForallOp grid, bool scaleArgument,
                bool iterationsArgument, int64_t numWarps,
-               int64_t minBlocksPerMultiprocessor)
+               int64_t minBlocksPerMultiprocessor, bool exactF32)
       : func(func), grid(grid), scaleArgument(scaleArgument),
         iterationsArgument(iterationsArgument),
-        minBlocks(minBlocksPerMultiprocessor), b(func.getContext()) {
+        minBlocks(minBlocksPerMultiprocessor), exactF32(exactF32),
+        b(func.getContext()) {
     layout.numWarps = numWarps;
   }
 
@@ -193,11 +194,12 @@ private:
   SharedTile sharedView(int64_t byteOffset, Value dynamicOffset,
                         RankedTensorType tileType);
   /// Waits for the copies in flight and publishes `tile` to the CTA: a
-  /// barrier, after f32 tiles are rounded to tf32 by their copying threads.
+  /// barrier, after f32 tiles are rounded to tf32 by their copying threads
+  /// (unless exactF32).
   void waitForTile(const SharedTile &tile);
   SharedTile slotView(LoadTileOp load, Value slot);
   Value sequenceExtent(Value source);
-  WarpTiles tiles() { return WarpTiles(b, loc(), ids, layout); }
+  WarpTiles tiles() { return WarpTiles(b, loc(), ids, layout, exactF32); }
   Location loc() { return func.getLoc(); }
 
   func::FuncOp func;
@@ -206,6 +208,8 @@ private:
   /// Whether the kernel takes `niter` (iterationsArgument and a solver).
   bool iterationsArgument;
   int64_t minBlocks;
+  /// f32 products as 3xTF32 instead of on tiles rounded to tf32.
+  bool exactF32;
   OpBuilder b;
 
   // Plan.
@@ -1222,7 +1226,7 @@ SharedTile GridLowering::sharedView(int64_t byteOffset, Value dynamicOffset,
 
 void GridLowering::waitForTile(const SharedTile &tile) {
   NVVM::CpAsyncWaitGroupOp::create(b, loc(), 0);
-  if (tile.elementType().isF32())
+  if (tile.elementType().isF32() && !exactF32)
     tiles().roundToTF32(tile);
   gpu::BarrierOp::create(b, loc());
 }
@@ -1799,8 +1803,7 @@ struct SparseAttnToGPUPass
 
     for (auto [func, grid] : kernels) {
       GridLowering lowering(func, grid, scaleArgument, iterationsArgument,
-                            warps,
-                            minBlocksPerMultiprocessor);
+                            warps, minBlocksPerMultiprocessor, exactF32);
       if (failed(lowering.run(gpuModule)))
         return signalPassFailure();
     }

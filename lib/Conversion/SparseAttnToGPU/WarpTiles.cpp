@@ -222,6 +222,37 @@ std::array<Value, 4> WarpTiles::loadMatrices(const SharedTile &tile,
 
 std::array<Value, 4> WarpTiles::mma(ArrayRef<Value> a, ArrayRef<Value> bFragment,
                                     ArrayRef<Value> c, Type elementType) {
+  if (!elementType.isF32() || !exactF32)
+    return mmaInstruction(a, bFragment, c, elementType);
+  // 3xTF32: a b ~ a_hi b_hi + a_hi b_lo + a_lo b_hi (a_lo b_lo is below f32
+  // rounding), the small terms first. An operand reused by several
+  // products is split at each use: the conversions are pure, and LLVM
+  // keeps one of each.
+  auto [aHigh, aLow] = splitTF32(a);
+  auto [bHigh, bLow] = splitTF32(bFragment);
+  std::array<Value, 4> d = mmaInstruction(aLow, bHigh, c, elementType);
+  d = mmaInstruction(aHigh, bLow, d, elementType);
+  return mmaInstruction(aHigh, bHigh, d, elementType);
+}
+
+std::pair<SmallVector<Value>, SmallVector<Value>>
+WarpTiles::splitTF32(ArrayRef<Value> registers) {
+  SmallVector<Value> high, low;
+  for (Value reg : registers) {
+    Value x = arith::BitcastOp::create(b, loc, b.getF32Type(), reg);
+    high.push_back(toTF32(x));
+    Value highF32 =
+        arith::BitcastOp::create(b, loc, b.getF32Type(), high.back());
+    Value rest = arith::SubFOp::create(b, loc, x, highF32);
+    low.push_back(toTF32(rest));
+  }
+  return {high, low};
+}
+
+std::array<Value, 4> WarpTiles::mmaInstruction(ArrayRef<Value> a,
+                                               ArrayRef<Value> bFragment,
+                                               ArrayRef<Value> c,
+                                               Type elementType) {
   // bf16 and tf32 operands travel as i32, f16 ones as vector<2xf16> (the
   // NVVM op's operand rules).
   auto asOperands = [&](ArrayRef<Value> registers) {
@@ -273,7 +304,9 @@ SmallVector<Value> WarpTiles::packWeights(ArrayRef<Value> weights,
   SmallVector<Value> packed;
   if (elementType.isF32()) {
     for (Value weight : weights)
-      packed.push_back(toTF32(weight));
+      packed.push_back(exactF32 ? Value(arith::BitcastOp::create(
+                                      b, loc, b.getI32Type(), weight))
+                                : toTF32(weight));
     return packed;
   }
   for (int64_t e = 0, n = weights.size(); e < n; e += 2)
@@ -425,8 +458,8 @@ void WarpTiles::roundToTF32(const SharedTile &tile) {
             /*nontemporal=*/false, llvm::Align(kChunkBytes));
         SmallVector<Value> rounded;
         for (Value element : unpack(chunk))
-          rounded.push_back(
-              arith::BitcastOp::create(b, loc, b.getF32Type(), toTF32(element)));
+          rounded.push_back(arith::BitcastOp::create(b, loc, b.getF32Type(),
+                                                     toTF32(element)));
         vector::StoreOp::create(b, loc, pack(chunkType, rounded), tile.memory,
                                 ValueRange{destination}, /*nontemporal=*/false,
                                 llvm::Align(kChunkBytes));
@@ -611,7 +644,8 @@ Value WarpTiles::accumulateTF32Products(Value acc, ArrayRef<Value> weights,
   int64_t keyTiles = values.rows / kTileColumns;
   int64_t valueTiles = values.width / kTileColumns;
   Value evenKey = arith::MulIOp::create(b, loc, ids.quadLane, index(2));
-  Value laneRows[] = {evenKey, arith::AddIOp::create(b, loc, evenKey, index(1))};
+  Value laneRows[] = {evenKey,
+                      arith::AddIOp::create(b, loc, evenKey, index(1))};
   Value laneChunk = arith::DivUIOp::create(b, loc, ids.group, index(4));
   Value laneElement = arith::RemUIOp::create(b, loc, ids.group, index(4));
   for (int64_t step = 0; step < keyTiles; ++step) {

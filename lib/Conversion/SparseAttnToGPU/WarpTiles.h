@@ -32,7 +32,9 @@
 // registers. ldmatrix moves 32-bit elements as pairs of b16 (the A and the
 // K^T fragments); V of P @ V, which would need a 32-bit transpose, is read
 // with 32-bit loads, its k-steps' keys permuted so that P's A fragments are
-// its accumulator registers unchanged (accumulateProducts).
+// its accumulator registers unchanged (accumulateProducts). With `exactF32`
+// nothing is rounded ahead: each f32 product is three tf32 products of a
+// hi/lo split of its operands (3xTF32), near f32 accuracy.
 //
 //===----------------------------------------------------------------------===//
 
@@ -114,8 +116,8 @@ bool operandFitsRegisters(Type elementType, const WarpLayout &layout,
 class WarpTiles {
 public:
   WarpTiles(OpBuilder &builder, Location loc, const ThreadIds &ids,
-            const WarpLayout &layout)
-      : b(builder), loc(loc), ids(ids), layout(layout) {}
+            const WarpLayout &layout, bool exactF32)
+      : b(builder), loc(loc), ids(ids), layout(layout), exactF32(exactF32) {}
 
   //===--------------------------------------------------------------------===//
   // Data movement
@@ -289,16 +291,24 @@ private:
   /// computes them (with immediate offsets) instead of being hoisted out as
   /// one register each.
   Value opaque(Value value);
-  /// d = a * b + c, one m16n8k16 instruction (m16n8k8 .tf32 for f32).
+  /// d = a * b + c, one m16n8k16 instruction (m16n8k8 .tf32 for f32; three
+  /// of them with exactF32).
   std::array<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bFragment,
                            ArrayRef<Value> c, Type elementType);
+  /// One mma.sync instruction of `elementType` operands.
+  std::array<Value, 4> mmaInstruction(ArrayRef<Value> a,
+                                      ArrayRef<Value> bFragment,
+                                      ArrayRef<Value> c, Type elementType);
+  /// f32 registers (as i32) split into tf32 parts, x ~ hi + lo.
+  std::pair<SmallVector<Value>, SmallVector<Value>>
+  splitTF32(ArrayRef<Value> registers);
   /// Two f32 values as one i32 of two 16-bit `elementType` values.
   Value packPair(Value low, Value high, Type elementType);
   /// An f32 value rounded to tf32 (cvt.rna), as i32.
   Value toTF32(Value value);
   /// The f32 elements of a tile in the accumulator layout as the A operand
   /// of a product with an `elementType` tile: pairs (packPair), or tf32
-  /// elements.
+  /// elements (f32 ones with exactF32).
   SmallVector<Value> packWeights(ArrayRef<Value> weights, Type elementType);
 
   /// `acc + P @ values`, P given as packWeights of a tile in the
@@ -329,6 +339,8 @@ private:
   Location loc;
   const ThreadIds &ids;
   const WarpLayout &layout;
+  /// f32 products as 3xTF32 (the tiles are not rounded in shared memory).
+  bool exactF32;
   /// The opaque lane bases of this op's shared-memory loads, by tile
   /// offset, lane row, lane chunk, lane element and swizzle class.
   DenseMap<std::tuple<Value, Value, Value, Value, int64_t>, Value> laneBases;

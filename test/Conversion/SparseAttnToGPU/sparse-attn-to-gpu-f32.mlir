@@ -8,6 +8,11 @@
 // RUN:   | FileCheck %s --check-prefix=NVVM
 // RUN: sparse-attn-opt %s -split-input-file --sparse-attn-gpu \
 // RUN:   | FileCheck %s --check-prefix=PTX
+// RUN: sparse-attn-opt %s -split-input-file \
+// RUN:   --sparse-attn-tile="query-tile=128 key-tile=64" --sparse-attn-skip-blocks \
+// RUN:   --sparse-attn-fuse --canonicalize --cse \
+// RUN:   --sparse-attn-to-gpu="scale-argument=true iterations-argument=true exact-f32=true" \
+// RUN:   | FileCheck %s --check-prefix=EXACT
 
 // Causal softmax attention with statistics, f32, 64-wide heads: both
 // products on tf32 tensor cores (m16n8k8), staged tiles rounded to tf32 in
@@ -76,6 +81,26 @@
 // PTX-SAME: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
 // PTX-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX-NOT: m16n8k16
+// exact-f32: the tiles stay f32 in shared memory (no rounding before the
+// barrier); each product is three tf32 products of hi = tf32(x) and
+// lo = tf32(x - hi), the small terms first.
+// EXACT-LABEL: gpu.func @softmax_f32(
+// EXACT: nvvm.cp.async.wait.group 0
+// EXACT-NEXT: gpu.barrier
+// EXACT: scf.for
+// EXACT: nvvm.cp.async.wait.group 0
+// EXACT-NEXT: gpu.barrier
+// EXACT: %[[A:.*]] = arith.bitcast %{{.*}} : i32 to f32
+// EXACT-NEXT: %[[AHI:.*]] = nvvm.convert.float.to.tf32 %[[A]] {rnd = #nvvm.fp_rnd_mode<rna>}
+// EXACT-NEXT: %[[AHIF:.*]] = arith.bitcast %[[AHI]] : i32 to f32
+// EXACT-NEXT: %[[AREST:.*]] = arith.subf %[[A]], %[[AHIF]] : f32
+// EXACT-NEXT: %[[ALO:.*]] = nvvm.convert.float.to.tf32 %[[AREST]] {rnd = #nvvm.fp_rnd_mode<rna>}
+// EXACT: nvvm.mma.sync A[%[[ALO]], {{.*}}]  B[%[[BHI0:[0-9]+]], %[[BHI1:[0-9]+]]]
+// EXACT-NEXT: llvm.extractvalue
+// EXACT: nvvm.mma.sync A[%[[AHI]], {{.*}}]  B[%{{[0-9]+}}, %{{[0-9]+}}]
+// EXACT-NEXT: llvm.extractvalue
+// EXACT: nvvm.mma.sync A[%[[AHI]], {{.*}}]  B[%[[BHI0]], %[[BHI1]]]
+// EXACT-LABEL: gpu.func @entmax_f32(
 func.func @softmax_f32(%q: tensor<?x?x?x64xf32> {sparse_attn.name = "q"},
                        %k: tensor<?x?x?x64xf32> {sparse_attn.name = "k"},
                        %v: tensor<?x?x?x64xf32> {sparse_attn.name = "v"})
