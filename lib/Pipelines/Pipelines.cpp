@@ -100,6 +100,7 @@ void sparse_attn::buildGpuKernelPipeline(OpPassManager &pm,
   gpuOptions.scaleArgument = options.scaleArgument;
   gpuOptions.iterationsArgument = options.iterationsArgument;
   gpuOptions.minBlocksPerMultiprocessor = options.minBlocksPerMultiprocessor;
+  gpuOptions.exactF32 = options.exactF32;
   pm.addPass(createSparseAttnToGPUPass(gpuOptions));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -134,6 +134,38 @@ class Keys(unittest.TestCase):
         )
         self.assertEqual(problem.stats_shape(), (1, 4, 64))
 
+    def test_f32_key_and_views(self):
+        # f32 inputs select the dtype=f32 kernels (tf32 tensor cores) and
+        # travel as f32 views; the output is f32 too.
+        q = FakeTensor((1, 4, 64, 64), "torch.float32")
+        problem = check(q, q, q, normalizer="entmax", alpha=2)
+        self.assertEqual(
+            [(key["dtype"], key["alpha"]) for key in problem.specializations()],
+            [("f32", 2.0), ("f32", "any")],
+        )
+        tensors, _ = ops.attention_arguments(
+            problem,
+            FakeKernel("alpha=2,normalizer=entmax"),
+            q=q,
+            k=q,
+            v=q,
+            out=FakeTensor(problem.output_shape(), "torch.float32"),
+            stats=None,
+            scale=0.125,
+            query_lengths=None,
+            key_lengths=None,
+            kv_num_blocks=None,
+            kv_indices=None,
+            full_kv_num_blocks=None,
+            full_kv_indices=None,
+            bias=None,
+            elastic_tau=None,
+        )
+        self.assertEqual(
+            {name: view.dtype for name, view in tensors.items()},
+            {"q": "f32", "k": "f32", "v": "f32", "out": "f32"},
+        )
+
     def test_entmax_tries_the_given_alpha_then_any(self):
         q = FakeTensor((1, 4, 64, 64), "torch.float16")
         lengths = FakeTensor((1,), "torch.int32")

@@ -195,6 +195,8 @@ std::string kernelName(const KernelSpec &spec) {
     name += "_bias";
   if (spec.flag("statistics"))
     name += "_stats";
+  if (spec.keys.count("precision"))
+    name += "_" + spec.get("precision");
   if (spec.get("mask") == "block")
     name += "_block" + spec.get("mask_block_q") + "x" +
             spec.get("mask_block_k") + (spec.flag("full_blocks") ? "_full" : "");
@@ -250,6 +252,13 @@ std::string attentionFunction(const KernelSpec &spec, const std::string &name) {
     if (!spec.keys.count(key.str()))
       fail(where + "the attention specialization lacks `" + key + "`");
   std::string dtype = checkedDtype(spec, where);
+  // f32 kernels round their operands to tf32 unless the specialization
+  // asks for the 3xTF32 split (a key the operations do not send: such
+  // kernels are found by asking for it).
+  if (spec.keys.count("precision") &&
+      (dtype != "f32" || spec.get("precision") != "3xtf32"))
+    fail(where + "`precision` is 3xtf32 on f32 kernels only (the default, "
+                 "without the key, is tf32)");
   std::string normalizer = spec.get("normalizer");
   if (normalizer == "entmax") {
     normalizer = "entmax<alpha = " + alphaLiteral(spec, where) + ">";
@@ -791,9 +800,10 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
-  // Kernels of different tile sizes compile separately, then merge into
-  // one module: a pipeline run applies one tuning.
-  std::map<std::tuple<int64_t, int64_t, int64_t>, std::string> sources;
+  // Kernels of different tile sizes (or f32 precisions) compile
+  // separately, then merge into one module: a pipeline run applies one
+  // tuning.
+  std::map<std::tuple<int64_t, int64_t, int64_t, bool>, std::string> sources;
   std::map<std::string, const KernelSpec *> byName;
   for (const KernelSpec &spec : specs) {
     if (spec.op != "attention" && spec.op != "select_blocks" &&
@@ -812,7 +822,7 @@ int main(int argc, char **argv) {
       if (key != "block_q" && key != "block_k" && key != "warps")
         fail("line " + Twine(spec.line) + ": unknown tuning key " + key);
     sources[{tile("block_q", queryTile), tile("block_k", keyTile),
-             tile("warps", warps)}] +=
+             tile("warps", warps), spec.keys.count("precision") != 0}] +=
         spec.op == "select_blocks" ? selectBlocksFunction(spec, name)
         : spec.op == "entmax"      ? entmaxFunction(spec, name)
                                    : attentionFunction(spec, name);
@@ -830,9 +840,10 @@ int main(int argc, char **argv) {
   json::Array kernels, modules;
   std::string gpuIR;
   for (auto &[tuning, source] : sources) {
-    auto [rows, keys, warpCount] = tuning;
+    auto [rows, keys, warpCount, exactF32] = tuning;
     std::string moduleName =
-        llvm::formatv("kernels_q{0}_k{1}_w{2}", rows, keys, warpCount);
+        llvm::formatv("kernels_q{0}_k{1}_w{2}{3}", rows, keys, warpCount,
+                      exactF32 ? "_3xtf32" : "");
     OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(
         source, ParserConfig(&context), "kernel-list");
     if (!module)
@@ -843,6 +854,7 @@ int main(int argc, char **argv) {
     options.queryTile = rows;
     options.keyTile = keys;
     options.warps = warpCount;
+    options.exactF32 = exactF32;
     options.scaleArgument = true;
     options.iterationsArgument = true;
     options.indexBitwidth = indexBitwidth;

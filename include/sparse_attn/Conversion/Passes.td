@@ -112,8 +112,12 @@ def SparseAttnToGPUPass : Pass<"sparse-attn-to-gpu", "ModuleOp"> {
       source (vector loads and stores where rows are contiguous and
       aligned, element accesses elsewhere); its output slab is written in
       place.
-    - what has no GPU lowering (f32 tiles of attention) is reported with a
-      diagnostic.
+    - f32 tiles run both products on tf32 tensor cores (m16n8k8, f32
+      accumulators in the same layout): each thread rounds the staged
+      chunks it copied to tf32 in shared memory (cvt.rna) before the
+      barrier that publishes them, P is rounded in registers, and V is read
+      with 32-bit shared loads under a permutation of each k-step's keys
+      that keeps P's A fragments equal to its score accumulators.
 
     A function whose body is one `sparse_attn.select_blocks` with the
     xattention method, returning both index tensors, becomes an estimator
@@ -144,6 +148,10 @@ def SparseAttnToGPUPass : Pass<"sparse-attn-to-gpu", "ModuleOp"> {
     Option<"minBlocksPerMultiprocessor", "min-blocks-per-sm", "int64_t",
            /*default=*/"1",
            "CTAs that must fit on one multiprocessor (nvvm.minctasm)">,
+    Option<"exactF32", "exact-f32", "bool", /*default=*/"false",
+           "f32 tiles: each product as three tf32 products of a hi/lo split "
+           "of its operands (3xTF32: near-f32 accuracy for three times the "
+           "tensor-core work) instead of one on operands rounded to tf32">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -90,6 +90,11 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
       *this, "min-blocks-per-sm",
       llvm::cl::desc("CTAs that must fit on one multiprocessor"),
       llvm::cl::init(1)};
+  Option<bool> exactF32{
+      *this, "exact-f32",
+      llvm::cl::desc("f32 products as 3xTF32 (near-f32 accuracy) instead of "
+                     "one tf32 product"),
+      llvm::cl::init(false)};
 };
 
 /// `sparse-attn-gpu`: the tiled form (as for the CPU), mapped onto CTAs,

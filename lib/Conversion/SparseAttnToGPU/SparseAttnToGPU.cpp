@@ -140,10 +140,11 @@ class GridLowering {
 public:
   GridLowering(func::FuncOp func, scf::ForallOp grid, bool scaleArgument,
                bool iterationsArgument, int64_t numWarps,
-               int64_t minBlocksPerMultiprocessor)
+               int64_t minBlocksPerMultiprocessor, bool exactF32)
       : func(func), grid(grid), scaleArgument(scaleArgument),
         iterationsArgument(iterationsArgument),
-        minBlocks(minBlocksPerMultiprocessor), b(func.getContext()) {
+        minBlocks(minBlocksPerMultiprocessor), exactF32(exactF32),
+        b(func.getContext()) {
     layout.numWarps = numWarps;
   }
 
@@ -200,9 +201,13 @@ private:
 
   SharedTile sharedView(int64_t byteOffset, Value dynamicOffset,
                         RankedTensorType tileType);
+  /// Waits for the copies in flight and publishes `tile` to the CTA: a
+  /// barrier, after f32 tiles are rounded to tf32 by their copying threads
+  /// (unless exactF32).
+  void waitForTile(const SharedTile &tile);
   SharedTile slotView(LoadTileOp load, Value slot);
   Value sequenceExtent(Value source);
-  WarpTiles tiles() { return WarpTiles(b, loc(), ids, layout); }
+  WarpTiles tiles() { return WarpTiles(b, loc(), ids, layout, exactF32); }
   Location loc() { return func.getLoc(); }
 
   func::FuncOp func;
@@ -211,6 +216,8 @@ private:
   /// Whether the kernel takes `niter` (iterationsArgument and a solver).
   bool iterationsArgument;
   int64_t minBlocks;
+  /// f32 products as 3xTF32 instead of on tiles rounded to tf32.
+  bool exactF32;
   OpBuilder b;
 
   // Plan.
@@ -334,12 +341,6 @@ LogicalResult GridLowering::plan() {
     int64_t bytes = alignTo(type.getNumElements() *
                                 type.getElementTypeBitWidth() / 8,
                             kSharedAlignment);
-    if (!isTensorCoreElementType(type.getElementType())) {
-      load.emitOpError("loads ")
-          << type.getElementType()
-          << " tiles; the GPU lowering takes bf16 and f16 tiles";
-      return WalkResult::interrupt();
-    }
     if (type.getDimSize(1) % 16 != 0 || type.getDimSize(0) % 16 != 0) {
       load.emitOpError("loads a tile whose sizes are not multiples of 16");
       return WalkResult::interrupt();
@@ -1268,6 +1269,13 @@ SharedTile GridLowering::sharedView(int64_t byteOffset, Value dynamicOffset,
   return {memory, offset, tileType.getDimSize(0), tileType.getDimSize(1)};
 }
 
+void GridLowering::waitForTile(const SharedTile &tile) {
+  NVVM::CpAsyncWaitGroupOp::create(b, loc(), 0);
+  if (tile.elementType().isF32() && !exactF32)
+    tiles().roundToTF32(tile);
+  gpu::BarrierOp::create(b, loc());
+}
+
 SharedTile GridLowering::slotView(LoadTileOp load, Value slot) {
   Value slotOffset = arith::MulIOp::create(
       b, loc(), slot, arith::ConstantIndexOp::create(b, loc(), slotBytes));
@@ -1298,10 +1306,9 @@ LogicalResult GridLowering::lowerLoadTile(LoadTileOp load) {
                         mapping.lookup(load.getRow()),
                         sequenceExtent(load.getSource()), staging);
   NVVM::CpAsyncCommitGroupOp::create(b, loc());
-  NVVM::CpAsyncWaitGroupOp::create(b, loc(), 0);
-  gpu::BarrierOp::create(b, loc());
+  waitForTile(staging);
   Operand operand{Value(), staging};
-  if (operandFitsRegisters(layout, staging.width))
+  if (operandFitsRegisters(staging.elementType(), layout, staging.width))
     operand.registers = tiles().loadOperand(staging);
   operands[load.getResult()] = operand;
   return success();
@@ -1325,8 +1332,7 @@ LogicalResult GridLowering::lowerConditionalLoad(LoadTileOp load) {
                         mapping.lookup(load.getRow()),
                         sequenceExtent(load.getSource()), tile);
   NVVM::CpAsyncCommitGroupOp::create(b, loc());
-  NVVM::CpAsyncWaitGroupOp::create(b, loc(), 0);
-  gpu::BarrierOp::create(b, loc());
+  waitForTile(tile);
   sharedTiles[load.getResult()] = tile;
   return success();
 }
@@ -1760,10 +1766,9 @@ LogicalResult GridLowering::lowerKeyLoop(scf::ForOp loop) {
   for (Operation &op : body->without_terminator()) {
     if (nextStream < streams.size() && &op == streams[nextStream].consumer) {
       Stream &stream = streams[nextStream];
-      sharedTiles[stream.load.getResult()] =
-          slotView(stream.load, slotOf(nextStream, false));
-      NVVM::CpAsyncWaitGroupOp::create(b, loc(), 0);
-      gpu::BarrierOp::create(b, loc());
+      SharedTile &tile = sharedTiles[stream.load.getResult()];
+      tile = slotView(stream.load, slotOf(nextStream, false));
+      waitForTile(tile);
       if (nextStream + 1 < streams.size()) {
         if (failed(issueStreamLoad(streams[nextStream + 1].load, loop, iv,
                                    slotOf(nextStream + 1, false))))
@@ -1852,8 +1857,7 @@ struct SparseAttnToGPUPass
 
     for (auto [func, grid] : kernels) {
       GridLowering lowering(func, grid, scaleArgument, iterationsArgument,
-                            warps,
-                            minBlocksPerMultiprocessor);
+                            warps, minBlocksPerMultiprocessor, exactF32);
       if (failed(lowering.run(gpuModule)))
         return signalPassFailure();
     }

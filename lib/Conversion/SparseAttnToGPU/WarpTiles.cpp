@@ -28,12 +28,21 @@ using namespace mlir::sparse_attn::warp_tiles;
 namespace {
 constexpr double kLn2 = 0.6931471805599453;
 constexpr int64_t kThreadsPerWarp = 32;
-/// Columns of one mma n-tile and elements of one 16-byte chunk.
+/// Columns of one mma n-tile.
 constexpr int64_t kTileColumns = 8;
-constexpr int64_t kChunkElements = 8;
-/// The k of one mma step.
-constexpr int64_t kStepDepth = 16;
+
+/// The k of one mma step: two 16-byte chunks (16 elements of a 16-bit type,
+/// 8 of tf32).
+int64_t stepDepth(Type elementType) { return 2 * chunkElements(elementType); }
 } // namespace
+
+Type SharedTile::elementType() const {
+  return cast<MemRefType>(memory.getType()).getElementType();
+}
+
+int64_t mlir::sparse_attn::warp_tiles::chunkElements(Type elementType) {
+  return kChunkBytes * 8 / elementType.getIntOrFloatBitWidth();
+}
 
 ThreadIds mlir::sparse_attn::warp_tiles::buildThreadIds(OpBuilder &b,
                                                         Location loc) {
@@ -63,11 +72,14 @@ mlir::sparse_attn::warp_tiles::rowVectorType(MLIRContext *context,
   return VectorType::get({2 * layout.rowTiles}, Float32Type::get(context));
 }
 
-VectorType mlir::sparse_attn::warp_tiles::operandType(MLIRContext *context,
+VectorType mlir::sparse_attn::warp_tiles::operandType(Type elementType,
                                                       const WarpLayout &layout,
                                                       int64_t depth) {
-  return VectorType::get({layout.rowTiles * depth / 4},
-                         IntegerType::get(context, 32));
+  // 16 rows of `depth` elements per m-tile, over 32 lanes in 32-bit
+  // registers.
+  return VectorType::get(
+      {layout.rowTiles * depth * elementType.getIntOrFloatBitWidth() / 64},
+      IntegerType::get(elementType.getContext(), 32));
 }
 
 VectorType mlir::sparse_attn::warp_tiles::outputTileType(
@@ -76,15 +88,11 @@ VectorType mlir::sparse_attn::warp_tiles::outputTileType(
 }
 
 bool mlir::sparse_attn::warp_tiles::operandFitsRegisters(
-    const WarpLayout &layout, int64_t depth) {
-  // 32 registers: what a 16-row m-tile of a 128-wide head takes. Beyond it
-  // the accumulators of two m-tiles leave no room (FlashAttention-2 keeps
-  // the query in shared memory there too).
-  return layout.rowTiles * depth / 4 <= 32;
-}
-
-bool mlir::sparse_attn::warp_tiles::isTensorCoreElementType(Type elementType) {
-  return elementType.isBF16() || elementType.isF16();
+    Type elementType, const WarpLayout &layout, int64_t depth) {
+  // 32 registers: what a 16-row m-tile of a 128-wide 16-bit head takes.
+  // Beyond it the accumulators of two m-tiles leave no room (FlashAttention-2
+  // keeps the query in shared memory there too).
+  return operandType(elementType, layout, depth).getNumElements() <= 32;
 }
 
 int64_t mlir::sparse_attn::warp_tiles::chunkRunElements(Type elementType) {
@@ -164,17 +172,18 @@ Value WarpTiles::opaque(Value value) {
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), asmOp.getResult(0));
 }
 
-std::array<Value, 4> WarpTiles::loadMatrices(const SharedTile &tile,
-                                             int64_t row, Value laneRow,
-                                             int64_t chunk, Value laneChunk,
-                                             bool transpose) {
+Value WarpTiles::laneAddress(const SharedTile &tile, int64_t row,
+                             Value laneRow, int64_t chunk, Value laneChunk,
+                             Value laneElement) {
   // The swizzled chunk (chunk + laneChunk) ^ ((row + laneRow) & mask) is
   // (chunk & ~mask) + (((chunk & mask) | laneChunk) ^ (laneRow & mask)): a
   // lane term that takes one of (mask + 1) / 2 values and a constant.
-  int64_t chunksPerRow = tile.width / kChunkElements;
+  int64_t perChunk = chunkElements(tile.elementType());
+  int64_t chunksPerRow = tile.width / perChunk;
   int64_t mask = std::min<int64_t>(8, chunksPerRow) - 1;
   int64_t swizzleClass = chunk & mask;
-  Value &base = laneBases[{tile.offset, laneRow, laneChunk, swizzleClass}];
+  Value &base =
+      laneBases[{tile.offset, laneRow, laneChunk, laneElement, swizzleClass}];
   if (!base) {
     Value rowBits = arith::AndIOp::create(b, loc, laneRow, index(mask));
     Value laneTerm = arith::XOrIOp::create(
@@ -183,15 +192,26 @@ std::array<Value, 4> WarpTiles::loadMatrices(const SharedTile &tile,
         rowBits);
     Value start = arith::AddIOp::create(
         b, loc, arith::MulIOp::create(b, loc, laneRow, index(tile.width)),
-        arith::MulIOp::create(b, loc, laneTerm, index(kChunkElements)));
+        arith::MulIOp::create(b, loc, laneTerm, index(perChunk)));
+    if (laneElement)
+      start = arith::AddIOp::create(b, loc, start, laneElement);
     base = opaque(arith::AddIOp::create(b, loc, tile.offset, start));
   }
-  Value element = arith::AddIOp::create(
-      b, loc, base,
-      index(row * tile.width + (chunk & ~mask) * kChunkElements));
-  Type elementType =
-      cast<MemRefType>(tile.memory.getType()).getElementType();
-  auto resultType = VectorType::get({4, 2}, elementType);
+  return arith::AddIOp::create(
+      b, loc, base, index(row * tile.width + (chunk & ~mask) * perChunk));
+}
+
+std::array<Value, 4> WarpTiles::loadMatrices(const SharedTile &tile,
+                                             int64_t row, Value laneRow,
+                                             int64_t chunk, Value laneChunk,
+                                             bool transpose) {
+  Value element =
+      laneAddress(tile, row, laneRow, chunk, laneChunk, /*laneElement=*/{});
+  // Each lane receives 32 bits of every 8 x 16-byte matrix: a pair of
+  // 16-bit elements, or one 32-bit element.
+  Type elementType = tile.elementType();
+  auto resultType = VectorType::get(
+      {4, 32 / elementType.getIntOrFloatBitWidth()}, elementType);
   Value matrices = nvgpu::LdMatrixOp::create(
       b, loc, resultType, tile.memory, ValueRange{element}, transpose,
       /*numTiles=*/4);
@@ -206,8 +226,39 @@ std::array<Value, 4> WarpTiles::loadMatrices(const SharedTile &tile,
 
 std::array<Value, 4> WarpTiles::mma(ArrayRef<Value> a, ArrayRef<Value> bFragment,
                                     ArrayRef<Value> c, Type elementType) {
-  // bf16 operands travel as i32, f16 ones as vector<2xf16> (the NVVM op's
-  // operand rules).
+  if (!elementType.isF32() || !exactF32)
+    return mmaInstruction(a, bFragment, c, elementType);
+  // 3xTF32: a b ~ a_hi b_hi + a_hi b_lo + a_lo b_hi (a_lo b_lo is below f32
+  // rounding), the small terms first. An operand reused by several
+  // products is split at each use: the conversions are pure, and LLVM
+  // keeps one of each.
+  auto [aHigh, aLow] = splitTF32(a);
+  auto [bHigh, bLow] = splitTF32(bFragment);
+  std::array<Value, 4> d = mmaInstruction(aLow, bHigh, c, elementType);
+  d = mmaInstruction(aHigh, bLow, d, elementType);
+  return mmaInstruction(aHigh, bHigh, d, elementType);
+}
+
+std::pair<SmallVector<Value>, SmallVector<Value>>
+WarpTiles::splitTF32(ArrayRef<Value> registers) {
+  SmallVector<Value> high, low;
+  for (Value reg : registers) {
+    Value x = arith::BitcastOp::create(b, loc, b.getF32Type(), reg);
+    high.push_back(toTF32(x));
+    Value highF32 =
+        arith::BitcastOp::create(b, loc, b.getF32Type(), high.back());
+    Value rest = arith::SubFOp::create(b, loc, x, highF32);
+    low.push_back(toTF32(rest));
+  }
+  return {high, low};
+}
+
+std::array<Value, 4> WarpTiles::mmaInstruction(ArrayRef<Value> a,
+                                               ArrayRef<Value> bFragment,
+                                               ArrayRef<Value> c,
+                                               Type elementType) {
+  // bf16 and tf32 operands travel as i32, f16 ones as vector<2xf16> (the
+  // NVVM op's operand rules).
   auto asOperands = [&](ArrayRef<Value> registers) {
     SmallVector<Value> operands;
     for (Value reg : registers) {
@@ -218,14 +269,16 @@ std::array<Value, 4> WarpTiles::mma(ArrayRef<Value> a, ArrayRef<Value> bFragment
     }
     return operands;
   };
-  NVVM::MMATypes ptxType =
-      elementType.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
+  NVVM::MMATypes ptxType = elementType.isF16()   ? NVVM::MMATypes::f16
+                            : elementType.isF32() ? NVVM::MMATypes::tf32
+                                                  : NVVM::MMATypes::bf16;
   Type f32Type = b.getF32Type();
   auto resultType = LLVM::LLVMStructType::getLiteral(
       b.getContext(), {f32Type, f32Type, f32Type, f32Type});
   Value result = NVVM::MmaOp::create(
       b, loc, resultType, asOperands(a), asOperands(bFragment), c,
-      ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
+      ArrayRef<int64_t>{16, 8, stepDepth(elementType)}, std::nullopt,
+      std::nullopt,
       std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
       std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                      NVVM::MMALayout::col});
@@ -241,6 +294,28 @@ Value WarpTiles::packPair(Value low, Value high, Type elementType) {
   Value narrow = arith::TruncFOp::create(
       b, loc, VectorType::get({2}, elementType), pair);
   return LLVM::BitcastOp::create(b, loc, b.getI32Type(), narrow);
+}
+
+Value WarpTiles::toTF32(Value value) {
+  return NVVM::ConvertFloatToTF32Op::create(b, loc, b.getI32Type(), value,
+                                            NVVM::FPRoundingMode::RNA,
+                                            NVVM::SaturationMode::NONE,
+                                            /*relu=*/false);
+}
+
+SmallVector<Value> WarpTiles::packWeights(ArrayRef<Value> weights,
+                                          Type elementType) {
+  SmallVector<Value> packed;
+  if (elementType.isF32()) {
+    for (Value weight : weights)
+      packed.push_back(exactF32 ? Value(arith::BitcastOp::create(
+                                      b, loc, b.getI32Type(), weight))
+                                : toTF32(weight));
+    return packed;
+  }
+  for (int64_t e = 0, n = weights.size(); e < n; e += 2)
+    packed.push_back(packPair(weights[e], weights[e + 1], elementType));
+  return packed;
 }
 
 // Maxima are llvm.maxnum, one max.f32 (arith's maximumf and maxnumf leave
@@ -285,60 +360,74 @@ Value WarpTiles::reduceRow(ArrayRef<Value> elements, int64_t columns,
 // Data movement
 //===----------------------------------------------------------------------===//
 
-void WarpTiles::copyTileAsync(Value source, Value batch, Value head, Value row,
-                              Value rowLimit, const SharedTile &tile) {
+std::pair<Value, Value> WarpTiles::copyOwner(const SharedTile &tile) {
+  int64_t chunksPerRow = tile.width / chunkElements(tile.elementType());
+  return {arith::DivUIOp::create(b, loc, ids.thread, index(chunksPerRow)),
+          arith::RemUIOp::create(b, loc, ids.thread, index(chunksPerRow))};
+}
+
+void WarpTiles::forEachCopiedChunk(const SharedTile &tile,
+                                   std::pair<Value, Value> owner,
+                                   function_ref<void(Value, Value)> body) {
   // Thread t copies 16-byte chunk t % C of rows t / C + k * (threads / C):
   // consecutive threads read consecutive chunks of a row, and the rows of
   // one thread are a constant distance apart (its addresses differ by
   // immediates).
-  int64_t chunksPerRow = tile.width / kChunkElements;
+  auto [firstRow, rowChunk] = owner;
+  int64_t perChunk = chunkElements(tile.elementType());
+  int64_t chunksPerRow = tile.width / perChunk;
   int64_t mask = std::min<int64_t>(8, chunksPerRow) - 1;
   int64_t rowStep = layout.numThreads() / chunksPerRow;
-  Value firstRow = arith::DivUIOp::create(b, loc, ids.thread, index(chunksPerRow));
-  Value rowChunk = arith::RemUIOp::create(b, loc, ids.thread, index(chunksPerRow));
-  Value sourceColumn =
-      arith::MulIOp::create(b, loc, rowChunk, index(kChunkElements));
-  auto emitCopies = [&](bool guarded) {
-    // With rows a multiple of 8 apart the swizzle is the thread's own for
-    // all its rows: one opaque base and immediate offsets.
-    Value swizzleBase;
-    if (rowStep % (mask + 1) == 0) {
-      Value swizzled = arith::AddIOp::create(
-          b, loc, arith::AndIOp::create(b, loc, rowChunk, index(~mask)),
-          arith::XOrIOp::create(
-              b, loc, arith::AndIOp::create(b, loc, rowChunk, index(mask)),
-              arith::AndIOp::create(b, loc, firstRow, index(mask))));
-      swizzleBase = opaque(arith::AddIOp::create(
+  // With rows a multiple of 8 apart the swizzle is the thread's own for
+  // all its rows: one opaque base and immediate offsets.
+  Value swizzleBase;
+  if (rowStep % (mask + 1) == 0) {
+    Value swizzled = arith::AddIOp::create(
+        b, loc, arith::AndIOp::create(b, loc, rowChunk, index(~mask)),
+        arith::XOrIOp::create(
+            b, loc, arith::AndIOp::create(b, loc, rowChunk, index(mask)),
+            arith::AndIOp::create(b, loc, firstRow, index(mask))));
+    swizzleBase = opaque(arith::AddIOp::create(
+        b, loc, tile.offset,
+        arith::AddIOp::create(
+            b, loc, arith::MulIOp::create(b, loc, firstRow, index(tile.width)),
+            arith::MulIOp::create(b, loc, swizzled, index(perChunk)))));
+  }
+  for (int64_t first = 0; first < tile.rows; first += rowStep) {
+    OpBuilder::InsertionGuard guard(b);
+    Value tileRow = arith::AddIOp::create(b, loc, firstRow, index(first));
+    if (first + rowStep > tile.rows) {
+      Value inTile = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                           tileRow, index(tile.rows));
+      auto ifOp = scf::IfOp::create(b, loc, inTile, /*withElseRegion=*/false);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+    }
+    Value destination;
+    if (swizzleBase) {
+      destination = arith::AddIOp::create(b, loc, swizzleBase,
+                                           index(first * tile.width));
+    } else {
+      Value swizzled = arith::XOrIOp::create(
+          b, loc, rowChunk,
+          arith::AndIOp::create(b, loc, tileRow, index(mask)).getResult());
+      destination = arith::AddIOp::create(
           b, loc, tile.offset,
           arith::AddIOp::create(
-              b, loc, arith::MulIOp::create(b, loc, firstRow, index(tile.width)),
-              arith::MulIOp::create(b, loc, swizzled, index(kChunkElements)))));
+              b, loc, arith::MulIOp::create(b, loc, tileRow, index(tile.width)),
+              arith::MulIOp::create(b, loc, swizzled, index(perChunk))));
     }
-    for (int64_t first = 0; first < tile.rows; first += rowStep) {
-      OpBuilder::InsertionGuard guard(b);
-      Value tileRow = arith::AddIOp::create(b, loc, firstRow, index(first));
-      if (first + rowStep > tile.rows) {
-        Value inTile = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                             tileRow, index(tile.rows));
-        auto ifOp = scf::IfOp::create(b, loc, inTile, /*withElseRegion=*/false);
-        b.setInsertionPointToStart(ifOp.thenBlock());
-      }
-      Value destination;
-      if (swizzleBase) {
-        destination = arith::AddIOp::create(b, loc, swizzleBase,
-                                             index(first * tile.width));
-      } else {
-        Value swizzled = arith::XOrIOp::create(
-            b, loc, rowChunk,
-            arith::AndIOp::create(b, loc, tileRow, index(mask)).getResult());
-        destination = arith::AddIOp::create(
-            b, loc, tile.offset,
-            arith::AddIOp::create(
-                b, loc,
-                arith::MulIOp::create(b, loc, tileRow, index(tile.width)),
-                arith::MulIOp::create(b, loc, swizzled,
-                                      index(kChunkElements))));
-      }
+    body(tileRow, destination);
+  }
+}
+
+void WarpTiles::copyTileAsync(Value source, Value batch, Value head, Value row,
+                              Value rowLimit, const SharedTile &tile) {
+  int64_t perChunk = chunkElements(tile.elementType());
+  std::pair<Value, Value> owner = copyOwner(tile);
+  Value sourceColumn =
+      arith::MulIOp::create(b, loc, owner.second, index(perChunk));
+  auto emitCopies = [&](bool guarded) {
+    forEachCopiedChunk(tile, owner, [&](Value tileRow, Value destination) {
       Value sourceRow = arith::AddIOp::create(b, loc, row, tileRow);
       Value copied;
       if (guarded) {
@@ -347,14 +436,14 @@ void WarpTiles::copyTileAsync(Value source, Value batch, Value head, Value row,
         Value inBounds = arith::CmpIOp::create(
             b, loc, arith::CmpIPredicate::slt, sourceRow, rowLimit);
         sourceRow = arith::SelectOp::create(b, loc, inBounds, sourceRow, row);
-        copied = arith::SelectOp::create(b, loc, inBounds,
-                                         index(kChunkElements), index(0));
+        copied = arith::SelectOp::create(b, loc, inBounds, index(perChunk),
+                                         index(0));
       }
       nvgpu::DeviceAsyncCopyOp::create(
           b, loc, tile.memory, ValueRange{destination}, source,
           ValueRange{batch, head, sourceRow, sourceColumn},
-          b.getIndexAttr(kChunkElements), copied, b.getUnitAttr());
-    }
+          b.getIndexAttr(perChunk), copied, b.getUnitAttr());
+    });
   };
   // Only a tile that reaches past the end needs the row checks.
   Value end = arith::AddIOp::create(b, loc, row, index(tile.rows));
@@ -382,6 +471,26 @@ Value WarpTiles::chunkOffset(const SharedTile &tile, Value row, Value chunk) {
           arith::MulIOp::create(b, loc, swizzled, index(kChunkElements))));
 }
 
+void WarpTiles::roundToTF32(const SharedTile &tile) {
+  // Rows past the tensor's end were zero-filled: rounding keeps them 0.
+  auto chunkType = VectorType::get({chunkElements(tile.elementType())},
+                                   tile.elementType());
+  forEachCopiedChunk(
+      tile, copyOwner(tile), [&](Value, Value destination) {
+        // Chunks are 16-byte aligned: one ld/st.shared.v4 each.
+        Value chunk = vector::LoadOp::create(
+            b, loc, chunkType, tile.memory, ValueRange{destination},
+            /*nontemporal=*/false, llvm::Align(kChunkBytes));
+        SmallVector<Value> rounded;
+        for (Value element : unpack(chunk))
+          rounded.push_back(arith::BitcastOp::create(b, loc, b.getF32Type(),
+                                                     toTF32(element)));
+        vector::StoreOp::create(b, loc, pack(chunkType, rounded), tile.memory,
+                                ValueRange{destination}, /*nontemporal=*/false,
+                                llvm::Align(kChunkBytes));
+      });
+}
+
 std::pair<Value, Value> WarpTiles::operandLanes() {
   // Lanes 8m..8m+7 address matrix m: rows +8 for m odd, columns +8 for m >= 2
   // (a0: rows 0-7, a1: rows 8-15, a2/a3 the same at columns 8-15).
@@ -399,7 +508,8 @@ SmallVector<Value> WarpTiles::operandStep(const Operand &operand,
                                           ArrayRef<Value> registers,
                                           std::pair<Value, Value> lanes,
                                           int64_t rowTile, int64_t step) {
-  int64_t steps = operand.shared.width / kStepDepth;
+  int64_t steps =
+      operand.shared.width / stepDepth(operand.shared.elementType());
   if (operand.registers)
     return SmallVector<Value>(
         registers.slice(4 * (rowTile * steps + step), 4));
@@ -414,10 +524,11 @@ Value WarpTiles::loadOperand(const SharedTile &tile) {
   std::pair<Value, Value> lanes = operandLanes();
   SmallVector<Value> registers;
   for (int64_t rowTile = 0; rowTile < layout.rowTiles; ++rowTile)
-    for (int64_t step = 0; step < tile.width / kStepDepth; ++step)
+    for (int64_t step = 0; step < tile.width / stepDepth(tile.elementType());
+         ++step)
       llvm::append_range(registers,
                          operandStep(shared, {}, lanes, rowTile, step));
-  return pack(operandType(b.getContext(), layout, tile.width), registers);
+  return pack(operandType(tile.elementType(), layout, tile.width), registers);
 }
 
 void WarpTiles::storeTileRows(Value tile, Value rows, Value dest, Value batch,
@@ -664,7 +775,8 @@ Value WarpTiles::scoreProducts(const Operand &query, const SharedTile &keys,
       b, loc, arith::DivUIOp::create(b, loc, ids.matrix, index(2)), index(8));
   Value keyRow = arith::AddIOp::create(b, loc, keyInPair, ids.matrixRow);
   Value chunkInStep = arith::RemUIOp::create(b, loc, ids.matrix, index(2));
-  for (int64_t step = 0; step < keys.width / kStepDepth; ++step) {
+  // (The same addresses in chunks for tf32: b0 is depth t, b1 depth t + 4.)
+  for (int64_t step = 0; step < keys.width / stepDepth(elementType); ++step) {
     SmallVector<SmallVector<Value>> a;
     for (int64_t rowTile = 0; rowTile < layout.rowTiles; ++rowTile)
       a.push_back(operandStep(query, registers, lanes, rowTile, step));
@@ -687,6 +799,8 @@ Value WarpTiles::scoreProducts(const Operand &query, const SharedTile &keys,
 Value WarpTiles::accumulateProducts(Value acc, ArrayRef<Value> weights,
                                     const SharedTile &values,
                                     Type elementType) {
+  if (elementType.isF32())
+    return accumulateTF32Products(acc, weights, values);
   SmallVector<Value> out = unpack(acc);
   int64_t keyTiles = values.rows / kTileColumns;
   int64_t valueTiles = values.width / kTileColumns;
@@ -696,7 +810,7 @@ Value WarpTiles::accumulateProducts(Value acc, ArrayRef<Value> weights,
       b, loc, arith::RemUIOp::create(b, loc, ids.matrix, index(2)), index(8));
   Value keyRow = arith::AddIOp::create(b, loc, keyInPair, ids.matrixRow);
   Value chunkInPair = arith::DivUIOp::create(b, loc, ids.matrix, index(2));
-  for (int64_t step = 0; step < values.rows / kStepDepth; ++step) {
+  for (int64_t step = 0; step < values.rows / stepDepth(elementType); ++step) {
     // The A operand of P from the packed score accumulators of n-tiles
     // 2 step and 2 step + 1 (rows g, g + 8; keys 2t, 2t + 8).
     SmallVector<ArrayRef<Value>> a;
@@ -714,6 +828,50 @@ Value WarpTiles::accumulateProducts(Value acc, ArrayRef<Value> weights,
                   ArrayRef<Value>(out).slice(4 * n, 4), elementType);
           std::copy(d.begin(), d.end(), out.begin() + 4 * n);
         }
+    }
+  }
+  return pack(cast<VectorType>(acc.getType()), out);
+}
+
+Value WarpTiles::accumulateTF32Products(Value acc, ArrayRef<Value> weights,
+                                        const SharedTile &values) {
+  // A k-step is the 8 keys of one score n-tile, its k-slot t holding key
+  // 2t and k-slot t + 4 key 2t + 1: P's A registers (rows g, g + 8; slots
+  // t, t + 4) are then the tile's accumulators (rows g, g + 8; keys 2t,
+  // 2t + 1), and the B registers of value n-tile n are V[2t][8n + g] and
+  // V[2t + 1][8n + g]. Within the quad's four rows and each of the eight
+  // lanes' swizzled chunks, those 32-bit loads hit 32 distinct banks.
+  SmallVector<Value> out = unpack(acc);
+  int64_t keyTiles = values.rows / kTileColumns;
+  int64_t valueTiles = values.width / kTileColumns;
+  Value evenKey = arith::MulIOp::create(b, loc, ids.quadLane, index(2));
+  Value laneRows[] = {evenKey,
+                      arith::AddIOp::create(b, loc, evenKey, index(1))};
+  Value laneChunk = arith::DivUIOp::create(b, loc, ids.group, index(4));
+  Value laneElement = arith::RemUIOp::create(b, loc, ids.group, index(4));
+  for (int64_t step = 0; step < keyTiles; ++step) {
+    SmallVector<SmallVector<Value>> a;
+    for (int64_t rowTile = 0; rowTile < layout.rowTiles; ++rowTile) {
+      ArrayRef<Value> p = weights.slice(4 * (rowTile * keyTiles + step), 4);
+      a.push_back({p[0], p[2], p[1], p[3]});
+    }
+    for (int64_t valueTile = 0; valueTile < valueTiles; ++valueTile) {
+      SmallVector<Value> bFragment;
+      for (Value laneRow : laneRows) {
+        Value element =
+            laneAddress(values, kTileColumns * step, laneRow, 2 * valueTile,
+                        laneChunk, laneElement);
+        Value value = memref::LoadOp::create(b, loc, values.memory, element);
+        bFragment.push_back(
+            arith::BitcastOp::create(b, loc, b.getI32Type(), value));
+      }
+      for (int64_t rowTile = 0; rowTile < layout.rowTiles; ++rowTile) {
+        int64_t n = rowTile * valueTiles + valueTile;
+        std::array<Value, 4> d =
+            mma(a[rowTile], bFragment, ArrayRef<Value>(out).slice(4 * n, 4),
+                values.elementType());
+        std::copy(d.begin(), d.end(), out.begin() + 4 * n);
+      }
     }
   }
   return pack(cast<VectorType>(acc.getType()), out);
@@ -786,10 +944,8 @@ SmallVector<Value> WarpTiles::onlineSoftmax(Value scores,
   if (!values)
     return results;
   // P in the element type right away: half the registers of f32 while the
-  // products run.
-  SmallVector<Value> packed;
-  for (int64_t e = 0, n = p.size(); e < n; e += 2)
-    packed.push_back(packPair(p[e], p[e + 1], elementType));
+  // products run (tf32 for f32 values).
+  SmallVector<Value> packed = packWeights(p, elementType);
   // Once the running maxima settle, the rescale factors are exactly 1: the
   // thread skips the multiplications of its accumulator (one per element,
   // as many as the scores' elementwise work together) unless one of its
@@ -958,10 +1114,8 @@ Value WarpTiles::elasticAccumulate(Value scores, const SharedTile &values,
         b, loc, score, exp2(arith::SubFOp::create(b, loc, score, m[r])), l[r],
         shift[r]));
   }
-  SmallVector<Value> packed;
-  for (int64_t e = 0, n = w.size(); e < n; e += 2)
-    packed.push_back(packPair(w[e], w[e + 1], elementType));
-  return accumulateProducts(acc, packed, values, elementType);
+  return accumulateProducts(acc, packWeights(w, elementType), values,
+                            elementType);
 }
 
 std::pair<Value, Value> WarpTiles::rowMax(Value scores, Value max,
@@ -1159,10 +1313,8 @@ WarpTiles::entmaxAccumulate(EntmaxAttr config, Value scores,
         config.getExponent()));
   for (int64_t r = 0, rows = l.size(); r < rows; ++r)
     l[r] = reduceRow(w, columns, r, l[r], RowReduction::Sum);
-  SmallVector<Value> packed;
-  for (int64_t e = 0, n = w.size(); e < n; e += 2)
-    packed.push_back(packPair(w[e], w[e + 1], elementType));
-  return {accumulateProducts(acc, packed, values, elementType),
+  return {accumulateProducts(acc, packWeights(w, elementType), values,
+                             elementType),
           pack(rowVectorType(b.getContext(), layout), l)};
 }
 

@@ -14,11 +14,12 @@
 //   `4 (m C/8 + n) + 2h + p` is row `g + 8h`, column `8n + 2t + p`);
 // - of a row vector [TQ]: rows `g` and `g + 8`, as `vector<2 rowTiles x f32>`
 //   (element `2m + h`, replicated over the four threads of a quad);
-// - of a 16-bit tile used as the left operand (the query tile [TQ, D]): the
-//   A fragments of every 16-wide k-step, as `vector<rowTiles * D/4 x i32>`
-//   (two elements per i32), or, when that would take too many registers,
-//   nothing: the tile stays in shared memory and each product reloads it;
-// - of a 16-bit output tile [TQ, C]: as the f32 tile, in its element type.
+// - of a tile used as the left operand (the query tile [TQ, D]): the A
+//   fragments of every k-step, as `vector<rowTiles * D * bits/64 x i32>`
+//   (two 16-bit elements or one tf32 element per i32), or, when that would
+//   take too many registers, nothing: the tile stays in shared memory and
+//   each product reloads it;
+// - of an output tile [TQ, C]: as the f32 tile, in its element type.
 //
 // Key and value tiles are the right-hand operands: they stay in shared
 // memory (`SharedTile`), rows of 16-byte chunks with the chunk index XORed
@@ -32,6 +33,16 @@
 // per run, element `4 (m C/8 + n) + 2h + p` with `n = (V/2) k + a` is
 // column `4V k + V t + 2a + p`: a quad reads 4V consecutive columns of a
 // row with one vector load per thread.
+//
+// f32 tiles run on the tf32 tensor cores (mma.sync m16n8k8 .tf32, f32
+// accumulators in the same layout): staged tiles are rounded to tf32 in
+// shared memory (cvt.rna) by the threads that copied them, P is rounded in
+// registers. ldmatrix moves 32-bit elements as pairs of b16 (the A and the
+// K^T fragments); V of P @ V, which would need a 32-bit transpose, is read
+// with 32-bit loads, its k-steps' keys permuted so that P's A fragments are
+// its accumulator registers unchanged (accumulateProducts). With `exactF32`
+// nothing is rounded ahead: each f32 product is three tf32 products of a
+// hi/lo split of its operands (3xTF32), near f32 accuracy.
 //
 //===----------------------------------------------------------------------===//
 
@@ -66,14 +77,19 @@ struct ThreadIds {
 
 ThreadIds buildThreadIds(OpBuilder &b, Location loc);
 
-/// A [rows, width] tile of 16-bit elements in shared memory, swizzled: row
-/// `r`, 16-byte chunk `c` is at element `offset + r * width + 8 * c'` of
-/// `memory` with `c' = c ^ (r mod 8)` (mod the chunks of a row when fewer).
+/// A [rows, width] tile of 16- or 32-bit elements in shared memory,
+/// swizzled: row `r`, 16-byte chunk `c` is at element
+/// `offset + r * width + E * c'` of `memory` (E elements a chunk) with
+/// `c' = c ^ (r mod 8)` (mod the chunks of a row when fewer).
 struct SharedTile {
   Value memory; // memref<N x T, #gpu.address_space<workgroup>>: all of it
   Value offset; // index
   int64_t rows = 0, width = 0;
+  Type elementType() const;
 };
+
+/// Elements of `elementType` in one 16-byte chunk.
+int64_t chunkElements(Type elementType);
 
 /// How the rows of a query tile are spread over a CTA.
 struct WarpLayout {
@@ -95,16 +111,14 @@ struct Operand {
 VectorType accumulatorType(MLIRContext *context, const WarpLayout &layout,
                            int64_t columns);
 VectorType rowVectorType(MLIRContext *context, const WarpLayout &layout);
-VectorType operandType(MLIRContext *context, const WarpLayout &layout,
+VectorType operandType(Type elementType, const WarpLayout &layout,
                        int64_t depth);
 VectorType outputTileType(Type elementType, const WarpLayout &layout,
                           int64_t columns);
 /// Whether the A fragments of a [TQ, depth] operand fit the register budget
 /// (else the operand stays in shared memory).
-bool operandFitsRegisters(const WarpLayout &layout, int64_t depth);
-
-/// Whether a tile of `elementType` can feed the tensor cores here.
-bool isTensorCoreElementType(Type elementType);
+bool operandFitsRegisters(Type elementType, const WarpLayout &layout,
+                          int64_t depth);
 
 /// Elements of `elementType` in one 16-byte run of a row-wise entmax chunk;
 /// a quad covers four runs, so chunk widths are multiples of four runs.
@@ -117,8 +131,8 @@ enum class RowReduction { Sum, Max, Min };
 class WarpTiles {
 public:
   WarpTiles(OpBuilder &builder, Location loc, const ThreadIds &ids,
-            const WarpLayout &layout)
-      : b(builder), loc(loc), ids(ids), layout(layout) {}
+            const WarpLayout &layout, bool exactF32)
+      : b(builder), loc(loc), ids(ids), layout(layout), exactF32(exactF32) {}
 
   //===--------------------------------------------------------------------===//
   // Data movement
@@ -134,6 +148,11 @@ public:
   /// The element offset in `tile.memory` of 16-byte chunk `chunk` of row
   /// `row` of `tile`, where copyTileAsync puts it (swizzled).
   Value chunkOffset(const SharedTile &tile, Value row, Value chunk);
+
+  /// Rounds the chunks of an f32 `tile` that this thread copied to tf32
+  /// (cvt.rna), in place: after their cp.async completes, before the
+  /// barrier that publishes the tile.
+  void roundToTF32(const SharedTile &tile);
 
   /// The A-operand fragments of this warp's rows of `tile`.
   Value loadOperand(const SharedTile &tile);
@@ -302,26 +321,56 @@ private:
                                  std::pair<Value, Value> lanes,
                                  int64_t rowTile, int64_t step);
 
+  /// The element of `tile` at row `row + laneRow`, 16-byte chunk
+  /// `chunk + laneChunk` (before swizzling), element `laneElement` of the
+  /// chunk (none: 0), with `row` a multiple of 8, `chunk` even and
+  /// `laneChunk` 0 or 1: an opaque lane base plus an immediate.
+  Value laneAddress(const SharedTile &tile, int64_t row, Value laneRow,
+                    int64_t chunk, Value laneChunk, Value laneElement);
   /// ldmatrix.x4 of `tile`: this lane addresses row `row + laneRow` at
-  /// 16-byte chunk `chunk + laneChunk` (before swizzling), with `row` a
-  /// multiple of 8, `chunk` even and `laneChunk` 0 or 1. Four i32 registers.
+  /// 16-byte chunk `chunk + laneChunk` (laneAddress). Four i32 registers.
   std::array<Value, 4> loadMatrices(const SharedTile &tile, int64_t row,
                                     Value laneRow, int64_t chunk,
                                     Value laneChunk, bool transpose);
+
+  /// This thread's first row and chunk of a tile's cp.async copies.
+  std::pair<Value, Value> copyOwner(const SharedTile &tile);
+  /// Calls `body(tileRow, destination)` for each chunk of `tile` that the
+  /// thread of `owner` copies, `destination` its element offset in the
+  /// tile's memory.
+  void forEachCopiedChunk(const SharedTile &tile, std::pair<Value, Value> owner,
+                          function_ref<void(Value, Value)> body);
   /// `value`, opaque to LLVM: addresses built on it stay in the loop that
   /// computes them (with immediate offsets) instead of being hoisted out as
   /// one register each.
   Value opaque(Value value);
-  /// d = a * b + c, one m16n8k16 instruction.
+  /// d = a * b + c, one m16n8k16 instruction (m16n8k8 .tf32 for f32; three
+  /// of them with exactF32).
   std::array<Value, 4> mma(ArrayRef<Value> a, ArrayRef<Value> bFragment,
                            ArrayRef<Value> c, Type elementType);
+  /// One mma.sync instruction of `elementType` operands.
+  std::array<Value, 4> mmaInstruction(ArrayRef<Value> a,
+                                      ArrayRef<Value> bFragment,
+                                      ArrayRef<Value> c, Type elementType);
+  /// f32 registers (as i32) split into tf32 parts, x ~ hi + lo.
+  std::pair<SmallVector<Value>, SmallVector<Value>>
+  splitTF32(ArrayRef<Value> registers);
   /// Two f32 values as one i32 of two 16-bit `elementType` values.
   Value packPair(Value low, Value high, Type elementType);
+  /// An f32 value rounded to tf32 (cvt.rna), as i32.
+  Value toTF32(Value value);
+  /// The f32 elements of a tile in the accumulator layout as the A operand
+  /// of a product with an `elementType` tile: pairs (packPair), or tf32
+  /// elements (f32 ones with exactF32).
+  SmallVector<Value> packWeights(ArrayRef<Value> weights, Type elementType);
 
-  /// `acc + P @ values`, P given as i32 pairs of the element type in the
-  /// accumulator layout of a [TQ, values.rows] tile (element pair e / 2).
+  /// `acc + P @ values`, P given as packWeights of a tile in the
+  /// accumulator layout of a [TQ, values.rows] tile.
   Value accumulateProducts(Value acc, ArrayRef<Value> weights,
                            const SharedTile &values, Type elementType);
+  /// accumulateProducts of f32 values (tf32 weights).
+  Value accumulateTF32Products(Value acc, ArrayRef<Value> weights,
+                               const SharedTile &values);
 
   /// Whether `predicate` (i1) holds in some thread of the CTA; a barrier
   /// every thread must reach.
@@ -344,9 +393,11 @@ private:
   Location loc;
   const ThreadIds &ids;
   const WarpLayout &layout;
-  /// The opaque lane bases of this op's ldmatrix loads, by tile offset,
-  /// lane row, lane chunk and swizzle class.
-  DenseMap<std::tuple<Value, Value, Value, int64_t>, Value> laneBases;
+  /// f32 products as 3xTF32 (the tiles are not rounded in shared memory).
+  bool exactF32;
+  /// The opaque lane bases of this op's shared-memory loads, by tile
+  /// offset, lane row, lane chunk, lane element and swizzle class.
+  DenseMap<std::tuple<Value, Value, Value, Value, int64_t>, Value> laneBases;
 };
 
 } // namespace mlir::sparse_attn::warp_tiles

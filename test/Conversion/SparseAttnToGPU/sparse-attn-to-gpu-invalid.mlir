@@ -2,18 +2,6 @@
 // RUN:   --sparse-attn-skip-blocks --sparse-attn-fuse --canonicalize \
 // RUN:   --sparse-attn-to-gpu -verify-diagnostics
 
-// f32 tiles need the tf32 path, which the lowering does not have yet.
-func.func @f32_tiles(%q: tensor<1x2x128x64xf32>) -> tensor<1x2x128x64xf32> {
-  // expected-error@+1 {{loads 'f32' tiles; the GPU lowering takes bf16 and f16 tiles}}
-  %o = sparse_attn.attention softmax %q, %q, %q
-      : tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32>
-      -> tensor<1x2x128x64xf32>
-  return %o : tensor<1x2x128x64xf32>
-}
-
-
-// -----
-
 // One kernel per function: a second grid has no place.
 // expected-error@+1 {{must hold exactly one tiled grid at its top level to become a kernel}}
 func.func @two_grids(%q: tensor<1x2x128x64xbf16>)
