@@ -41,7 +41,7 @@ public:
                    const KernelInterface &interface, const ThreadIds &ids,
                    const WarpLayout &layout, OpBuilder &b)
       : op(op), config(config), b(b), loc(op.getLoc()), ids(ids),
-        tiles(b, loc, ids, layout) {
+        tiles(b, loc, ids, layout, /*exactF32=*/false) {
     stride = config.getStride();
     queryBlock = op.getQueryBlock();
     keyBlock = op.getKeyBlock();
@@ -597,7 +597,8 @@ LogicalResult mlir::sparse_attn::lowerBlockSelection(func::FuncOp func,
                               "function's arguments and be returned by it to "
                               "become a kernel");
   RankedTensorType queryType = select.getQuery().getType();
-  if (!isTensorCoreElementType(queryType.getElementType()) ||
+  Type elementType = queryType.getElementType();
+  if (!(elementType.isBF16() || elementType.isF16()) ||
       queryType.getElementType() != select.getKey().getType().getElementType())
     return select.emitOpError("reads ")
            << queryType.getElementType()

@@ -458,7 +458,8 @@ void WarpTiles::copyTileAsync(Value source, Value batch, Value head, Value row,
 }
 
 Value WarpTiles::chunkOffset(const SharedTile &tile, Value row, Value chunk) {
-  int64_t mask = std::min<int64_t>(8, tile.width / kChunkElements) - 1;
+  int64_t perChunk = chunkElements(tile.elementType());
+  int64_t mask = std::min<int64_t>(8, tile.width / perChunk) - 1;
   Value swizzled = arith::AddIOp::create(
       b, loc, arith::AndIOp::create(b, loc, chunk, index(~mask)),
       arith::XOrIOp::create(b, loc,
@@ -468,7 +469,7 @@ Value WarpTiles::chunkOffset(const SharedTile &tile, Value row, Value chunk) {
       b, loc, tile.offset,
       arith::AddIOp::create(
           b, loc, arith::MulIOp::create(b, loc, row, index(tile.width)),
-          arith::MulIOp::create(b, loc, swizzled, index(kChunkElements))));
+          arith::MulIOp::create(b, loc, swizzled, index(perChunk))));
 }
 
 void WarpTiles::roundToTF32(const SharedTile &tile) {
