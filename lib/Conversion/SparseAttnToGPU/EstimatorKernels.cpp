@@ -599,10 +599,9 @@ LogicalResult mlir::sparse_attn::lowerBlockSelection(func::FuncOp func,
   RankedTensorType queryType = select.getQuery().getType();
   Type elementType = queryType.getElementType();
   if (!(elementType.isBF16() || elementType.isF16()) ||
-      queryType.getElementType() != select.getKey().getType().getElementType())
+      elementType != select.getKey().getType().getElementType())
     return select.emitOpError("reads ")
-           << queryType.getElementType()
-           << " tensors; the GPU lowering takes bf16 and f16";
+           << elementType << " tensors; the GPU lowering takes bf16 and f16";
   int64_t stride = config.getStride();
   int64_t queryGroups = select.getQueryBlock() / stride;
   int64_t keyGroups = select.getKeyBlock() / stride;

@@ -177,6 +177,10 @@ private:
   Value lowerHistogramConstant(MemRefType type, FloatAttr value);
   /// The entmax, row-max and any-above tile ops.
   LogicalResult lowerEntmaxOp(Operation *op);
+  /// An index operand (a constant or a value of the grid), lowered.
+  Value loweredIndex(OpFoldResult index);
+  /// The offsets of a slice, lowered.
+  SmallVector<Value> loweredOffsets(OffsetSizeAndStrideOpInterface slice);
   /// The column of a record of row vectors that a slice reads or writes
   /// (offsets [0, column], sizes [TQ, 1], unit strides), lowered.
   std::optional<Value> recordColumn(OffsetSizeAndStrideOpInterface slice);
@@ -758,13 +762,7 @@ LogicalResult GridLowering::lowerGridTerminator(scf::InParallelOp terminator) {
     if (!dest || !tile)
       return insert.emitOpError("must insert rows [0, n) of a tile into an "
                                 "output of the grid");
-    SmallVector<Value> offsets;
-    for (OpFoldResult offset : insert.getMixedOffsets()) {
-      Value value = getValueOrCreateConstantIndexOp(b, loc(), offset);
-      if (Value lowered = mapping.lookupOrNull(value))
-        value = lowered;
-      offsets.push_back(value);
-    }
+    SmallVector<Value> offsets = loweredOffsets(insert);
     bool isRowVector = cast<VectorType>(tile.getType()) ==
                        rowVectorType(b.getContext(), layout);
     if (offsets.size() == 3 && isRowVector) {
@@ -1031,13 +1029,7 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
             return insert.emitOpError("must store the leading rows and "
                                       "columns of a chunk into a slab of an "
                                       "output");
-          SmallVector<Value> offsets;
-          for (OpFoldResult offset : insert.getMixedOffsets()) {
-            Value value = getValueOrCreateConstantIndexOp(b, loc(), offset);
-            if (Value lowered = mapping.lookupOrNull(value))
-              value = lowered;
-            offsets.push_back(value);
-          }
+          SmallVector<Value> offsets = loweredOffsets(insert);
           tiles().storeChunk(it->second.tile, slab,
                              it->second.rows, it->second.columns, offsets[0],
                              offsets[1]);
@@ -1116,10 +1108,21 @@ GridLowering::recordColumn(OffsetSizeAndStrideOpInterface slice) {
       getConstantIntValue(sizes[0]) != tileRows ||
       getConstantIntValue(sizes[1]) != 1 || !slice.hasUnitStride())
     return std::nullopt;
-  Value column = getValueOrCreateConstantIndexOp(b, loc(), offsets[1]);
-  if (Value lowered = mapping.lookupOrNull(column))
+  return loweredIndex(offsets[1]);
+}
+
+Value GridLowering::loweredIndex(OpFoldResult index) {
+  Value value = getValueOrCreateConstantIndexOp(b, loc(), index);
+  if (Value lowered = mapping.lookupOrNull(value))
     return lowered;
-  return column;
+  return value;
+}
+
+SmallVector<Value>
+GridLowering::loweredOffsets(OffsetSizeAndStrideOpInterface slice) {
+  return llvm::map_to_vector(slice.getMixedOffsets(), [&](OpFoldResult offset) {
+    return loweredIndex(offset);
+  });
 }
 
 Value GridLowering::lowerHistogramConstant(MemRefType type, FloatAttr value) {
