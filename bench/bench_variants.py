@@ -3,10 +3,11 @@
 variants: tile sizes, warps), each bundle in its own runtime; a bundle
 without the specialization of a case is skipped for it. For entmax, each
 `--niter` count is timed with the relative difference of its output from the
-largest count's (how many solver passes the inputs need, what each costs).
+largest count's (how many solver passes the inputs need, what each costs),
+and with `--adasplash` AdaSplash's time on the same inputs (its defaults).
 
     python3 bench/bench_variants.py BUNDLE... [--cases "B,H,N,D,causal;..."]
-        [--normalizer softmax|entmax] [--alpha A] [--niter 1,2,...]
+        [--normalizer softmax|entmax] [--alpha A] [--niter 1,2,...] [--adasplash]
 """
 
 import argparse
@@ -31,6 +32,8 @@ def main():
     parser.add_argument("--alpha", type=float, default=1.5)
     parser.add_argument("--niter", default="10",
                         help="entmax solver caps to time, comma-separated")
+    parser.add_argument("--adasplash", action="store_true",
+                        help="also time AdaSplash (entmax; importable `adasplash`)")
     args = parser.parse_args()
     niters = sorted(int(n) for n in args.niter.split(","))
     runtimes = []
@@ -53,6 +56,13 @@ def main():
             specialization = {"normalizer": "entmax", "alpha": f"{args.alpha:g}",
                               **specialization}
         tensors = {"q": q, "k": k, "v": v, "out": out}
+        if args.adasplash and args.normalizer == "entmax":
+            import adasplash
+            ms = triton.testing.do_bench(
+                lambda: adasplash.adasplash(q, k, v, alpha=args.alpha, is_causal=bool(causal)),
+                warmup=25, rep=100, return_mode="median")
+            print(f"B={batch} H={heads} N={length} D={dim} causal={causal} adasplash: "
+                  f"{ms:.3f} ms {flops / ms / 1e9:.1f} TFLOP/s", flush=True)
         for name, runtime in runtimes:
             try:
                 kernel = runtime.find_kernel("attention", specialization)

@@ -111,6 +111,41 @@ func.func @least_entry_proof(%x: tensor<64x64xf32>, %t: tensor<64xf32>, %m: tens
 
 // -----
 
+// The histogram counts each entry into its bin over (row, column, bin): a
+// reduction over the columns into i32 counts. The histogram start reads a
+// row's counts back as f32 and solves the closed form on the bins above
+// the last edge where the lower-edge objective is non-negative; the lower
+// end is at least max - 1, the upper end one bin width (1/2) above the root.
+
+// CHECK-LABEL: func.func @histogram_counts
+// CHECK-SAME:    (%[[X:.*]]: tensor<64x64xf32>, %[[M:.*]]: tensor<64xf32>, %[[H:.*]]: tensor<64x2xi32>)
+// CHECK:         %[[COUNTS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]} ins(%[[X]], %[[M]] : tensor<64x64xf32>, tensor<64xf32>) outs(%[[H]] : tensor<64x2xi32>)
+// CHECK:           %[[SCALED:.*]] = arith.mulf %{{.*}}, %cst{{.*}} : f32
+// CHECK:           %[[FLOOR:.*]] = math.floor %[[SCALED]]
+// CHECK:           %[[BIN:.*]] = arith.minimumf %[[FLOOR]], %{{.*}} : f32
+// CHECK:           %[[IN_BIN:.*]] = arith.cmpf oeq, %[[BIN]], %{{.*}} : f32
+// CHECK:           %[[ABOVE_ORIGIN:.*]] = arith.cmpf oge, %{{.*}}, %{{.*}} : f32
+// CHECK:           %[[COUNTED:.*]] = arith.andi %[[ABOVE_ORIGIN]], %[[IN_BIN]] : i1
+// CHECK:           %[[ONE:.*]] = arith.extui %[[COUNTED]] : i1 to i32
+// CHECK:           arith.addi %{{.*}}, %[[ONE]] : i32
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel"]} ins(%[[M]], %[[M]] : tensor<64xf32>, tensor<64xf32>)
+// CHECK:           %[[C0:.*]] = tensor.extract %[[COUNTS]][%{{.*}}, %c0] : tensor<64x2xi32>
+// CHECK:           arith.sitofp %[[C0]] : i32 to f32
+// CHECK:           %[[C1:.*]] = tensor.extract %[[COUNTS]][%{{.*}}, %c1] : tensor<64x2xi32>
+// CHECK:           arith.sitofp %[[C1]] : i32 to f32
+// CHECK:           math.sqrt
+// CHECK:           %[[ROOT:.*]] = arith.divf
+// CHECK:           arith.maximumf %[[ROOT]], %{{.*}} : f32
+// CHECK:           arith.addf %[[ROOT]], %cst{{.*}} : f32
+// CHECK:           linalg.yield
+func.func @histogram_counts(%x: tensor<64x64xf32>, %m: tensor<64xf32>, %h: tensor<64x2xi32>) -> (tensor<64xf32>, tensor<64xf32>, tensor<64xf32>) {
+  %h1 = sparse_attn.entmax_histogram %x, %m, %h : tensor<64x64xf32>, tensor<64xf32>, tensor<64x2xi32>
+  %t, %lo, %hi = sparse_attn.entmax_threshold_init <alpha = 1.5> %m, %m histogram(%h1 : tensor<64x2xi32>) : tensor<64xf32>
+  return %t, %lo, %hi : tensor<64xf32>, tensor<64xf32>, tensor<64xf32>
+}
+
+// -----
+
 // General alpha raises to fractional powers.
 
 // CHECK-LABEL: func.func @moments_general_alpha

@@ -65,10 +65,10 @@ func.func @softmax_causal_gqa(%q: tensor<2x4x100x16xf32>, %k: tensor<2x2x90x16xf
 // CHECK:             %[[X0:.*]] = sparse_attn.score_tile {{.*}} scale(1.250000e-01) visible {
 // CHECK:             sparse_attn.row_max %[[X0]], %{{.*}}, %{{.*}} : tensor<64x64xf32>, tensor<64xf32>
 // CHECK:           } {sparse_attn.key_pass = "entmax_max"}
-// CHECK:           %[[HIST:.*]] = scf.for {{.*}} -> (tensor<64x8x3xf32>) {
-// CHECK:             sparse_attn.entmax_histogram %{{.*}}, %[[MAX]]#0, %{{.*}} : tensor<64x64xf32>, tensor<64xf32>, tensor<64x8x3xf32>
+// CHECK:           %[[HIST:.*]] = scf.for {{.*}} -> (tensor<64x64xi32>) {
+// CHECK:             sparse_attn.entmax_histogram %{{.*}}, %[[MAX]]#0, %{{.*}} : tensor<64x64xf32>, tensor<64xf32>, tensor<64x64xi32>
 // CHECK:           } {sparse_attn.key_pass = "entmax_histogram"}
-// CHECK:           %[[T0:.*]], %[[LO0:.*]], %[[HI0:.*]] = sparse_attn.entmax_threshold_init <alpha = 1.5> %[[MAX]]#0, %[[MAX]]#1 histogram(%[[HIST]] : tensor<64x8x3xf32>)
+// CHECK:           %[[T0:.*]], %[[LO0:.*]], %[[HI0:.*]] = sparse_attn.entmax_threshold_init <alpha = 1.5> %[[MAX]]#0, %[[MAX]]#1 histogram(%[[HIST]] : tensor<64x64xi32>)
 // CHECK:           %[[SOLVED:.*]]:4 = scf.while (%[[IT:.*]] = %c0, %[[TAU:.*]] = %[[T0]], %{{.*}} = %[[LO0]], %{{.*}} = %[[HI0]], %[[DONE:.*]] = %false)
 // CHECK:             %[[MORE:.*]] = arith.cmpi slt, %[[IT]], %c12
 // CHECK:             %[[PENDING:.*]] = arith.xori %[[DONE]], %true

@@ -92,12 +92,12 @@ scf::ForOp enclosingKeyLoop(Operation *op) {
   return {};
 }
 
-/// The [TQ, BINS, 3] moments of an entmax histogram (`entmax_histogram`).
+/// The [TQ, BINS] i32 counts of an entmax histogram (`entmax_histogram`).
 bool isHistogram(Type type, int64_t tileRows) {
   auto tensor = dyn_cast<RankedTensorType>(type);
-  return tensor && tensor.getRank() == 3 && tensor.hasStaticShape() &&
-         tensor.getElementType().isF32() && tensor.getDimSize(0) == tileRows &&
-         tensor.getDimSize(2) == 3;
+  return tensor && tensor.getRank() == 2 && tensor.hasStaticShape() &&
+         tensor.getElementType().isInteger(32) &&
+         tensor.getDimSize(0) == tileRows;
 }
 
 /// A memref of global memory: a view of a kernel argument, or a slab of
@@ -174,7 +174,7 @@ private:
   LogicalResult lowerLoadTile(LoadTileOp load);
   /// A histogram's shared-memory region, filled with `value` by all
   /// threads (a barrier publishes it).
-  Value lowerHistogramConstant(MemRefType type, FloatAttr value);
+  Value lowerHistogramConstant(MemRefType type, IntegerAttr value);
   /// The entmax, row-max and any-above tile ops.
   LogicalResult lowerEntmaxOp(Operation *op);
   /// An index operand (a constant or a value of the grid), lowered.
@@ -415,7 +415,7 @@ LogicalResult GridLowering::plan() {
       numRecords += isRowRecord(empty.getType(), tileRows);
     }
   });
-  // Entmax histograms live in shared memory (the moments of every bin of
+  // Entmax histograms live in shared memory (the counts of every bin of
   // every row take too many registers), one region per histogram value
   // chain, which starts at a splat constant and is updated in place.
   WalkResult histograms = func.walk([&](arith::ConstantOp constant) {
@@ -883,8 +883,8 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
           return failure();
         if (auto histogramType = dyn_cast<MemRefType>(*type)) {
           mapping.map(constant.getResult(),
-                      lowerHistogramConstant(histogramType,
-                                             splat.getSplatValue<FloatAttr>()));
+                      lowerHistogramConstant(
+                          histogramType, splat.getSplatValue<IntegerAttr>()));
           return success();
         }
         auto vectorType = cast<VectorType>(*type);
@@ -1125,7 +1125,8 @@ GridLowering::loweredOffsets(OffsetSizeAndStrideOpInterface slice) {
   });
 }
 
-Value GridLowering::lowerHistogramConstant(MemRefType type, FloatAttr value) {
+Value GridLowering::lowerHistogramConstant(MemRefType type,
+                                           IntegerAttr value) {
   auto constant = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc(), v);
   };

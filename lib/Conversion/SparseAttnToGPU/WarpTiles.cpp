@@ -1147,9 +1147,10 @@ void WarpTiles::entmaxHistogram(Value scores, Value max, Value bins,
   SmallVector<Value> origin, firstBin;
   for (auto [r, maximum] : llvm::enumerate(m)) {
     origin.push_back(scalar.sub(maximum, f32(1.0)));
-    firstBin.push_back(arith::MulIOp::create(b, loc, vectorRow(r),
-                                             index(3 * numBins)));
+    firstBin.push_back(
+        arith::MulIOp::create(b, loc, vectorRow(r), index(numBins)));
   }
+  Value one = arith::ConstantIntOp::create(b, loc, b.getI32Type(), 1);
   for (auto [e, score] : llvm::enumerate(s)) {
     int64_t r = rowOf(e, columns);
     Value z = scalar.sub(score, origin[r]);
@@ -1167,13 +1168,9 @@ void WarpTiles::entmaxHistogram(Value scores, Value max, Value bins,
             b, loc, b.getIndexType(),
             arith::FPToSIOp::create(b, loc, b.getI32Type(), scaled)),
         index(numBins - 1));
-    Value slot = arith::AddIOp::create(
-        b, loc, firstBin[r], arith::MulIOp::create(b, loc, bin, index(3)));
-    Value moments[] = {f32(1.0), z, scalar.mul(z, z)};
-    for (int64_t k = 0; k < 3; ++k)
-      memref::AtomicRMWOp::create(
-          b, loc, arith::AtomicRMWKind::addf, moments[k], bins,
-          ValueRange{arith::AddIOp::create(b, loc, slot, index(k))});
+    memref::AtomicRMWOp::create(
+        b, loc, arith::AtomicRMWKind::addi, one, bins,
+        ValueRange{arith::AddIOp::create(b, loc, firstBin[r], bin)});
   }
 }
 
@@ -1192,16 +1189,17 @@ SmallVector<Value> WarpTiles::entmaxThresholdInit(EntmaxAttr config,
       bracket = entmax::initialBracket(b, loc, functions, config, m[r], n[r]);
     } else {
       Value firstBin =
-          arith::MulIOp::create(b, loc, vectorRow(r), index(3 * numBins));
-      SmallVector<std::array<Value, 3>> moments(numBins);
+          arith::MulIOp::create(b, loc, vectorRow(r), index(numBins));
+      SmallVector<Value> counts;
       for (int64_t k = 0; k < numBins; ++k)
-        for (int64_t j = 0; j < 3; ++j)
-          moments[k][j] = memref::LoadOp::create(
-              b, loc, bins,
-              ValueRange{arith::AddIOp::create(b, loc, firstBin,
-                                               index(3 * k + j))});
+        counts.push_back(arith::SIToFPOp::create(
+            b, loc, b.getF32Type(),
+            memref::LoadOp::create(
+                b, loc, bins,
+                ValueRange{arith::AddIOp::create(b, loc, firstBin,
+                                                 index(k))})));
       bracket = entmax::histogramBracket(b, loc, functions, config, m[r],
-                                         moments);
+                                         counts);
     }
     results[0].push_back(bracket.threshold);
     results[1].push_back(bracket.lower);

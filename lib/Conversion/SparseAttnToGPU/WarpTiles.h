@@ -236,9 +236,9 @@ public:
   /// `sparse_attn.row_max`: the running row maxima and visible counts.
   std::pair<Value, Value> rowMax(Value scores, Value max, Value count);
 
-  /// `sparse_attn.entmax_histogram` into `bins`, the [TQ, numBins, 3] f32
-  /// histogram in shared memory (row-major): each entry within 1 of its
-  /// row's maximum adds its count, z and z^2 with shared-memory atomics.
+  /// `sparse_attn.entmax_histogram` into `bins`, the [TQ, numBins] i32
+  /// counts in shared memory (row-major): each entry within 1 of its row's
+  /// maximum counts itself with a native shared-memory atomic add.
   void entmaxHistogram(Value scores, Value max, Value bins, int64_t numBins);
 
   /// `sparse_attn.entmax_threshold_init`: (threshold, lower, upper), from

@@ -15,25 +15,26 @@
 
 // GPU-LABEL: gpu.func @entmax15(
 // GPU-SAME: %{{.*}}: f32 {sparse_attn.scalar = "scale"}, %[[NITER:.*]]: i32 {sparse_attn.scalar = "niter"}) kernel
-// GPU-SAME: max_list_entries = 4096 : i64, max_recorded_tiles = 0 : i64, shared_memory_bytes = 61440 : i64
+// GPU-SAME: max_list_entries = 4096 : i64, max_recorded_tiles = 0 : i64, shared_memory_bytes = 81920 : i64
 // GPU: %[[CAP:.*]] = arith.index_cast %[[NITER]] : i32 to index
-// The histogram (128 rows x 8 bins x 3 moments) in shared memory, zeroed
-// by all threads.
-// GPU: %[[HIST:.*]] = memref.view %{{.*}}[%c49152{{.*}}][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<3072xf32, #gpu.address_space<workgroup>>
-// GPU: scf.for %{{.*}} = %thread_id_x to %c3072{{.*}} step %c128
-// GPU-NEXT: memref.store %{{.*}}, %[[HIST]][%{{.*}}] : memref<3072xf32, #gpu.address_space<workgroup>>
+// The histogram (128 rows x 64 bin counts) in shared memory, zeroed by all
+// threads.
+// GPU: %[[HIST:.*]] = memref.view %{{.*}}[%c49152{{.*}}][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<8192xi32, #gpu.address_space<workgroup>>
+// GPU: scf.for %{{.*}} = %thread_id_x to %c8192{{.*}} step %c128
+// GPU-NEXT: memref.store %{{.*}}, %[[HIST]][%{{.*}}] : memref<8192xi32, #gpu.address_space<workgroup>>
 // GPU: gpu.barrier
 // The max pass: row maxima and visible counts.
 // GPU: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>) {
 // GPU: nvvm.mma.sync
 // GPU: gpu.shuffle  xor
-// The histogram pass updates the bins in place with shared-memory atomics.
-// GPU: %[[BINS:.*]] = scf.for {{.*}} iter_args(%[[H:.*]] = %[[HIST]]) -> (memref<3072xf32, #gpu.address_space<workgroup>>) {
-// GPU: memref.atomic_rmw addf %{{.*}}, %[[H]][%{{.*}}] : (f32, memref<3072xf32, #gpu.address_space<workgroup>>) -> f32
+// The histogram pass counts into the bins in place with integer
+// shared-memory atomics (native on the GPU, unlike float ones).
+// GPU: %[[BINS:.*]] = scf.for {{.*}} iter_args(%[[H:.*]] = %[[HIST]]) -> (memref<8192xi32, #gpu.address_space<workgroup>>) {
+// GPU: memref.atomic_rmw addi %{{.*}}, %[[H]][%{{.*}}] : (i32, memref<8192xi32, #gpu.address_space<workgroup>>) -> i32
 // The start: after a barrier, each row reads its bins; the closed form
 // takes a square root.
 // GPU: gpu.barrier
-// GPU: memref.load %[[BINS]][%{{.*}}] : memref<3072xf32, #gpu.address_space<workgroup>>
+// GPU: memref.load %[[BINS]][%{{.*}}] : memref<8192xi32, #gpu.address_space<workgroup>>
 // GPU: llvm.call_intrinsic "llvm.nvvm.sqrt.rn.f"
 // The solver stops at convergence, at the compiled cap or after `niter`
 // passes; it carries the block-mask list.
@@ -66,7 +67,7 @@
 
 // NVVM-LABEL: llvm.func @entmax15(
 // NVVM-SAME: %{{.*}}: f32, %{{.*}}: i32)
-// NVVM: llvm.atomicrmw fadd
+// NVVM: llvm.atomicrmw add {{.*}} : !llvm.ptr<3>, i32
 // NVVM: nvvm.barrier #nvvm.reduction<or>
 // NVVM-NOT: unrealized_conversion_cast
 
@@ -87,7 +88,7 @@ func.func @entmax15(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>, %v: te
 
 // GPU-LABEL: gpu.func @sparsemax(
 // GPU-SAME: %{{.*}}: i32 {sparse_attn.scalar = "niter"}) kernel
-// GPU: memref.atomic_rmw addf
+// GPU: memref.atomic_rmw addi
 // GPU: scf.while
 // GPU: nvvm.barrier #nvvm.reduction<or>
 // GPU-NOT: llvm.nvvm.sqrt.rn.f

@@ -22,7 +22,7 @@
 // GPU-NOT: sparse_attn.scalar = "scale"
 // GPU-SAME: %[[NITER:arg[0-9]+]]: i32 {sparse_attn.scalar = "niter"}) kernel
 // GPU-SAME: grid = ["ceil_div(x.size0, 64)", "1", "1"]
-// GPU-SAME: shared_memory_bytes = 6144 : i64
+// GPU-SAME: shared_memory_bytes = 16384 : i64
 // GPU-SAME: sparse_attn.tuning = {block_k = 64 : i64, block_q = 64 : i64, warps = 4 : i64}
 // GPU: %[[VIEW:.*]] = memref.reinterpret_cast %[[X]] to offset: [0], sizes: [%{{.*}}, %{{.*}}], strides: [%{{.*}}, %{{.*}}] : memref<1xbf16> to memref<?x?xbf16, strided<[?, ?]>>
 // GPU: %[[YVIEW:.*]] = memref.reinterpret_cast %[[Y]]
@@ -44,8 +44,8 @@
 // Row maxima over the quad.
 // GPU: gpu.shuffle  xor
 // GPU: llvm.intr.maxnum
-// The histogram pass: shared-memory atomics.
-// GPU: memref.atomic_rmw addf
+// The histogram pass: integer shared-memory atomics.
+// GPU: memref.atomic_rmw addi
 // The solver loop stops at convergence (a CTA-wide OR), the compiled cap
 // or after `niter` passes.
 // GPU: scf.while
@@ -67,7 +67,7 @@
 // NVVM-LABEL: llvm.func @rowwise15(
 // NVVM-SAME: %{{.*}}: !llvm.ptr, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: !llvm.ptr, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32)
 // NVVM: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<8xbf16>
-// NVVM: llvm.atomicrmw fadd
+// NVVM: llvm.atomicrmw add {{.*}} : !llvm.ptr<3>, i32
 // NVVM: nvvm.barrier #nvvm.reduction<or>
 // NVVM: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr
 // NVVM-NOT: unrealized_conversion_cast

@@ -1048,17 +1048,17 @@ func.func @softmax_finalize_output(%m: tensor<64xf32>, %acc: tensor<64x32xf32>, 
 
 // -----
 
-func.func @histogram_origin(%s: tensor<64x128xf32>, %t: tensor<32xf32>, %h: tensor<64x8x3xf32>) {
+func.func @histogram_origin(%s: tensor<64x128xf32>, %t: tensor<32xf32>, %h: tensor<64x8xi32>) {
   // expected-error @+1 {{row max must have one entry per tile row (64), got 32}}
-  %h1 = sparse_attn.entmax_histogram %s, %t, %h : tensor<64x128xf32>, tensor<32xf32>, tensor<64x8x3xf32>
+  %h1 = sparse_attn.entmax_histogram %s, %t, %h : tensor<64x128xf32>, tensor<32xf32>, tensor<64x8xi32>
   return
 }
 
 // -----
 
-func.func @histogram_shape(%s: tensor<64x128xf32>, %t: tensor<64xf32>, %h: tensor<64x8x2xf32>) {
-  // expected-error @+1 {{histogram must be 64xBINSx3 (rows x bins x {count, sum z, sum z^2}), got 64x8x2}}
-  %h1 = sparse_attn.entmax_histogram %s, %t, %h : tensor<64x128xf32>, tensor<64xf32>, tensor<64x8x2xf32>
+func.func @histogram_shape(%s: tensor<64x128xf32>, %t: tensor<64xf32>, %h: tensor<64x8x2xi32>) {
+  // expected-error @+1 {{histogram must be 64xBINS (rows x bin counts), got 64x8x2}}
+  %h1 = sparse_attn.entmax_histogram %s, %t, %h : tensor<64x128xf32>, tensor<64xf32>, tensor<64x8x2xi32>
   return
 }
 
@@ -1072,17 +1072,17 @@ func.func @moments_rows(%s: tensor<64x128xf32>, %t: tensor<32xf32>) {
 
 // -----
 
-func.func @threshold_init_histogram_alpha(%m: tensor<64xf32>, %h: tensor<64x8x3xf32>) {
+func.func @threshold_init_histogram_alpha(%m: tensor<64xf32>, %h: tensor<64x8xi32>) {
   // expected-error @+1 {{the histogram start needs alpha 1.5 or 2, got 1.25}}
-  %t, %lo, %hi = sparse_attn.entmax_threshold_init <alpha = 1.25> %m, %m histogram(%h : tensor<64x8x3xf32>) : tensor<64xf32>
+  %t, %lo, %hi = sparse_attn.entmax_threshold_init <alpha = 1.25> %m, %m histogram(%h : tensor<64x8xi32>) : tensor<64xf32>
   return
 }
 
 // -----
 
-func.func @threshold_init_histogram_shape(%m: tensor<64xf32>, %h: tensor<32x8x3xf32>) {
-  // expected-error @+1 {{histogram must be 64xBINSx3 (rows x bins x {count, sum z, sum z^2}), got 32x8x3}}
-  %t, %lo, %hi = sparse_attn.entmax_threshold_init <alpha = 2.0> %m, %m histogram(%h : tensor<32x8x3xf32>) : tensor<64xf32>
+func.func @threshold_init_histogram_shape(%m: tensor<64xf32>, %h: tensor<32x8xi32>) {
+  // expected-error @+1 {{histogram must be 64xBINS (rows x bin counts), got 32x8}}
+  %t, %lo, %hi = sparse_attn.entmax_threshold_init <alpha = 2.0> %m, %m histogram(%h : tensor<32x8xi32>) : tensor<64xf32>
   return
 }
 

@@ -285,8 +285,8 @@ func.func @softmax_steps(%s: tensor<64x128xf32>, %v: tensor<128x32xbf16>, %m: te
 // -----
 
 // CHECK-LABEL: func.func @entmax_steps
-// CHECK: sparse_attn.entmax_histogram %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32>, tensor<64x8x3xf32>
-// CHECK: sparse_attn.entmax_threshold_init <alpha = 1.5> %{{.*}}, %{{.*}} histogram(%{{.*}} : tensor<64x8x3xf32>) : tensor<64xf32>
+// CHECK: sparse_attn.entmax_histogram %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32>, tensor<64x8xi32>
+// CHECK: sparse_attn.entmax_threshold_init <alpha = 1.5> %{{.*}}, %{{.*}} histogram(%{{.*}} : tensor<64x8xi32>) : tensor<64xf32>
 // CHECK: sparse_attn.entmax_threshold_init <alpha = 1.25> %{{.*}}, %{{.*}} : tensor<64xf32>
 // CHECK: sparse_attn.entmax_moments <alpha = 1.5> %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32>
 // CHECK: sparse_attn.min_above %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32>
@@ -295,10 +295,10 @@ func.func @softmax_steps(%s: tensor<64x128xf32>, %v: tensor<128x32xbf16>, %m: te
 // CHECK: sparse_attn.entmax_accumulate <alpha = 2.0> %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<128x32xf16>, tensor<64xf32>, tensor<64x32xf32>
 // CHECK: sparse_attn.entmax_finalize %{{.*}}, %{{.*}}, %{{.*}} rows(%{{.*}}) : tensor<64xf32>, tensor<64x32xf32> -> tensor<64x32xf16>
 // CHECK: sparse_attn.entmax_weights <alpha = 1.5> %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32> -> tensor<64x128xbf16>
-func.func @entmax_steps(%x: tensor<64x128xf32>, %v: tensor<128x32xf16>, %r: tensor<64xf32>, %h: tensor<64x8x3xf32>,
+func.func @entmax_steps(%x: tensor<64x128xf32>, %v: tensor<128x32xf16>, %r: tensor<64xf32>, %h: tensor<64x8xi32>,
                         %acc: tensor<64x32xf32>, %n: index) {
-  %h1 = sparse_attn.entmax_histogram %x, %r, %h : tensor<64x128xf32>, tensor<64xf32>, tensor<64x8x3xf32>
-  %t0, %lo0, %hi0 = sparse_attn.entmax_threshold_init <alpha = 1.5> %r, %r histogram(%h1 : tensor<64x8x3xf32>) : tensor<64xf32>
+  %h1 = sparse_attn.entmax_histogram %x, %r, %h : tensor<64x128xf32>, tensor<64xf32>, tensor<64x8xi32>
+  %t0, %lo0, %hi0 = sparse_attn.entmax_threshold_init <alpha = 1.5> %r, %r histogram(%h1 : tensor<64x8xi32>) : tensor<64xf32>
   %t1, %lo1, %hi1 = sparse_attn.entmax_threshold_init <alpha = 1.25> %r, %r : tensor<64xf32>
   %s0, %s1, %s2 = sparse_attn.entmax_moments <alpha = 1.5> %x, %t0, %r, %r, %r : tensor<64x128xf32>, tensor<64xf32>
   %least = sparse_attn.min_above %x, %t0, %r : tensor<64x128xf32>, tensor<64xf32>

@@ -61,10 +61,9 @@ static LogicalResult verifyHistogram(Operation *op, Value histogram,
                                      int64_t rows) {
   ArrayRef<int64_t> shape =
       cast<RankedTensorType>(histogram.getType()).getShape();
-  if (shape.size() != 3 || shape[0] != rows || shape[1] < 1 || shape[2] != 3)
+  if (shape.size() != 2 || shape[0] != rows || shape[1] < 1)
     return op->emitOpError("histogram must be ")
-           << rows << "xBINSx3 (rows x bins x {count, sum z, sum z^2}), got "
-           << shapeToString(shape);
+           << rows << "xBINS (rows x bin counts), got " << shapeToString(shape);
   return success();
 }
 

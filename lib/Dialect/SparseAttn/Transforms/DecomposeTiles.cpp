@@ -556,25 +556,12 @@ SmallVector<Value> Decomposer::softmaxFinalize(SoftmaxFinalizeOp op) {
 //===----------------------------------------------------------------------===//
 
 Value Decomposer::entmaxHistogram(EntmaxHistogramOp op) {
-  Value scores = op.getScores(), max = op.getMax();
   Value histogram = op.getHistogram();
-  auto type = cast<RankedTensorType>(histogram.getType());
-  int64_t rows = type.getDimSize(0), bins = type.getDimSize(1);
-  // One [rows, bins] plane per moment (count, sum z, sum z^2).
-  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-  auto planeType = RankedTensorType::get({rows, bins}, b.getF32Type());
-  SmallVector<Value> planes;
-  for (int64_t moment = 0; moment < 3; ++moment)
-    planes.push_back(tensor::ExtractSliceOp::create(
-        b, loc, planeType, histogram,
-        ArrayRef<OpFoldResult>{zero, zero, b.getIndexAttr(moment)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(rows), b.getIndexAttr(bins), one},
-        ArrayRef<OpFoldResult>{one, one, one}));
-  // Iterates (row, column, bin): each entry adds into the bin it falls in.
-  AffineMap plane = mapOf(b, 3, {0, 2});
-  SmallVector<Value> updated = generic(
-      {scores, max}, planes,
-      {mapOf(b, 3, {0, 1}), mapOf(b, 3, {0}), plane, plane, plane},
+  int64_t bins = cast<RankedTensorType>(histogram.getType()).getDimSize(1);
+  // Iterates (row, column, bin): each entry counts into the bin it falls in.
+  return generic(
+      {op.getScores(), op.getMax()}, {histogram},
+      {mapOf(b, 3, {0, 1}), mapOf(b, 3, {0}), mapOf(b, 3, {0, 2})},
       {kParallel, kReduction, kParallel},
       [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
         Value z = s.sub(a[0], s.sub(a[1], s.f32(1.0)));
@@ -583,19 +570,10 @@ Value Decomposer::entmaxHistogram(EntmaxHistogramOp op) {
         Value bin = s.indexToF32(s.loopIndex(2));
         // z >= 0 is false for NaN (rows with max = -inf) and for -inf.
         Value counted = s.andI(s.ge(z, s.f32(0.0)), s.eq(binOfEntry, bin));
-        Value zero = s.f32(0.0);
-        return {s.add(a[2], s.select(counted, s.f32(1.0), zero)),
-                s.add(a[3], s.select(counted, z, zero)),
-                s.add(a[4], s.select(counted, s.mul(z, z), zero))};
-      });
-  Value result = histogram;
-  for (int64_t moment = 0; moment < 3; ++moment)
-    result = tensor::InsertSliceOp::create(
-        b, loc, updated[moment], result,
-        ArrayRef<OpFoldResult>{zero, zero, b.getIndexAttr(moment)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(rows), b.getIndexAttr(bins), one},
-        ArrayRef<OpFoldResult>{one, one, one});
-  return result;
+        return {arith::AddIOp::create(b, loc, a[2],
+                                      arith::ExtUIOp::create(
+                                          b, loc, b.getI32Type(), counted))};
+      })[0];
 }
 
 SmallVector<Value> Decomposer::entmaxMoments(EntmaxMomentsOp op) {
@@ -641,15 +619,16 @@ SmallVector<Value> Decomposer::thresholdInit(EntmaxThresholdInitOp op) {
         } else {
           auto type = cast<RankedTensorType>(histogram.getType());
           Value row = linalg::IndexOp::create(b, loc, 0);
-          SmallVector<std::array<Value, 3>> bins(type.getDimSize(1));
-          for (auto [k, bin] : llvm::enumerate(bins))
-            for (int64_t m = 0; m < 3; ++m)
-              bin[m] = tensor::ExtractOp::create(
-                  b, loc, histogram,
-                  ValueRange{row, arith::ConstantIndexOp::create(b, loc, k),
-                             arith::ConstantIndexOp::create(b, loc, m)});
+          SmallVector<Value> counts;
+          for (int64_t k = 0, bins = type.getDimSize(1); k < bins; ++k)
+            counts.push_back(arith::SIToFPOp::create(
+                b, loc, b.getF32Type(),
+                tensor::ExtractOp::create(
+                    b, loc, histogram,
+                    ValueRange{row,
+                               arith::ConstantIndexOp::create(b, loc, k)})));
           bracket = entmax::histogramBracket(b, loc, functions, config, a[0],
-                                             bins);
+                                             counts);
         }
         return {bracket.threshold, bracket.lower, bracket.upper};
       });

@@ -2,6 +2,7 @@
 
 #include "sparse_attn/Dialect/SparseAttn/Transforms/EntmaxSolver.h"
 
+#include <array>
 #include <limits>
 
 using namespace mlir;
@@ -68,25 +69,30 @@ Bracket entmax::initialBracket(OpBuilder &b, Location loc,
 Bracket entmax::histogramBracket(OpBuilder &b, Location loc,
                                  SpecialFunctions &functions,
                                  EntmaxAttr config, Value max,
-                                 ArrayRef<std::array<Value, 3>> bins) {
+                                 ArrayRef<Value> counts) {
   ScalarBuilder s(b, loc);
-  int64_t numBins = bins.size();
+  int64_t numBins = counts.size();
+  double width = 1.0 / numBins;
   Value origin = s.sub(max, s.f32(1.0));
   Value empty = s.eq(max, s.f32(-kInf));
   auto orInf = [&](Value v) { return s.select(empty, s.f32(kInf), v); };
-  // Suffix moments (bins >= k) and the objective at edge k / BINS; the
-  // largest edge with a non-negative objective is the lower end.
+  // Every entry at its bin's lower edge e_j = j / BINS: suffix moments
+  // (count, sum e, sum e^2) of the bins >= k.
   SmallVector<std::array<Value, 3>> suffix(numBins);
   std::array<Value, 3> running = {s.f32(0.0), s.f32(0.0), s.f32(0.0)};
   for (int64_t k = numBins - 1; k >= 0; --k) {
-    for (int m = 0; m < 3; ++m)
-      running[m] = s.add(running[m], bins[k][m]);
+    Value edge = s.f32(k * width);
+    Value sum = s.mul(counts[k], edge);
+    running = {s.add(running[0], counts[k]), s.add(running[1], sum),
+               s.add(running[2], s.mul(sum, edge))};
     suffix[k] = running;
   }
-  Value chosen = s.f32(0.0);
-  std::array<Value, 3> chosenMoments = suffix[0];
-  for (int64_t k = 1; k < numBins; ++k) {
-    Value edge = s.f32(static_cast<double>(k) / numBins);
+  // The step objective g at edge k (bin k adds nothing there) decreases in
+  // k; past the largest edge where it is non-negative, its support is the
+  // bins above, where the closed form is its exact root. g(e_{BINS-1}) = -1.
+  std::array<Value, 3> support = suffix[0];
+  for (int64_t k = 0; k + 1 < numBins; ++k) {
+    Value edge = s.f32(k * width);
     auto [n, z1, z2] = suffix[k];
     Value objective =
         config.isSparsemax()
@@ -95,20 +101,22 @@ Bracket entmax::histogramBracket(OpBuilder &b, Location loc,
                           s.mul(s.mul(edge, edge), n)),
                     s.f32(1.0));
     Value nonNegative = s.ge(objective, s.f32(0.0));
-    chosen = s.select(nonNegative, s.f32(static_cast<double>(k)), chosen);
     for (int m = 0; m < 3; ++m)
-      chosenMoments[m] = s.select(nonNegative, suffix[k][m], chosenMoments[m]);
+      support[m] = s.select(nonNegative, suffix[k + 1][m], support[m]);
   }
-  Value width = s.f32(1.0 / numBins);
-  Value lower = s.add(origin, s.mul(chosen, width));
-  Value upper = s.add(lower, width);
-  Value start =
-      s.add(origin, closedFormRoot(s, b, loc, functions, config,
-                                   chosenMoments[0], chosenMoments[1],
-                                   chosenMoments[2]));
-  // NaN (no entry) falls back to the lower end through the clamp.
-  Value clamped = s.select(s.ge(start, lower), s.min(start, upper), lower);
-  return {orInf(clamped), orInf(lower), orInf(upper)};
+  // g <= f everywhere bounds the root from below; every entry at its upper
+  // edge shifts g's root by one width and bounds it from above. The root is
+  // at least max - 1; the top bin's lower edge alone gives g(-width) >= 0,
+  // so the upper end stays at or above the origin.
+  Value root = closedFormRoot(s, b, loc, functions, config, support[0],
+                              support[1], support[2]);
+  Value lower = s.add(origin, s.max(root, s.f32(0.0)));
+  Value upper = s.add(origin, s.add(root, s.f32(width)));
+  // NaN (no counted entry) falls back to the bracket [max - 1, max].
+  Value valid = s.eq(root, root);
+  lower = s.select(valid, lower, origin);
+  upper = s.select(valid, upper, max);
+  return {orInf(lower), orInf(lower), orInf(upper)};
 }
 
 Step entmax::thresholdStep(OpBuilder &b, Location loc,

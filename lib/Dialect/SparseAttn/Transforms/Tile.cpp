@@ -153,8 +153,11 @@ Threshold buildThresholdSolver(OpBuilder &b, Location loc, EntmaxAttr config,
   bool closedForm = hasClosedFormRoot(config);
   Value histogram;
   if (closedForm) {
+    auto countsType = RankedTensorType::get({rows, bins}, b.getI32Type());
+    Value noCounts = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(countsType, ArrayRef<int32_t>{0}));
     histogram = buildKeyLoop(
-        b, loc, numTiles, {splatConstant(b, loc, {rows, bins, 3}, 0.0f)},
+        b, loc, numTiles, {noCounts},
         key_pass::kEntmaxHistogram,
         [&](OpBuilder &nb, Location nl, Value kt, ValueRange state) {
           return SmallVector<Value>{EntmaxHistogramOp::create(

@@ -458,28 +458,31 @@ def SparseAttn_SoftmaxFinalizeOp : SparseAttn_TileOp<"softmax_finalize",
 
 def SparseAttn_EntmaxHistogramOp : SparseAttn_TileOp<"entmax_histogram",
     [AllTypesMatch<["histogram", "new_histogram"]>]> {
-  let summary = "per-bin moments of the entries within 1 of the row maximum";
+  let summary = "per-bin counts of the entries within 1 of the row maximum";
   let description = [{
     With the origin `t0 = max[r] - 1` (`max` the row maxima of the scores
     over all key tiles), every entry with `z = scores[r, c] - t0 >= 0`
-    adds into bin `min(floor(z * BINS), BINS - 1)` of row `r` of
-    `histogram [TQ, BINS, 3]`: its count, `z` and `z^2`. Every element of a
-    bin `>= k` has `z >= k / BINS`, which makes the entmax objective exact
-    at the bin edges (ALGORITHMS.md section 1, histogram start). Rows with
-    `max = -inf` add nothing.
+    counts into bin `min(floor(z * BINS), BINS - 1)` of row `r` of
+    `histogram [TQ, BINS]` (i32). Counts alone bound the entmax threshold
+    from both sides: moving every entry of bin `k` down to its lower edge
+    `k / BINS` (or up to `(k + 1) / BINS`) can only lower (raise) the
+    objective, so the roots of those two step functions bracket the true
+    one within one bin width (ALGORITHMS.md section 1, histogram start),
+    and integer counts take the GPU's native shared-memory atomics. Rows
+    with `max = -inf` add nothing.
 
     Example:
 
     ```mlir
     %h1 = sparse_attn.entmax_histogram %x, %m, %h
-        : tensor<64x64xf32>, tensor<64xf32>, tensor<64x8x3xf32>
+        : tensor<64x64xf32>, tensor<64xf32>, tensor<64x64xi32>
     ```
   }];
   let arguments = (ins
     SparseAttn_F32Tile:$scores, SparseAttn_RowVector:$max,
-    StaticShapeTensorOf<[F32]>:$histogram
+    StaticShapeTensorOf<[I32]>:$histogram
   );
-  let results = (outs StaticShapeTensorOf<[F32]>:$new_histogram);
+  let results = (outs StaticShapeTensorOf<[I32]>:$new_histogram);
   let assemblyFormat = [{
     $scores `,` $max `,` $histogram attr-dict `:` type($scores) `,`
     type($max) `,` type($histogram)
@@ -530,25 +533,26 @@ def SparseAttn_EntmaxThresholdInitOp
     From the row maximum `max` and the number `count` of visible entries:
     without a histogram, the bracket `[max - 1, max - count^(1 - alpha)]`
     (ALGORITHMS.md section 1) and the start `threshold = lower`. With the
-    histogram of `sparse_attn.entmax_histogram` (origin `max - 1`; alpha
-    1.5 or 2 only), the objective is evaluated exactly at the bin edges;
-    `lower` is the largest edge where it is non-negative, `upper` the next
-    one, and the start is the closed-form root on the entries of the bins
-    from `lower` upwards, clamped into the bracket. `lower` is a proven
-    lower bound of the true threshold. Empty rows (`max = -inf`) get
+    counts of `sparse_attn.entmax_histogram` (origin `max - 1`; alpha 1.5
+    or 2 only): `lower` is the root of the objective with every entry at
+    its bin's lower edge (exact on the suffix of bins above it), no less
+    than `max - 1`, and `upper` that root plus one bin width (every entry
+    at its upper edge); both are proven bounds of the true threshold, and
+    the start is `lower`, where the solver's exactness proof applies
+    (`sparse_attn.entmax_threshold_step`). Empty rows (`max = -inf`) get
     `+inf` for all three.
 
     Example:
 
     ```mlir
     %tau, %lo, %hi = sparse_attn.entmax_threshold_init <alpha = 1.5> %m, %n
-        histogram(%h : tensor<64x8x3xf32>) : tensor<64xf32>
+        histogram(%h : tensor<64x64xi32>) : tensor<64xf32>
     ```
   }];
   let arguments = (ins
     SparseAttn_EntmaxAttr:$config,
     SparseAttn_RowVector:$max, SparseAttn_RowVector:$count,
-    Optional<StaticShapeTensorOf<[F32]>>:$histogram
+    Optional<StaticShapeTensorOf<[I32]>>:$histogram
   );
   let results = (outs
     SparseAttn_RowVector:$threshold, SparseAttn_RowVector:$lower,

@@ -17,8 +17,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
 
-#include <array>
-
 namespace mlir::sparse_attn {
 
 /// Builds f32 scalar arithmetic at one insertion point.
@@ -97,12 +95,12 @@ struct Bracket {
 Bracket initialBracket(OpBuilder &b, Location loc, SpecialFunctions &functions,
                        EntmaxAttr config, Value max, Value count);
 
-/// `sparse_attn.entmax_threshold_init` from a row's histogram: `bins[k]` =
-/// (count, sum z, sum z^2) of bin k, origin `max - 1`, bins of width
-/// 1 / bins.size() (alpha 1.5 and 2).
+/// `sparse_attn.entmax_threshold_init` from a row's histogram: `counts[k]`
+/// (f32) entries in bin k, origin `max - 1`, bins of width 1 / counts.size()
+/// (alpha 1.5 and 2).
 Bracket histogramBracket(OpBuilder &b, Location loc,
                          SpecialFunctions &functions, EntmaxAttr config,
-                         Value max, ArrayRef<std::array<Value, 3>> bins);
+                         Value max, ArrayRef<Value> counts);
 
 /// One row of `sparse_attn.entmax_threshold_step`; `pending` (i1) says the
 /// row has not converged. `least` (alpha 1.5 and 2; null otherwise) is the

@@ -69,7 +69,7 @@ def SparseAttnTilePass : Pass<"sparse-attn-tile", "ModuleOp"> {
            "Rows of a query tile (rows of a row tile for sparse_attn.entmax)">,
     Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
            "Keys of a key tile (columns of a chunk for sparse_attn.entmax)">,
-    Option<"histogramBins", "histogram-bins", "int64_t", /*default=*/"8",
+    Option<"histogramBins", "histogram-bins", "int64_t", /*default=*/"64",
            "Bins of the entmax histogram start (alpha 1.5 and 2)">,
   ];
   let statistics = [
