@@ -478,6 +478,24 @@ def random_varlen(rng, batch, nq, nk, which="both"):
                  for side in (0, 1))
 
 
+def random_case_operands(rng, keys, lengths="=", shorter=(5, 4), longer=24, batch=1, kv_heads=1,
+                         group=1, head_dims=(4, 8, 16), varlen=None):
+    """(q, k, v, {query_lengths, key_lengths}) of a case with lengths that no
+    block size divides: Nk odd in keys = (low, high); Nq equal to it
+    (lengths "="), odd in [shorter[0], Nk - shorter[1]] ("<") or in
+    [Nk + 2, Nk + longer] (">"); kv_heads * group query heads; the head
+    dimension one of head_dims; varlen lengths (random_varlen) for the
+    sequences `varlen` names, else none."""
+    nk = odd_length(rng, *keys)
+    nq = {"<": lambda: odd_length(rng, shorter[0], nk - shorter[1]), "=": lambda: nk,
+          ">": lambda: odd_length(rng, nk + 2, nk + longer)}[lengths]()
+    q, k, v = random_attention_operands(rng, batch, kv_heads * group, kv_heads, nq, nk,
+                                        int(rng.choice(head_dims)))
+    query_lengths, key_lengths = (random_varlen(rng, batch, nq, nk, varlen)
+                                  if varlen else (None, None))
+    return q, k, v, dict(query_lengths=query_lengths, key_lengths=key_lengths)
+
+
 BLOCK_SIZES = (8, 16, 32)
 
 
@@ -643,8 +661,8 @@ def function_of(tag, cases):
 
 
 def run_attention_groups(report, workdir, groups, check=None):
-    """Runs each group {tag: [AttentionCase]} as one function; check(case,
-    results) defaults to check_attention."""
+    """Runs each group {tag: [case]} as one function; check(case, results)
+    defaults to check_attention (of AttentionCase)."""
     report.run(workdir, {tag: function_of(tag, cases) for tag, cases in groups.items()},
                check or (lambda case, results: check_attention(report, case, results)))
 
