@@ -6,6 +6,8 @@ capture its launch: kernels run on ``torch.cuda.current_stream()`` and the
 host never waits for the GPU. Forward only for now.
 """
 
+import functools
+import inspect
 from typing import Optional, Tuple
 
 import torch
@@ -27,48 +29,24 @@ def _empty_attention_outputs(problem, q):
     return out, stats
 
 
-def _check_attention(
-    q,
-    k,
-    v,
-    normalizer,
-    alpha,
-    causal,
-    query_lengths,
-    key_lengths,
-    kv_num_blocks,
-    kv_indices,
-    full_kv_num_blocks,
-    full_kv_indices,
-    mask_block_q,
-    mask_block_k,
-    bias,
-    elastic_tau,
-    return_stats,
-    niter,
-    layout,
-):
-    return ops.check_attention(
-        q,
-        k,
-        v,
-        normalizer=normalizer,
-        alpha=alpha,
-        causal=causal,
-        query_lengths=query_lengths,
-        key_lengths=key_lengths,
-        kv_num_blocks=kv_num_blocks,
-        kv_indices=kv_indices,
-        full_kv_num_blocks=full_kv_num_blocks,
-        full_kv_indices=full_kv_indices,
-        mask_block_q=mask_block_q,
-        mask_block_k=mask_block_k,
-        bias=bias,
-        elastic_tau=elastic_tau,
-        return_stats=return_stats,
-        niter=niter,
-        layout=layout,
-    )
+@functools.lru_cache(maxsize=None)
+def _parameters(function):
+    return tuple(inspect.signature(function).parameters)
+
+
+def _by_name(function, named):
+    """``function`` (an ops.check_* or ops.*_arguments function) with each of
+    its parameters taken by name from ``named``, the ``locals()`` of a custom
+    op or its fake: those keep the names of the ops functions' parameters, so
+    that no argument list is spelt out twice."""
+    return function(**{name: named[name] for name in _parameters(function)})
+
+
+def _empty_block_indices(problem, q):
+    counts_shape, indices_shape = problem.index_shapes()
+    kv_num_blocks = torch.empty(counts_shape, dtype=torch.int32, device=q.device)
+    kv_indices = torch.empty(indices_shape, dtype=torch.int32, device=q.device)
+    return kv_num_blocks, kv_indices
 
 
 @torch.library.custom_op("sparse_attn::attention", mutates_args=())
@@ -94,27 +72,7 @@ def _attention_op(
     niter: int,
     layout: str,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    problem = _check_attention(
-        q,
-        k,
-        v,
-        normalizer,
-        alpha,
-        causal,
-        query_lengths,
-        key_lengths,
-        kv_num_blocks,
-        kv_indices,
-        full_kv_num_blocks,
-        full_kv_indices,
-        mask_block_q,
-        mask_block_k,
-        bias,
-        elastic_tau,
-        return_stats,
-        niter,
-        layout,
-    )
+    problem = _by_name(ops.check_attention, locals())
     runtime = default_runtime()
     kernel = ops.find_kernel(runtime, problem)
     out, stats = _empty_attention_outputs(problem, q)
@@ -127,24 +85,7 @@ def _attention_op(
             key_lengths = torch.full(
                 (problem.batch,), problem.key_len, dtype=torch.int32, device=q.device
             )
-    tensors, scalars = ops.attention_arguments(
-        problem,
-        kernel,
-        q=q,
-        k=k,
-        v=v,
-        out=out,
-        stats=stats,
-        scale=scale,
-        query_lengths=query_lengths,
-        key_lengths=key_lengths,
-        kv_num_blocks=kv_num_blocks,
-        kv_indices=kv_indices,
-        full_kv_num_blocks=full_kv_num_blocks,
-        full_kv_indices=full_kv_indices,
-        bias=bias,
-        elastic_tau=elastic_tau,
-    )
+    tensors, scalars = _by_name(ops.attention_arguments, locals())
     _launch(kernel, tensors, scalars, problem.device)
     return out, stats
 
@@ -172,43 +113,23 @@ def _attention_fake(
     niter,
     layout,
 ):
-    problem = _check_attention(
-        q,
-        k,
-        v,
-        normalizer,
-        alpha,
-        causal,
-        query_lengths,
-        key_lengths,
-        kv_num_blocks,
-        kv_indices,
-        full_kv_num_blocks,
-        full_kv_indices,
-        mask_block_q,
-        mask_block_k,
-        bias,
-        elastic_tau,
-        return_stats,
-        niter,
-        layout,
-    )
+    problem = _by_name(ops.check_attention, locals())
     return _empty_attention_outputs(problem, q)
 
 
 @torch.library.custom_op("sparse_attn::entmax", mutates_args=())
 def _entmax_op(x: torch.Tensor, alpha: float, niter: int) -> torch.Tensor:
-    problem = ops.check_entmax(x, alpha=alpha, niter=niter)
+    problem = _by_name(ops.check_entmax, locals())
     kernel = ops.find_kernel(default_runtime(), problem)
     y = torch.empty_like(x, memory_format=torch.contiguous_format)
-    tensors, scalars = ops.entmax_arguments(problem, kernel, x=x, y=y)
+    tensors, scalars = _by_name(ops.entmax_arguments, locals())
     _launch(kernel, tensors, scalars, problem.device)
     return y
 
 
 @_entmax_op.register_fake
 def _entmax_fake(x, alpha, niter):
-    ops.check_entmax(x, alpha=alpha, niter=niter)
+    _by_name(ops.check_entmax, locals())
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
@@ -223,48 +144,18 @@ def _xattention_blocks_op(
     block_size: int,
     layout: str,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    problem = ops.check_xattention_blocks(
-        q,
-        k,
-        stride=stride,
-        thresholds=thresholds,
-        causal=causal,
-        block_size=block_size,
-        layout=layout,
-    )
+    problem = _by_name(ops.check_xattention_blocks, locals())
     kernel = ops.find_kernel(default_runtime(), problem)
-    counts_shape, indices_shape = problem.index_shapes()
-    kv_num_blocks = torch.empty(counts_shape, dtype=torch.int32, device=q.device)
-    kv_indices = torch.empty(indices_shape, dtype=torch.int32, device=q.device)
-    tensors, scalars = ops.select_blocks_arguments(
-        problem,
-        q=q,
-        k=k,
-        thresholds=thresholds,
-        kv_num_blocks=kv_num_blocks,
-        kv_indices=kv_indices,
-        scale=scale,
-    )
+    kv_num_blocks, kv_indices = _empty_block_indices(problem, q)
+    tensors, scalars = _by_name(ops.select_blocks_arguments, locals())
     _launch(kernel, tensors, scalars, problem.device)
     return kv_num_blocks, kv_indices
 
 
 @_xattention_blocks_op.register_fake
 def _xattention_blocks_fake(q, k, thresholds, stride, causal, scale, block_size, layout):
-    problem = ops.check_xattention_blocks(
-        q,
-        k,
-        stride=stride,
-        thresholds=thresholds,
-        causal=causal,
-        block_size=block_size,
-        layout=layout,
-    )
-    counts_shape, indices_shape = problem.index_shapes()
-    return (
-        torch.empty(counts_shape, dtype=torch.int32, device=q.device),
-        torch.empty(indices_shape, dtype=torch.int32, device=q.device),
-    )
+    problem = _by_name(ops.check_xattention_blocks, locals())
+    return _empty_block_indices(problem, q)
 
 
 def _int32(tensor):

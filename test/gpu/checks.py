@@ -22,6 +22,7 @@ import torch
 import reference
 import sparse_attn
 from sparse_attn import KernelNotFoundError, TensorView, ValidationError, ops
+from sparse_attn_arguments import OPTIONAL_TENSORS  # test/lib, on the path through reference
 
 # ||out - ref|| / ||ref|| allowed per element type (METHOD.md's ranges:
 # 16-bit operands 1e-3 .. 1e-2). f32 inputs run on tf32 tensor cores: Q, K,
@@ -400,19 +401,7 @@ def check_attention(kernel, group):
         name += " local" if call["local"] else ""
         with group.case(name):
             inputs, arguments = attention_inputs(spec, shape, layout, alpha, call["local"])
-            optional = {
-                key: inputs.get(key)
-                for key in (
-                    "query_lengths",
-                    "key_lengths",
-                    "kv_num_blocks",
-                    "kv_indices",
-                    "full_kv_num_blocks",
-                    "full_kv_indices",
-                    "bias",
-                    "elastic_tau",
-                )
-            }
+            optional = {key: inputs.get(key) for key in OPTIONAL_TENSORS}
             problem = ops.check_attention(
                 inputs["q"],
                 inputs["k"],

@@ -12,8 +12,12 @@ import sys
 import torch
 
 # The float64 NumPy references of the prefill estimators (test/lib), shared
-# with the CPU numerics tests rather than written twice.
+# with the CPU numerics tests rather than written twice, and the names of the
+# optional tensors of an attention call, shared with the CPU tests of the
+# Python package.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from sparse_attn_arguments import optional_tensors  # noqa: E402
 
 
 def block_mask_visibility(kv_num_blocks, kv_indices, query_len, key_len, block_q, block_k):
@@ -101,20 +105,16 @@ def attention(
     alpha=1.5,
     causal=False,
     scale=None,
-    query_lengths=None,
-    key_lengths=None,
-    kv_num_blocks=None,
-    kv_indices=None,
-    full_kv_num_blocks=None,
-    full_kv_indices=None,
     block_q=128,
     block_k=128,
-    bias=None,
-    elastic_tau=None,
+    **optional,
 ):
     """(out [B, H, Nq, Dv], stats [B, H, Nq]) in float64 for [B, H, N, D]
     inputs: stats are the log-sum-exp (softmax, elastic softmax) or tau in
-    units of x (entmax); empty rows give zeros and -inf / +inf."""
+    units of x (entmax); empty rows give zeros and -inf / +inf. `optional`:
+    any of the optional tensors of test/lib's sparse_attn_arguments (those of
+    the block mask in blocks of block_q x block_k); the others are absent."""
+    optional = optional_tensors(**optional)
     q, k, v = q.double(), k.double(), v.double()
     batch, heads, query_len, head_dim = q.shape
     key_len = k.shape[2]
@@ -130,25 +130,31 @@ def attention(
             return torch.full((batch,), full, dtype=torch.long, device=device)
         return lengths.long().clamp(0, full)
 
-    valid_queries = lengths_of(query_lengths, query_len).view(batch, 1, 1, 1)
-    valid_keys = lengths_of(key_lengths, key_len).view(batch, 1, 1, 1)
+    valid_queries = lengths_of(optional["query_lengths"], query_len).view(batch, 1, 1, 1)
+    valid_keys = lengths_of(optional["key_lengths"], key_len).view(batch, 1, 1, 1)
     i = torch.arange(query_len, device=device).view(1, 1, -1, 1)
     j = torch.arange(key_len, device=device).view(1, 1, 1, -1)
     position = i + (valid_keys - valid_queries)  # bottom-right aligned
     visible = (i < valid_queries) & (j < valid_keys)
     if causal:
         visible = visible & (j <= position)
-    if kv_num_blocks is not None:
+    if optional["kv_num_blocks"] is not None:
         mask = block_mask_visibility(
-            kv_num_blocks, kv_indices, query_len, key_len, block_q, block_k
+            optional["kv_num_blocks"], optional["kv_indices"], query_len, key_len, block_q, block_k
         )
-        if full_kv_num_blocks is not None:
+        if optional["full_kv_num_blocks"] is not None:
             mask = mask | block_mask_visibility(
-                full_kv_num_blocks, full_kv_indices, query_len, key_len, block_q, block_k
+                optional["full_kv_num_blocks"],
+                optional["full_kv_indices"],
+                query_len,
+                key_len,
+                block_q,
+                block_k,
             )
         visible = visible & mask  # the mask's batch and head extents of 1 broadcast
 
     scores = scale * torch.einsum("bhid,bhjd->bhij", q, k)
+    bias = optional["bias"]
     if bias is not None:
         distance = position - j
         width = bias.shape[1]
@@ -170,7 +176,7 @@ def attention(
         weights = exponentials / torch.where(empty, 1.0, total)
         stats = torch.where(empty, -math.inf, top + torch.log(total)).squeeze(-1)
         if normalizer == "elastic_softmax":
-            threshold = elastic_tau.double().view(1, heads, 1, 1) / (position + 1)
+            threshold = optional["elastic_tau"].double().view(1, heads, 1, 1) / (position + 1)
             weights = torch.where(visible, torch.clamp(weights + threshold, min=0), 0.0)
     weights = torch.where(empty, 0.0, weights)
     return torch.einsum("bhij,bhjd->bhid", weights, v), stats

@@ -68,13 +68,8 @@ class EstimatorMask(testing.Mask):
         et = self.element_type
         q, k = function.argument(self.q, et), function.argument(self.k, et)
         operands = self.extra_operands(function)
-        for field in ("query_lengths", "key_lengths"):
-            values = getattr(self, field)
-            if values is not None:
-                operands += (f" {field}({function.argument(values, 'i32')} : "
-                             f"{testing.tensor_type(np.shape(values), 'i32')})")
-        if self.scale is not None:
-            operands += f" scale({testing.float_literal(self.scale)})"
+        operands += testing.length_operands(function, self.query_lengths, self.key_lengths)
+        operands += testing.scale_operand(self.scale)
         return (f"{q}, {k}{operands}",
                 f"{testing.tensor_type(self.q.shape, et)}, {testing.tensor_type(self.k.shape, et)}")
 
@@ -443,31 +438,17 @@ class PrefillCase:
 
     def emit(self, function):
         et = self.element_type
-        q, k, v = (function.argument(t, et) for t in (self.q, self.k, self.v))
-        operands = ""
-        if self.mask is not None:
-            operands += f" mask({self.mask.emit(function)} : {self.mask.type})"
+        operands = testing.attention_operands(function, self.q, self.k, self.v, et, self.mask)
         if self.estimator is not None:
             operands += self.estimator.extra_operands(function)
-        query_lengths, key_lengths = self._lengths()
-        for field, values in (("query_lengths", query_lengths), ("key_lengths", key_lengths)):
-            if values is not None:
-                operands += (f" {field}({function.argument(values, 'i32')} : "
-                             f"{testing.tensor_type(np.shape(values), 'i32')})")
-        if self.estimator is not None and self.estimator.scale is not None:
-            operands += f" scale({testing.float_literal(self.estimator.scale)})"
+        operands += testing.length_operands(function, *self._lengths())
+        if self.estimator is not None:
+            operands += testing.scale_operand(self.estimator.scale)
         if self.block is not None:
             operands += f" block({self.block})"
-        output = testing.tensor_type(self.q.shape[:3] + self.v.shape[3:], et)
-        types = [output] + ([testing.tensor_type(self.q.shape[:3], "f32")]
-                            if self.statistics else [])
-        names = [function.value() for _ in types]
-        operand_types = ", ".join(testing.tensor_type(t.shape, et)
-                                  for t in (self.q, self.k, self.v))
-        function.op(f"{', '.join(names)} = sparse_attn.prefill {self.pattern}"
-                    f"{' causal' if self.causal else ''} {q}, {k}, {v}{operands} : "
-                    f"{operand_types} -> {', '.join(types)}")
-        return [function.result(name, type_) for name, type_ in zip(names, types)]
+        return testing.emit_attention_results(
+            function, f"sparse_attn.prefill {self.pattern}{' causal' if self.causal else ''}",
+            operands, self.q, self.k, self.v, et, self.statistics)
 
 
 def check_prefill(report, case, results):

@@ -296,6 +296,46 @@ def emit_mask_to_indices(function, mask):
 # ---------------------------------------------------------------------------
 
 
+def attention_operands(function, q, k, v, element_type, mask):
+    """q, k and v made function arguments, then the optional mask emitted:
+    `q, k, v[ mask(...)]`, the operands that sparse_attn.attention and
+    sparse_attn.prefill begin with, as IR text."""
+    operands = ", ".join(function.argument(t, element_type) for t in (q, k, v))
+    if mask is not None:
+        operands += f" mask({mask.emit(function)} : {mask.type})"
+    return operands
+
+
+def length_operands(function, query_lengths, key_lengths):
+    """The optional ` query_lengths(...)` and ` key_lengths(...)` operands
+    (i32 function arguments) as IR text."""
+    operands = ""
+    for field, values in (("query_lengths", query_lengths), ("key_lengths", key_lengths)):
+        if values is not None:
+            operands += (f" {field}({function.argument(values, 'i32')} : "
+                         f"{tensor_type(np.shape(values), 'i32')})")
+    return operands
+
+
+def scale_operand(scale):
+    """The optional ` scale(...)` operand as IR text."""
+    return "" if scale is None else f" scale({float_literal(scale)})"
+
+
+def emit_attention_results(function, operation, operands, q, k, v, element_type, statistics):
+    """Emits `results = operation operands : q, k, v types -> output[,
+    statistics]` (sparse_attn.attention or sparse_attn.prefill with its
+    attributes); returns the result indices."""
+    types = [tensor_type(q.shape[:3] + v.shape[3:], element_type)]
+    if statistics:
+        types.append(tensor_type(q.shape[:3], "f32"))
+    names = [function.value() for _ in types]
+    operand_types = ", ".join(tensor_type(t.shape, element_type) for t in (q, k, v))
+    function.op(f"{', '.join(names)} = {operation} {operands} : {operand_types} -> "
+                f"{', '.join(types)}")
+    return [function.result(name, type_) for name, type_ in zip(names, types)]
+
+
 @dataclasses.dataclass
 class AttentionCase:
     """One sparse_attn.attention: operands already rounded to element_type."""
@@ -358,36 +398,20 @@ class AttentionCase:
     def emit(self, function):
         """Emits the op; returns the result indices (output[, statistics])."""
         et = self.element_type
-        q, k, v = (function.argument(t, et) for t in (self.q, self.k, self.v))
-        operands = ""
-        if self.mask is not None:
-            operands += f" mask({self.mask.emit(function)} : {self.mask.type})"
-        for field in ("query_lengths", "key_lengths"):
-            values = getattr(self, field)
-            if values is not None:
-                operands += (f" {field}({function.argument(values, 'i32')} : "
-                             f"{tensor_type(np.shape(values), 'i32')})")
+        operands = attention_operands(function, self.q, self.k, self.v, et, self.mask)
+        operands += length_operands(function, self.query_lengths, self.key_lengths)
         for field in ("bias", "tau"):
             values = getattr(self, field)
             if values is not None:
                 operands += (f" {field}({function.argument(values, et)} : "
                              f"{tensor_type(values.shape, et)})")
-        if self.scale is not None:
-            operands += f" scale({float_literal(self.scale)})"
+        operands += scale_operand(self.scale)
         normalizer = self.normalizer
         if normalizer == "entmax":
             normalizer += f"<alpha = {repr(float(self.alpha))}>"
         causal = " causal" if self.causal else ""
-        output_type = tensor_type(self.q.shape[:3] + self.v.shape[3:], et)
-        result_types = [output_type]
-        if self.statistics:
-            result_types.append(tensor_type(self.q.shape[:3], "f32"))
-        names = [function.value() for _ in result_types]
-        operand_types = ", ".join(tensor_type(t.shape, et) for t in (self.q, self.k, self.v))
-        function.op(f"{', '.join(names)} = sparse_attn.attention {normalizer}{causal} "
-                    f"{q}, {k}, {v}{operands} : {operand_types} -> "
-                    f"{', '.join(result_types)}")
-        return [function.result(name, type_) for name, type_ in zip(names, result_types)]
+        return emit_attention_results(function, f"sparse_attn.attention {normalizer}{causal}",
+                                      operands, self.q, self.k, self.v, et, self.statistics)
 
 
 @dataclasses.dataclass
@@ -452,6 +476,24 @@ def random_varlen(rng, batch, nq, nk, which="both"):
         lengths[side][clamped] = (nq, nk)[side] + int(rng.integers(1, 5))
     return tuple(lengths[side].astype(np.int32) if side in chosen else None
                  for side in (0, 1))
+
+
+def random_case_operands(rng, keys, lengths="=", shorter=(5, 4), longer=24, batch=1, kv_heads=1,
+                         group=1, head_dims=(4, 8, 16), varlen=None):
+    """(q, k, v, {query_lengths, key_lengths}) of a case with lengths that no
+    block size divides: Nk odd in keys = (low, high); Nq equal to it
+    (lengths "="), odd in [shorter[0], Nk - shorter[1]] ("<") or in
+    [Nk + 2, Nk + longer] (">"); kv_heads * group query heads; the head
+    dimension one of head_dims; varlen lengths (random_varlen) for the
+    sequences `varlen` names, else none."""
+    nk = odd_length(rng, *keys)
+    nq = {"<": lambda: odd_length(rng, shorter[0], nk - shorter[1]), "=": lambda: nk,
+          ">": lambda: odd_length(rng, nk + 2, nk + longer)}[lengths]()
+    q, k, v = random_attention_operands(rng, batch, kv_heads * group, kv_heads, nq, nk,
+                                        int(rng.choice(head_dims)))
+    query_lengths, key_lengths = (random_varlen(rng, batch, nq, nk, varlen)
+                                  if varlen else (None, None))
+    return q, k, v, dict(query_lengths=query_lengths, key_lengths=key_lengths)
 
 
 BLOCK_SIZES = (8, 16, 32)
@@ -619,8 +661,8 @@ def function_of(tag, cases):
 
 
 def run_attention_groups(report, workdir, groups, check=None):
-    """Runs each group {tag: [AttentionCase]} as one function; check(case,
-    results) defaults to check_attention."""
+    """Runs each group {tag: [case]} as one function; check(case, results)
+    defaults to check_attention (of AttentionCase)."""
     report.run(workdir, {tag: function_of(tag, cases) for tag, cases in groups.items()},
                check or (lambda case, results: check_attention(report, case, results)))
 

@@ -6,31 +6,18 @@ import unittest
 
 from fakes import FakeBlockMask, FakeTensor, bnhd
 from sparse_attn import ValidationError, ops
+from sparse_attn_arguments import check_arguments, optional_tensors
 
 BF16 = "torch.bfloat16"
 
 
 def check(q, k, v, **overrides):
-    arguments = dict(
-        normalizer="softmax",
-        alpha=1.5,
-        causal=False,
-        query_lengths=None,
-        key_lengths=None,
-        kv_num_blocks=None,
-        kv_indices=None,
-        full_kv_num_blocks=None,
-        full_kv_indices=None,
-        mask_block_q=0,
-        mask_block_k=0,
-        bias=None,
-        elastic_tau=None,
-        return_stats=False,
-        niter=10,
-        layout="bhnd",
-    )
-    arguments.update(overrides)
-    return ops.check_attention(q, k, v, **arguments)
+    return ops.check_attention(q, k, v, **check_arguments(**overrides))
+
+
+def bind(problem, kernel, **tensors):
+    """ops.attention_arguments without statistics or optional tensors."""
+    return ops.attention_arguments(problem, kernel, stats=None, **tensors, **optional_tensors())
 
 
 class FakeKernel:
@@ -75,23 +62,8 @@ class Layouts(unittest.TestCase):
             bnhd(2, 300, 8, 64),
         )
         problem = check(q, k, v, layout="bnhd")
-        tensors, scalars = ops.attention_arguments(
-            problem,
-            FakeKernel("normalizer=softmax"),
-            q=q,
-            k=k,
-            v=v,
-            out=out,
-            stats=None,
-            scale=0.125,
-            query_lengths=None,
-            key_lengths=None,
-            kv_num_blocks=None,
-            kv_indices=None,
-            full_kv_num_blocks=None,
-            full_kv_indices=None,
-            bias=None,
-            elastic_tau=None,
+        tensors, scalars = bind(
+            problem, FakeKernel("normalizer=softmax"), q=q, k=k, v=v, out=out, scale=0.125
         )
         self.assertEqual(sorted(tensors), ["k", "out", "q", "v"])
         self.assertEqual(tensors["q"].sizes, (2, 8, 300, 64))
@@ -143,23 +115,14 @@ class Keys(unittest.TestCase):
             [(key["dtype"], key["alpha"]) for key in problem.specializations()],
             [("f32", 2.0), ("f32", "any")],
         )
-        tensors, _ = ops.attention_arguments(
+        tensors, _ = bind(
             problem,
             FakeKernel("alpha=2,normalizer=entmax"),
             q=q,
             k=q,
             v=q,
             out=FakeTensor(problem.output_shape(), "torch.float32"),
-            stats=None,
             scale=0.125,
-            query_lengths=None,
-            key_lengths=None,
-            kv_num_blocks=None,
-            kv_indices=None,
-            full_kv_num_blocks=None,
-            full_kv_indices=None,
-            bias=None,
-            elastic_tau=None,
         )
         self.assertEqual(
             {name: view.dtype for name, view in tensors.items()},
@@ -212,29 +175,10 @@ class Keys(unittest.TestCase):
     def test_entmax_scalars_follow_the_kernel(self):
         q = FakeTensor((1, 4, 64, 64), BF16)
         problem = check(q, q, q, normalizer="entmax", alpha=1.25, niter=3)
-        common = dict(
-            q=q,
-            k=q,
-            v=q,
-            out=FakeTensor((1, 4, 64, 64), BF16),
-            stats=None,
-            scale=0.5,
-            query_lengths=None,
-            key_lengths=None,
-            kv_num_blocks=None,
-            kv_indices=None,
-            full_kv_num_blocks=None,
-            full_kv_indices=None,
-            bias=None,
-            elastic_tau=None,
-        )
-        _, scalars = ops.attention_arguments(
-            problem, FakeKernel("alpha=any,normalizer=entmax"), **common
-        )
+        common = dict(q=q, k=q, v=q, out=FakeTensor((1, 4, 64, 64), BF16), scale=0.5)
+        _, scalars = bind(problem, FakeKernel("alpha=any,normalizer=entmax"), **common)
         self.assertEqual(scalars, {"scale": 0.5, "niter": 3, "alpha": 1.25})
-        _, scalars = ops.attention_arguments(
-            problem, FakeKernel("alpha=1.25,normalizer=entmax"), **common
-        )
+        _, scalars = bind(problem, FakeKernel("alpha=1.25,normalizer=entmax"), **common)
         self.assertEqual(scalars, {"scale": 0.5, "niter": 3})
 
     def test_block_mask_tensors_come_from_the_flex_block_mask(self):

@@ -19,6 +19,7 @@ from sparse_attn import (
     ValidationError,
     ops,
 )
+from sparse_attn_arguments import check_arguments
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TEST_BUNDLE = os.path.join(ROOT, "test", "gpu", "bundles", "runtime-test.bundle")
@@ -76,25 +77,7 @@ class Bundles(unittest.TestCase):
     def test_an_operation_without_kernels_says_so(self):
         q = FakeTensor((1, 4, 64, 64), "torch.bfloat16")
         problem = ops.check_attention(
-            q,
-            q,
-            q,
-            normalizer="entmax",
-            alpha=1.5,
-            causal=True,
-            query_lengths=None,
-            key_lengths=None,
-            kv_num_blocks=None,
-            kv_indices=None,
-            full_kv_num_blocks=None,
-            full_kv_indices=None,
-            mask_block_q=0,
-            mask_block_k=0,
-            bias=None,
-            elastic_tau=None,
-            return_stats=False,
-            niter=10,
-            layout="bhnd",
+            q, q, q, **check_arguments(normalizer="entmax", alpha=1.5, causal=True)
         )
         with self.assertRaises(KernelNotFoundError) as raised:
             ops.find_kernel(runtime, problem)

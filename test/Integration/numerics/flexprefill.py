@@ -29,19 +29,13 @@ def draw(block=8, batch=1, kv_heads=1, group=2, lengths="=", varlen=None, tau=0.
 
     def make(rng):
         low = max(2 * block, -(-min_budget // block) * block)
-        nk = (testing.odd_length(rng, block + 1, low - 1) if short
-              else testing.odd_length(rng, low + 1, low + 6 * block))
-        nq = {"<": lambda: testing.odd_length(rng, block + 1, nk - 2), "=": lambda: nk,
-              ">": lambda: testing.odd_length(rng, nk + 2, nk + 2 * block)}[lengths]()
-        heads = kv_heads * group
-        q, k, v = testing.random_attention_operands(rng, batch, heads, kv_heads, nq, nk,
-                                                    int(rng.choice([8, 16])))
-        query_lengths, key_lengths = (testing.random_varlen(rng, batch, nq, nk, varlen)
-                                      if varlen else (None, None))
+        q, k, v, valid_lengths = testing.random_case_operands(
+            rng, (block + 1, low - 1) if short else (low + 1, low + 6 * block), lengths,
+            shorter=(block + 1, 2), longer=2 * block, batch=batch, kv_heads=kv_heads, group=group,
+            head_dims=(8, 16), varlen=varlen)
         mask = prefill_testing.FlexPrefillMask(
             sharpness * q, k, block, gamma=gamma, tau=tau, min_budget=min_budget,
-            max_budget=max_budget, with_patterns=True, query_lengths=query_lengths,
-            key_lengths=key_lengths)
+            max_budget=max_budget, with_patterns=True, **valid_lengths)
         return prefill_testing.EstimatorCase(mask, v)
 
     return prefill_testing.conditioned(rng, make)
@@ -57,7 +51,7 @@ groups = {
     "varlen": [draw(batch=3, varlen="both", tau=0.2, lengths="<")],
     "short": [draw(short=True), draw(short=True, block=16, batch=2, varlen="key")],
 }
-functions = {tag: testing.function_of(tag, cases) for tag, cases in groups.items()}
-report.run(sys.argv[1], functions,
-           lambda case, results: prefill_testing.check_estimator(report, case, results))
+testing.run_attention_groups(
+    report, sys.argv[1], groups,
+    lambda case, results: prefill_testing.check_estimator(report, case, results))
 report.finish()

@@ -23,21 +23,11 @@ rng = np.random.default_rng(SEED)
 report = testing.Report("select-blocks", SEED)
 
 
-def operands(rng, batch, kv_heads, group, lengths, varlen, low, high):
-    nk = testing.odd_length(rng, low, high)
-    nq = {"<": lambda: testing.odd_length(rng, 5, nk - 4), "=": lambda: nk,
-          ">": lambda: testing.odd_length(rng, nk + 2, nk + 24)}[lengths]()
-    q, k, _ = testing.random_attention_operands(rng, batch, kv_heads * group, kv_heads, nq, nk,
-                                                int(rng.choice([4, 8, 16])))
-    query_lengths, key_lengths = (testing.random_varlen(rng, batch, nq, nk, varlen)
-                                  if varlen else (None, None))
-    return q, k, dict(query_lengths=query_lengths, key_lengths=key_lengths)
-
-
 def xattention(batch=1, kv_heads=1, group=1, lengths="=", varlen=None, causal=True,
                block=(16, 16), stride=4, per_head=False, element_type="f32"):
     def make(rng):
-        q, k, options = operands(rng, batch, kv_heads, group, lengths, varlen, 21, 61)
+        q, k, _, options = testing.random_case_operands(
+            rng, (21, 61), lengths, batch=batch, kv_heads=kv_heads, group=group, varlen=varlen)
         heads = kv_heads * group
         return prefill_testing.SelectBlocksCase(prefill_testing.XAttentionMask(
             q, k, block, stride, causal=causal, element_type=element_type,
@@ -49,8 +39,9 @@ def xattention(batch=1, kv_heads=1, group=1, lengths="=", varlen=None, causal=Tr
 
 def flexprefill(block=8, batch=1, kv_heads=1, group=2, lengths="=", varlen=None, tau=0.15):
     def make(rng):
-        q, k, options = operands(rng, batch, kv_heads, group, lengths, varlen, 2 * block + 1,
-                                 8 * block)
+        q, k, _, options = testing.random_case_operands(
+            rng, (2 * block + 1, 8 * block), lengths, batch=batch, kv_heads=kv_heads, group=group,
+            varlen=varlen)
         return prefill_testing.SelectBlocksCase(prefill_testing.FlexPrefillMask(
             3.0 * q, k, block, tau=tau, min_budget=block, **options))
 
@@ -72,7 +63,7 @@ groups = {
                     flexprefill(batch=2, kv_heads=2, tau=0.2, lengths="<")],
     "flexprefill-varlen": [flexprefill(batch=3, varlen="both", tau=0.2, lengths="<")],
 }
-functions = {tag: testing.function_of(tag, cases) for tag, cases in groups.items()}
-report.run(sys.argv[1], functions,
-           lambda case, results: prefill_testing.check_select_blocks(report, case, results))
+testing.run_attention_groups(
+    report, sys.argv[1], groups,
+    lambda case, results: prefill_testing.check_select_blocks(report, case, results))
 report.finish()

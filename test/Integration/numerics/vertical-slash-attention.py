@@ -43,22 +43,16 @@ def draw(batch=1, kv_heads=1, group=1, lengths="=", varlen=None, per_head=False,
          block=(16, 16), sizes=(12, 40), last_queries=16, sink=4, local=6, causal=True,
          scale=None):
     def make(rng):
-        nk = testing.odd_length(rng, 70, 150)
-        nq = {"<": lambda: testing.odd_length(rng, 20, nk - 10), "=": lambda: nk,
-              ">": lambda: testing.odd_length(rng, nk + 2, nk + 30)}[lengths]()
-        heads = kv_heads * group
-        q, k, v = testing.random_attention_operands(rng, batch, heads, kv_heads, nq, nk,
-                                                    int(rng.choice([8, 16])))
-        query_lengths, key_lengths = (testing.random_varlen(rng, batch, nq, nk, varlen)
-                                      if varlen else (None, None))
-        budgets = rng.integers(-1, nk // 2, size=(heads, 2)) if per_head else None
+        q, k, v, valid_lengths = testing.random_case_operands(
+            rng, (70, 150), lengths, shorter=(20, 10), longer=30, batch=batch, kv_heads=kv_heads,
+            group=group, head_dims=(8, 16), varlen=varlen)
+        budgets = (rng.integers(-1, k.shape[2] // 2, size=(kv_heads * group, 2)) if per_head
+                   else None)
         mask = prefill_testing.VerticalSlashMask(
             2.0 * q, k, block, sizes[0], sizes[1], last_queries, sink, local,
-            budgets=budgets, query_lengths=query_lengths, key_lengths=key_lengths,
-            scale=scale)
+            budgets=budgets, scale=scale, **valid_lengths)
         attention = testing.AttentionCase(
-            mask.q, mask.k, v, causal=causal, mask=mask, query_lengths=query_lengths,
-            key_lengths=key_lengths, scale=scale)
+            mask.q, mask.k, v, causal=causal, mask=mask, scale=scale, **valid_lengths)
         return Case(mask, attention)
 
     return prefill_testing.conditioned(rng, make)

@@ -27,18 +27,13 @@ report = testing.Report("vertical-slash", SEED)
 def draw(batch=1, kv_heads=1, group=2, lengths="=", varlen=None, per_head=False,
          block=(16, 16), last_queries=8, sink=3, local=4, sizes=(8, 6)):
     def make(rng):
-        nk = testing.odd_length(rng, 25, 61)
-        nq = {"<": lambda: testing.odd_length(rng, 3, nk - 4), "=": lambda: nk,
-              ">": lambda: testing.odd_length(rng, nk + 2, nk + 20)}[lengths]()
-        heads = kv_heads * group
-        q, k, v = testing.random_attention_operands(rng, batch, heads, kv_heads, nq, nk,
-                                                    int(rng.choice([4, 8, 16])))
-        query_lengths, key_lengths = (testing.random_varlen(rng, batch, nq, nk, varlen)
-                                      if varlen else (None, None))
-        budgets = rng.integers(-1, 14, size=(heads, 2)) if per_head else None
+        q, k, v, valid_lengths = testing.random_case_operands(
+            rng, (25, 61), lengths, shorter=(3, 4), longer=20, batch=batch, kv_heads=kv_heads,
+            group=group, varlen=varlen)
+        budgets = rng.integers(-1, 14, size=(kv_heads * group, 2)) if per_head else None
         mask = prefill_testing.VerticalSlashMask(
             2.0 * q, k, block, sizes[0], sizes[1], last_queries, sink, local, budgets=budgets,
-            query_lengths=query_lengths, key_lengths=key_lengths)
+            **valid_lengths)
         return prefill_testing.EstimatorCase(mask, v)
 
     return prefill_testing.conditioned(rng, make)
@@ -52,7 +47,7 @@ groups = {
     "offsets": [draw(lengths=">", sizes=(4, 4)), draw(lengths="<", sink=0, local=0)],
     "varlen": [draw(batch=3, varlen="both", lengths="<", per_head=True)],
 }
-functions = {tag: testing.function_of(tag, cases) for tag, cases in groups.items()}
-report.run(sys.argv[1], functions,
-           lambda case, results: prefill_testing.check_estimator(report, case, results))
+testing.run_attention_groups(
+    report, sys.argv[1], groups,
+    lambda case, results: prefill_testing.check_estimator(report, case, results))
 report.finish()

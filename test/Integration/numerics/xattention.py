@@ -26,20 +26,13 @@ report = testing.Report("xattention", SEED)
 def draw(batch=1, kv_heads=1, group=1, lengths="=", varlen=None, causal=True, block=(16, 16),
          stride=4, per_head=False, element_type="f32", scale=None):
     def make(rng):
-        nk = testing.odd_length(rng, 21, 61)
-        nq = {"<": lambda: testing.odd_length(rng, 5, nk - 4), "=": lambda: nk,
-              ">": lambda: testing.odd_length(rng, nk + 2, nk + 24)}[lengths]()
-        heads = kv_heads * group
-        q, k, v = testing.random_attention_operands(rng, batch, heads, kv_heads, nq, nk,
-                                                    int(rng.choice([4, 8, 16])))
-        query_lengths, key_lengths = (testing.random_varlen(rng, batch, nq, nk, varlen)
-                                      if varlen else (None, None))
+        q, k, v, valid_lengths = testing.random_case_operands(
+            rng, (21, 61), lengths, batch=batch, kv_heads=kv_heads, group=group, varlen=varlen)
         threshold = None if per_head else float(rng.choice([0.5, 0.8, 0.95]))
-        thresholds = rng.uniform(0.5, 0.95, heads) if per_head else None
+        thresholds = rng.uniform(0.5, 0.95, kv_heads * group) if per_head else None
         mask = prefill_testing.XAttentionMask(
             q, k, block, stride, threshold=threshold, thresholds=thresholds, causal=causal,
-            element_type=element_type, query_lengths=query_lengths, key_lengths=key_lengths,
-            scale=scale)
+            element_type=element_type, scale=scale, **valid_lengths)
         return prefill_testing.EstimatorCase(mask, v)
 
     return prefill_testing.conditioned(rng, make)
@@ -56,7 +49,7 @@ groups = {
                    draw(causal=False, batch=2, varlen="query", block=(8, 8), scale=0.2)],
     "bf16": [draw(element_type="bf16", group=4, per_head=True, lengths=">")],
 }
-functions = {tag: testing.function_of(tag, cases) for tag, cases in groups.items()}
-report.run(sys.argv[1], functions,
-           lambda case, results: prefill_testing.check_estimator(report, case, results))
+testing.run_attention_groups(
+    report, sys.argv[1], groups,
+    lambda case, results: prefill_testing.check_estimator(report, case, results))
 report.finish()
