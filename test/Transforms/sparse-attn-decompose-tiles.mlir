@@ -88,24 +88,39 @@ func.func @threshold_step(%t: tensor<64xf32>, %s: tensor<64xf32>) -> (tensor<64x
 
 // -----
 
-// The least entry above the threshold: a row reduction of the selected
-// scores into the accumulated minimum; the step reads it beside the moments
-// (the proof that accepts the closed-form root: f >= 0, tau <= t < least).
+// The two least entries above the threshold: a row reduction of the
+// selected scores into the accumulated sorted pair; the step reads them
+// beside the moments (the proofs that accept a closed-form root: f >= 0
+// and tau <= t < least, or, without the least entry, least <= t2 < second).
 
 // CHECK-LABEL: func.func @least_entry_proof
 // CHECK-SAME:    (%[[X:.*]]: tensor<64x64xf32>, %[[T:.*]]: tensor<64xf32>, %[[M:.*]]: tensor<64xf32>)
-// CHECK:         %[[LEAST:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[X]], %[[T]] : tensor<64x64xf32>, tensor<64xf32>) outs(%[[M]] : tensor<64xf32>)
-// CHECK:         ^bb0(%[[XV:.*]]: f32, %[[TV:.*]]: f32, %[[MV:.*]]: f32):
-// CHECK-DAG:       %[[MIN:.*]] = arith.minimumf %[[MV]], %[[XV]]
+// CHECK:         %[[LEAST:.*]]:2 = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[X]], %[[T]] : tensor<64x64xf32>, tensor<64xf32>) outs(%[[M]], %[[M]] : tensor<64xf32>, tensor<64xf32>)
+// CHECK:         ^bb0(%[[XV:.*]]: f32, %[[TV:.*]]: f32, %[[FIRST:.*]]: f32, %[[SECOND:.*]]: f32):
 // CHECK-DAG:       %[[ABOVE:.*]] = arith.cmpf ogt, %[[XV]], %[[TV]]
-// CHECK:           %[[KEPT:.*]] = arith.select %[[ABOVE]], %[[MIN]], %[[MV]]
-// CHECK:           linalg.yield %[[KEPT]]
-// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel"]} ins(%[[T]], %[[T]], %[[T]], %[[T]], %[[T]], %[[T]], %[[LEAST]] :
+// CHECK-DAG:       %[[MIN:.*]] = arith.minimumf %[[FIRST]], %[[XV]]
+// CHECK:           %[[NEW_FIRST:.*]] = arith.select %[[ABOVE]], %[[MIN]], %[[FIRST]]
+// CHECK:           %[[DISPLACED:.*]] = arith.maximumf %[[FIRST]], %[[XV]]
+// CHECK:           %[[MIN2:.*]] = arith.minimumf %[[SECOND]], %[[DISPLACED]]
+// CHECK:           %[[NEW_SECOND:.*]] = arith.select %[[ABOVE]], %[[MIN2]], %[[SECOND]]
+// CHECK:           linalg.yield %[[NEW_FIRST]], %[[NEW_SECOND]]
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel"]} ins(%[[T]], %[[T]], %[[T]], %[[T]], %[[T]], %[[T]], %[[LEAST]]#0, %[[LEAST]]#1 :
 // CHECK:           arith.cmpf olt, %{{.*}}, %{{.*}} : f32
+// Without the least entry: its offset leaves the moments, and the closed
+// form on the rest is compared with the second entry.
+// CHECK:           %[[OFFSET:.*]] = arith.subf %{{.*}}, %{{.*}} : f32
+// CHECK:           math.sqrt
+// CHECK:           %[[WITHOUT:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
+// CHECK:           arith.cmpf olt, %[[WITHOUT]], %{{.*}} : f32
+// Unproven from below, the Newton step tau + f / (2 s1) (the closed form
+// on a superset of the support would overshoot the root).
+// CHECK:           %[[NEWTON_STEP:.*]] = arith.divf %{{.*}}, %{{.*}} : f32
+// CHECK:           %[[NEWTON:.*]] = arith.addf %{{.*}}, %[[NEWTON_STEP]] : f32
+// CHECK:           arith.select %{{.*}}, %[[NEWTON]], %{{.*}} : f32
 // CHECK:           linalg.yield
 func.func @least_entry_proof(%x: tensor<64x64xf32>, %t: tensor<64xf32>, %m: tensor<64xf32>) -> (tensor<64xf32>, i1) {
-  %least = sparse_attn.min_above %x, %t, %m : tensor<64x64xf32>, tensor<64xf32>
-  %t1, %lo, %hi, %done = sparse_attn.entmax_threshold_step <alpha = 1.5> %t, %t, %t, %t, %t, %t least(%least : tensor<64xf32>) : tensor<64xf32>
+  %least, %second = sparse_attn.min_above %x, %t, %m, %m : tensor<64x64xf32>, tensor<64xf32>
+  %t1, %lo, %hi, %done = sparse_attn.entmax_threshold_step <alpha = 1.5> %t, %t, %t, %t, %t, %t least(%least, %second : tensor<64xf32>, tensor<64xf32>) : tensor<64xf32>
   return %t1, %done : tensor<64xf32>, i1
 }
 

@@ -75,13 +75,13 @@ func.func @softmax_causal_gqa(%q: tensor<2x4x100x16xf32>, %k: tensor<2x2x90x16xf
 // CHECK:             arith.andi %[[MORE]], %[[PENDING]]
 // CHECK:           } do {
 // CHECK:           ^bb0(%{{.*}}: index, %[[TAU_IN:.*]]: tensor<64xf32>, %[[LO_IN:.*]]: tensor<64xf32>, %[[HI_IN:.*]]: tensor<64xf32>):
-// The pass also tracks the least entry above the threshold (from +inf),
-// which lets the step prove its closed-form root exact.
-// CHECK:             %[[MOMENTS:.*]]:4 = scf.for {{.*}} iter_args({{.*}}, %{{.*}} = %[[INF:.*]])
+// The pass also tracks the two least entries above the threshold (from
+// +inf), which let the step prove its closed-form root exact.
+// CHECK:             %[[MOMENTS:.*]]:5 = scf.for {{.*}} iter_args({{.*}}, %{{.*}} = %[[INF:.*]], %{{.*}} = %[[INF]])
 // CHECK:               sparse_attn.entmax_moments <alpha = 1.5> %[[X:.*]], %[[TAU_IN]]
 // CHECK:               sparse_attn.min_above %[[X]], %[[TAU_IN]]
 // CHECK:             } {sparse_attn.key_pass = "entmax_solver"}
-// CHECK:             sparse_attn.entmax_threshold_step <alpha = 1.5> %[[TAU_IN]], %[[LO_IN]], %[[HI_IN]], %[[MOMENTS]]#0, %[[MOMENTS]]#1, %[[MOMENTS]]#2 least(%[[MOMENTS]]#3 : tensor<64xf32>)
+// CHECK:             sparse_attn.entmax_threshold_step <alpha = 1.5> %[[TAU_IN]], %[[LO_IN]], %[[HI_IN]], %[[MOMENTS]]#0, %[[MOMENTS]]#1, %[[MOMENTS]]#2 least(%[[MOMENTS]]#3, %[[MOMENTS]]#4 : tensor<64xf32>, tensor<64xf32>)
 // CHECK:           } attributes {sparse_attn.solver_iterations}
 // CHECK:           %[[OUT:.*]]:2 = scf.for
 // CHECK:             sparse_attn.entmax_accumulate <alpha = 1.5> %{{.*}}, %{{.*}}, %[[SOLVED]]#1, %{{.*}}, %{{.*}}

@@ -1199,17 +1199,18 @@ LogicalResult GridLowering::lowerEntmaxOp(Operation *op) {
             lookup(moments.getS1()), lookup(moments.getS2())));
       })
       .Case([&](MinAboveOp minAbove) {
-        return mapResults({warp.minAbove(lookup(minAbove.getScores()),
-                                         lookup(minAbove.getThreshold()),
-                                         lookup(minAbove.getLeast()))});
+        auto [least, second] = warp.minAbove(
+            lookup(minAbove.getScores()), lookup(minAbove.getThreshold()),
+            lookup(minAbove.getLeast()), lookup(minAbove.getSecond()));
+        return mapResults({least, second});
       })
       .Case([&](EntmaxThresholdStepOp step) {
-        Value least = step.getLeast();
+        SmallVector<Value> least = llvm::map_to_vector(step.getLeast(), lookup);
         return mapResults(warp.entmaxThresholdStep(
             step.getConfig(), lookup(step.getThreshold()),
             lookup(step.getLower()), lookup(step.getUpper()),
             lookup(step.getS0()), lookup(step.getS1()), lookup(step.getS2()),
-            least ? lookup(least) : Value()));
+            least));
       })
       .Case([&](AnyAboveOp anyAbove) {
         return mapResults({warp.anyAbove(lookup(anyAbove.getScores()),

@@ -34,6 +34,14 @@ constexpr int64_t kTileColumns = 8;
 /// The k of one mma step: two 16-byte chunks (16 elements of a 16-bit type,
 /// 8 of tf32).
 int64_t stepDepth(Type elementType) { return 2 * chunkElements(elementType); }
+
+/// A call of the f32-valued NVVM intrinsic `name`.
+Value f32Intrinsic(OpBuilder &b, Location loc, StringRef name,
+                   ValueRange operands) {
+  return LLVM::CallIntrinsicOp::create(b, loc, b.getF32Type(),
+                                       b.getStringAttr(name), operands)
+      .getResult(0);
+}
 } // namespace
 
 Type SharedTile::elementType() const {
@@ -108,17 +116,11 @@ Value WarpTiles::index(int64_t value) {
 }
 
 Value WarpTiles::exp2(Value x) {
-  return LLVM::CallIntrinsicOp::create(b, loc, b.getF32Type(),
-                                       b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f"),
-                                       ValueRange{x})
-      .getResult(0);
+  return f32Intrinsic(b, loc, "llvm.nvvm.ex2.approx.ftz.f", x);
 }
 
 Value WarpTiles::log2(Value x) {
-  return LLVM::CallIntrinsicOp::create(b, loc, b.getF32Type(),
-                                       b.getStringAttr("llvm.nvvm.lg2.approx.ftz.f"),
-                                       ValueRange{x})
-      .getResult(0);
+  return f32Intrinsic(b, loc, "llvm.nvvm.lg2.approx.ftz.f", x);
 }
 
 Value WarpTiles::f32(double value) {
@@ -333,15 +335,17 @@ Value WarpTiles::combine(Value x, Value y, RowReduction kind) {
   llvm_unreachable("unknown row reduction");
 }
 
-Value WarpTiles::quadReduce(Value value, RowReduction kind) {
+Value WarpTiles::laneXor(Value value, int32_t offset) {
   Value width = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(32));
-  for (int32_t offset : {1, 2}) {
-    Value shift = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(offset));
-    Value other = gpu::ShuffleOp::create(b, loc, value, shift, width,
-                                         gpu::ShuffleMode::XOR)
-                      .getShuffleResult();
-    value = combine(value, other, kind);
-  }
+  Value shift = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(offset));
+  return gpu::ShuffleOp::create(b, loc, value, shift, width,
+                                gpu::ShuffleMode::XOR)
+      .getShuffleResult();
+}
+
+Value WarpTiles::quadReduce(Value value, RowReduction kind) {
+  for (int32_t offset : {1, 2})
+    value = combine(value, laneXor(value, offset), kind);
   return value;
 }
 
@@ -1030,21 +1034,14 @@ namespace {
 class NVVMFunctions : public entmax::SpecialFunctions {
 public:
   Value sqrt(OpBuilder &b, Location loc, Value x) override {
-    return intrinsic(b, loc, "llvm.nvvm.sqrt.rn.f", x);
+    return f32Intrinsic(b, loc, "llvm.nvvm.sqrt.rn.f", x);
   }
   Value power(OpBuilder &b, Location loc, Value x, double exponent) override {
-    Value log = intrinsic(b, loc, "llvm.nvvm.lg2.approx.ftz.f", x);
+    Value log = f32Intrinsic(b, loc, "llvm.nvvm.lg2.approx.ftz.f", x);
     Value scaled = arith::MulFOp::create(
         b, loc, log,
         arith::ConstantOp::create(b, loc, b.getF32FloatAttr(exponent)));
-    return intrinsic(b, loc, "llvm.nvvm.ex2.approx.ftz.f", scaled);
-  }
-
-private:
-  static Value intrinsic(OpBuilder &b, Location loc, StringRef name, Value x) {
-    return LLVM::CallIntrinsicOp::create(b, loc, b.getF32Type(),
-                                         b.getStringAttr(name), ValueRange{x})
-        .getResult(0);
+    return f32Intrinsic(b, loc, "llvm.nvvm.ex2.approx.ftz.f", scaled);
   }
 };
 } // namespace
@@ -1144,33 +1141,55 @@ void WarpTiles::entmaxHistogram(Value scores, Value max, Value bins,
   SmallVector<Value> s = unpack(scores), m = unpack(max);
   int64_t columns = 2 * s.size() / layout.rowTiles;
   ScalarBuilder scalar(b, loc);
-  SmallVector<Value> origin, firstBin;
+  Type i32 = b.getI32Type();
+  auto i32Constant = [&](int64_t value) -> Value {
+    return arith::ConstantIntOp::create(b, loc, i32, value);
+  };
+  // The bin is floor(z * BINS) for 0 <= z <= 1: the bits of
+  // fma.rz(z, BINS, 2^23) minus those of 2^23 (an integer add instead of a
+  // quarter-rate f32-to-int conversion), clamped to BINS - 1.
+  constexpr int64_t kMagicBits = 0x4B000000;
+  Value magic = f32(0x1p23), binsScale = f32(static_cast<double>(numBins));
+  Value lastBin = i32Constant(kMagicBits + numBins - 1);
+  // Byte address of a bin: 4 * bits + (row base - 4 * magic bits).
+  Value binsAddress = arith::IndexCastOp::create(
+      b, loc, i32,
+      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, bins));
+  SmallVector<Value> origin, rowBase;
   for (auto [r, maximum] : llvm::enumerate(m)) {
     origin.push_back(scalar.sub(maximum, f32(1.0)));
-    firstBin.push_back(
-        arith::MulIOp::create(b, loc, vectorRow(r), index(numBins)));
+    Value firstBin = arith::IndexCastOp::create(
+        b, loc, i32,
+        arith::MulIOp::create(b, loc, vectorRow(r), index(4 * numBins)));
+    rowBase.push_back(arith::AddIOp::create(
+        b, loc, binsAddress,
+        arith::SubIOp::create(b, loc, firstBin, i32Constant(4 * kMagicBits))));
   }
-  Value one = arith::ConstantIntOp::create(b, loc, b.getI32Type(), 1);
+  // Every entry's offset and bin address first, so that they issue
+  // back to back, then the increments.
+  SmallVector<Value> offsets, addresses;
   for (auto [e, score] : llvm::enumerate(s)) {
     int64_t r = rowOf(e, columns);
     Value z = scalar.sub(score, origin[r]);
-    // False for -inf entries and for NaN (rows whose maximum is -inf).
-    auto ifOp = scf::IfOp::create(b, loc, scalar.ge(z, f32(0.0)),
-                                  /*withElseRegion=*/false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(ifOp.thenBlock());
-    // z <= 1 (no entry exceeds its row's maximum): the truncation of
-    // z * BINS is its floor, at most BINS.
-    Value scaled = scalar.mul(z, f32(static_cast<double>(numBins)));
-    Value bin = arith::MinSIOp::create(
-        b, loc,
-        arith::IndexCastOp::create(
-            b, loc, b.getIndexType(),
-            arith::FPToSIOp::create(b, loc, b.getI32Type(), scaled)),
-        index(numBins - 1));
-    memref::AtomicRMWOp::create(
-        b, loc, arith::AtomicRMWKind::addi, one, bins,
-        ValueRange{arith::AddIOp::create(b, loc, firstBin[r], bin)});
+    Value shifted =
+        f32Intrinsic(b, loc, "llvm.nvvm.fma.rz.f", {z, binsScale, magic});
+    Value bits = arith::MinSIOp::create(
+        b, loc, arith::BitcastOp::create(b, loc, i32, shifted), lastBin);
+    offsets.push_back(z);
+    addresses.push_back(arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, bits, i32Constant(4)),
+        rowBase[r]));
+  }
+  for (auto [z, address] : llvm::zip_equal(offsets, addresses)) {
+    // A predicated shared-memory increment: z >= 0 is false for -inf
+    // entries and for NaN (rows whose maximum is -inf).
+    LLVM::InlineAsmOp::create(
+        b, loc, TypeRange{}, ValueRange{address, z},
+        "{ .reg .pred p; setp.ge.f32 p, $1, 0f00000000; "
+        "@p red.shared.add.u32 [$0], 1; }",
+        "r,f,~{memory}", /*has_side_effects=*/true, /*is_align_stack=*/false,
+        LLVM::TailCallKind::None, /*asm_dialect=*/LLVM::AsmDialectAttr(),
+        /*operand_attrs=*/ArrayAttr());
   }
 }
 
@@ -1236,40 +1255,62 @@ SmallVector<Value> WarpTiles::entmaxMoments(EntmaxAttr config, Value scores,
   return results;
 }
 
-Value WarpTiles::minAbove(Value scores, Value threshold, Value least) {
+std::pair<Value, Value> WarpTiles::minAbove(Value scores, Value threshold,
+                                            Value least, Value second) {
   SmallVector<Value> s = unpack(scores), tau = unpack(threshold),
-                     mins = unpack(least);
+                     firsts = unpack(least), seconds = unpack(second);
   int64_t columns = 2 * s.size() / layout.rowTiles;
   Value inf = f32(std::numeric_limits<double>::infinity());
-  SmallVector<Value> candidates;
-  for (auto [e, score] : llvm::enumerate(s)) {
-    Value above = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
-                                        score, tau[rowOf(e, columns)]);
-    candidates.push_back(arith::SelectOp::create(b, loc, above, score, inf));
+  // The two least of the sorted pairs x and y: min(x1, y1) and
+  // min(max(x1, y1), x2, y2). A single value c is the pair (c, inf).
+  using Pair = std::pair<Value, Value>;
+  auto merge = [&](Pair x, Pair y) -> Pair {
+    return {combine(x.first, y.first, RowReduction::Min),
+            combine(combine(x.first, y.first, RowReduction::Max),
+                    combine(x.second, y.second, RowReduction::Min),
+                    RowReduction::Min)};
+  };
+  for (int64_t r = 0, rows = firsts.size(); r < rows; ++r) {
+    std::optional<Pair> local;
+    for (auto [e, score] : llvm::enumerate(s)) {
+      if (rowOf(e, columns) != r)
+        continue;
+      Value above = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                          score, tau[r]);
+      Pair entry = {arith::SelectOp::create(b, loc, above, score, inf), inf};
+      local = local ? merge(*local, entry) : entry;
+    }
+    // The quad's lanes hold the row's other columns.
+    for (int32_t offset : {1, 2})
+      local = merge(*local, {laneXor(local->first, offset),
+                             laneXor(local->second, offset)});
+    std::tie(firsts[r], seconds[r]) = merge({firsts[r], seconds[r]}, *local);
   }
-  for (int64_t r = 0, rows = mins.size(); r < rows; ++r)
-    mins[r] = reduceRow(candidates, columns, r, mins[r], RowReduction::Min);
-  return pack(rowVectorType(b.getContext(), layout), mins);
+  VectorType rowType = rowVectorType(b.getContext(), layout);
+  return {pack(rowType, firsts), pack(rowType, seconds)};
 }
 
 SmallVector<Value> WarpTiles::entmaxThresholdStep(EntmaxAttr config,
                                                   Value threshold, Value lower,
                                                   Value upper, Value s0,
                                                   Value s1, Value s2,
-                                                  Value least) {
+                                                  ValueRange least) {
   NVVMFunctions functions;
   SmallVector<Value> tau = unpack(threshold), lo = unpack(lower),
                      hi = unpack(upper), m0 = unpack(s0), m1 = unpack(s1),
                      m2 = unpack(s2);
-  SmallVector<Value> mins;
-  if (least)
-    mins = unpack(least);
+  SmallVector<SmallVector<Value>> leastEntries;
+  for (Value entries : least)
+    leastEntries.push_back(unpack(entries));
   SmallVector<Value> results[3];
   Value pending;
   for (int64_t r = 0, rows = tau.size(); r < rows; ++r) {
     entmax::Step step = entmax::thresholdStep(
         b, loc, functions, config, {tau[r], lo[r], hi[r]}, m0[r], m1[r],
-        m2[r], least ? mins[r] : Value());
+        m2[r],
+        leastEntries.empty()
+            ? SmallVector<Value>()
+            : SmallVector<Value>{leastEntries[0][r], leastEntries[1][r]});
     results[0].push_back(step.next.threshold);
     results[1].push_back(step.next.lower);
     results[2].push_back(step.next.upper);

@@ -253,15 +253,16 @@ public:
                                    Value threshold, Value s0, Value s1,
                                    Value s2);
 
-  /// `sparse_attn.min_above`.
-  Value minAbove(Value scores, Value threshold, Value least);
+  /// `sparse_attn.min_above`: the new (least, second).
+  std::pair<Value, Value> minAbove(Value scores, Value threshold, Value least,
+                                   Value second);
 
   /// `sparse_attn.entmax_threshold_step`: (threshold, lower, upper,
   /// converged), `converged` the same in every thread of the CTA; `least`
-  /// may be null.
+  /// is empty or the two least entries.
   SmallVector<Value> entmaxThresholdStep(EntmaxAttr config, Value threshold,
                                          Value lower, Value upper, Value s0,
-                                         Value s1, Value s2, Value least);
+                                         Value s1, Value s2, ValueRange least);
 
   /// `sparse_attn.any_above`, the same in every thread of the CTA.
   Value anyAbove(Value scores, Value threshold);
@@ -387,6 +388,8 @@ private:
   Value reduceRow(ArrayRef<Value> elements, int64_t columns, int64_t r,
                   Value init, RowReduction kind);
   Value quadReduce(Value value, RowReduction kind);
+  /// `value` of the lane whose id differs from this one's in `offset`.
+  Value laneXor(Value value, int32_t offset);
   Value combine(Value x, Value y, RowReduction kind);
 
   OpBuilder &b;

@@ -27,10 +27,15 @@
 // GPU: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>) {
 // GPU: nvvm.mma.sync
 // GPU: gpu.shuffle  xor
-// The histogram pass counts into the bins in place with integer
-// shared-memory atomics (native on the GPU, unlike float ones).
+// The histogram pass counts into the bins in place with predicated integer
+// shared-memory increments (native on the GPU, unlike float atomics); the
+// bin is the bits of fma.rz(z, 64, 2^23), the address 4 * bits + row base.
 // GPU: %[[BINS:.*]] = scf.for {{.*}} iter_args(%[[H:.*]] = %[[HIST]]) -> (memref<8192xi32, #gpu.address_space<workgroup>>) {
-// GPU: memref.atomic_rmw addi %{{.*}}, %[[H]][%{{.*}}] : (i32, memref<8192xi32, #gpu.address_space<workgroup>>) -> i32
+// GPU: %[[BASE:.*]] = memref.extract_aligned_pointer_as_index %[[H]] : memref<8192xi32, #gpu.address_space<workgroup>> -> index
+// GPU: %[[SHIFTED:.*]] = llvm.call_intrinsic "llvm.nvvm.fma.rz.f"(%{{.*}}, %{{.*}}, %{{.*}}) : (f32, f32, f32) -> f32
+// GPU: %[[BITS:.*]] = arith.bitcast %[[SHIFTED]] : f32 to i32
+// GPU: arith.minsi %[[BITS]], %{{.*}} : i32
+// GPU: llvm.inline_asm has_side_effects "{ .reg .pred p; setp.ge.f32 p, $1, 0f00000000; @p red.shared.add.u32 [$0], 1; }", "r,f,~{memory}"
 // The start: after a barrier, each row reads its bins; the closed form
 // takes a square root.
 // GPU: gpu.barrier
@@ -43,9 +48,13 @@
 // GPU: %[[BELOW:.*]] = arith.cmpi slt, %[[IT]], %[[CAP]] : index
 // GPU: %[[MORE:.*]] = arith.andi %{{.*}}, %[[BELOW]] : i1
 // GPU: scf.condition(%[[MORE]])
-// GPU: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, memref<4096xi32, #gpu.address_space<workgroup>>, index) {
+// GPU: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, memref<4096xi32, #gpu.address_space<workgroup>>, index) {
 // GPU: nvvm.mma.sync
-// The least entry above the threshold: quad minima of the selected scores.
+// The two least entries above the threshold: sorted pairs merged within the
+// thread, across the quad and into the accumulated pair.
+// GPU: llvm.intr.minnum
+// GPU: llvm.intr.maxnum
+// GPU: gpu.shuffle  xor
 // GPU: llvm.intr.minnum
 // The tile's block-mask bit is a CTA-wide OR; one thread appends it.
 // GPU: nvvm.barrier #nvvm.reduction<or>
@@ -67,7 +76,7 @@
 
 // NVVM-LABEL: llvm.func @entmax15(
 // NVVM-SAME: %{{.*}}: f32, %{{.*}}: i32)
-// NVVM: llvm.atomicrmw add {{.*}} : !llvm.ptr<3>, i32
+// NVVM: @p red.shared.add.u32
 // NVVM: nvvm.barrier #nvvm.reduction<or>
 // NVVM-NOT: unrealized_conversion_cast
 
@@ -88,7 +97,7 @@ func.func @entmax15(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>, %v: te
 
 // GPU-LABEL: gpu.func @sparsemax(
 // GPU-SAME: %{{.*}}: i32 {sparse_attn.scalar = "niter"}) kernel
-// GPU: memref.atomic_rmw addi
+// GPU: red.shared.add.u32
 // GPU: scf.while
 // GPU: nvvm.barrier #nvvm.reduction<or>
 // GPU-NOT: llvm.nvvm.sqrt.rn.f
@@ -110,12 +119,12 @@ func.func @sparsemax(%q: tensor<?x?x?x128xf16>, %k: tensor<?x?x?x128xf16>, %v: t
 
 // -----
 
-// General alpha: no histogram (the plain bracket, no atomics), powers as
+// General alpha: no histogram (the plain bracket, no increments), powers as
 // exp2(c log2 d) through the NVVM intrinsics (no libdevice), Halley steps.
 
 // GPU-LABEL: gpu.func @entmax125(
 // GPU-SAME: shared_memory_bytes = 49152 : i64
-// GPU-NOT: memref.atomic_rmw
+// GPU-NOT: red.shared
 // GPU: llvm.call_intrinsic "llvm.nvvm.lg2.approx.ftz.f"
 // GPU: arith.mulf
 // GPU-NEXT: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"

@@ -44,8 +44,8 @@
 // Row maxima over the quad.
 // GPU: gpu.shuffle  xor
 // GPU: llvm.intr.maxnum
-// The histogram pass: integer shared-memory atomics.
-// GPU: memref.atomic_rmw addi
+// The histogram pass: predicated integer shared-memory increments.
+// GPU: red.shared.add.u32
 // The solver loop stops at convergence (a CTA-wide OR), the compiled cap
 // or after `niter` passes.
 // GPU: scf.while
@@ -67,7 +67,7 @@
 // NVVM-LABEL: llvm.func @rowwise15(
 // NVVM-SAME: %{{.*}}: !llvm.ptr, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: !llvm.ptr, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32)
 // NVVM: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<8xbf16>
-// NVVM: llvm.atomicrmw add {{.*}} : !llvm.ptr<3>, i32
+// NVVM: @p red.shared.add.u32
 // NVVM: nvvm.barrier #nvvm.reduction<or>
 // NVVM: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr
 // NVVM-NOT: unrealized_conversion_cast
@@ -109,7 +109,7 @@ func.func @sparsemax_f32(%x: tensor<?x?xf32>) -> tensor<?x?xf32> {
 // GPU-LABEL: gpu.func @entmax125_f16(
 // GPU-SAME: grid = ["5", "1", "1"]
 // GPU-SAME: shared_memory_bytes = 0 : i64
-// GPU-NOT: memref.atomic_rmw
+// GPU-NOT: red.shared
 // GPU: vector.load %{{.*}} : memref<?x?xf16, strided<[?, 1], offset: ?>>, vector<8xf16>
 // GPU: llvm.call_intrinsic "llvm.nvvm.lg2.approx.ftz.f"
 // GPU: scf.while

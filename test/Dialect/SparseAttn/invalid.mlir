@@ -1130,23 +1130,31 @@ func.func @any_above_rows(%s: tensor<64x128xf32>, %t: tensor<128xf32>) {
 
 func.func @min_above_rows(%s: tensor<64x128xf32>, %t: tensor<128xf32>) {
   // expected-error @+1 {{threshold must have one entry per tile row (64), got 128}}
-  %m = sparse_attn.min_above %s, %t, %t : tensor<64x128xf32>, tensor<128xf32>
+  %m, %m2 = sparse_attn.min_above %s, %t, %t, %t : tensor<64x128xf32>, tensor<128xf32>
+  return
+}
+
+// -----
+
+func.func @threshold_step_least_count(%t: tensor<64xf32>) {
+  // expected-error @+1 {{takes the two least entries above the threshold, got 1}}
+  %a, %b, %c, %d = sparse_attn.entmax_threshold_step <alpha = 1.5> %t, %t, %t, %t, %t, %t least(%t : tensor<64xf32>) : tensor<64xf32>
   return
 }
 
 // -----
 
 func.func @threshold_step_least_alpha(%t: tensor<64xf32>) {
-  // expected-error @+1 {{takes the least entry above the threshold only for alpha 1.5 or 2, got 1.25}}
-  %a, %b, %c, %d = sparse_attn.entmax_threshold_step <alpha = 1.25> %t, %t, %t, %t, %t, %t least(%t : tensor<64xf32>) : tensor<64xf32>
+  // expected-error @+1 {{takes the least entries above the threshold only for alpha 1.5 or 2, got 1.25}}
+  %a, %b, %c, %d = sparse_attn.entmax_threshold_step <alpha = 1.25> %t, %t, %t, %t, %t, %t least(%t, %t : tensor<64xf32>, tensor<64xf32>) : tensor<64xf32>
   return
 }
 
 // -----
 
 func.func @threshold_step_least_type(%t: tensor<64xf32>, %m: tensor<32xf32>) {
-  // expected-error @+1 {{least entry must have the type of the threshold 'tensor<64xf32>', got 'tensor<32xf32>'}}
-  %a, %b, %c, %d = sparse_attn.entmax_threshold_step <alpha = 1.5> %t, %t, %t, %t, %t, %t least(%m : tensor<32xf32>) : tensor<64xf32>
+  // expected-error @+1 {{least entries must have the type of the threshold 'tensor<64xf32>', got 'tensor<32xf32>'}}
+  %a, %b, %c, %d = sparse_attn.entmax_threshold_step <alpha = 1.5> %t, %t, %t, %t, %t, %t least(%t, %m : tensor<64xf32>, tensor<32xf32>) : tensor<64xf32>
   return
 }
 

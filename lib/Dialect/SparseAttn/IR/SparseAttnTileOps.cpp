@@ -248,17 +248,21 @@ LogicalResult EntmaxWeightsOp::verify() {
 }
 
 LogicalResult EntmaxThresholdStepOp::verify() {
-  Value least = getLeast();
-  if (!least)
+  ValueRange least = getLeast();
+  if (least.empty())
     return success();
+  if (least.size() != 2)
+    return emitOpError("takes the two least entries above the threshold, got ")
+           << least.size();
   EntmaxAttr config = getConfig();
   if (!config.isOnePointFive() && !config.isSparsemax())
-    return emitOpError("takes the least entry above the threshold only for "
+    return emitOpError("takes the least entries above the threshold only for "
                        "alpha 1.5 or 2, got ")
            << formatFloat(config.getAlphaValue());
-  if (least.getType() != getThreshold().getType())
-    return emitOpError("least entry must have the type of the threshold ")
-           << getThreshold().getType() << ", got " << least.getType();
+  for (Value entry : least)
+    if (entry.getType() != getThreshold().getType())
+      return emitOpError("least entries must have the type of the threshold ")
+             << getThreshold().getType() << ", got " << entry.getType();
   return success();
 }
 

@@ -221,7 +221,7 @@ private:
   SmallVector<Value> softmaxFinalize(SoftmaxFinalizeOp op);
   Value entmaxHistogram(EntmaxHistogramOp op);
   SmallVector<Value> entmaxMoments(EntmaxMomentsOp op);
-  Value minAbove(MinAboveOp op);
+  SmallVector<Value> minAbove(MinAboveOp op);
   SmallVector<Value> thresholdInit(EntmaxThresholdInitOp op);
   SmallVector<Value> thresholdStep(EntmaxThresholdStepOp op);
   Value entmaxWeightsOf(EntmaxAttr config, Value scores, Value threshold);
@@ -487,14 +487,18 @@ SmallVector<Value> Decomposer::rowMax(RowMaxOp op) {
                  });
 }
 
-Value Decomposer::minAbove(MinAboveOp op) {
-  return generic({op.getScores(), op.getThreshold()}, {op.getLeast()},
-                 {mapOf(b, 2, {0, 1}), mapOf(b, 2, {0}), mapOf(b, 2, {0})},
-                 {kParallel, kReduction},
+SmallVector<Value> Decomposer::minAbove(MinAboveOp op) {
+  AffineMap row = mapOf(b, 2, {0});
+  return generic({op.getScores(), op.getThreshold()},
+                 {op.getLeast(), op.getSecond()},
+                 {mapOf(b, 2, {0, 1}), row, row, row}, {kParallel, kReduction},
                  [](Scalar &s, ValueRange a) -> SmallVector<Value> {
-                   return {s.select(s.gt(a[0], a[1]), s.min(a[2], a[0]),
-                                    a[2])};
-                 })[0];
+                   // An entry above the threshold enters the sorted pair.
+                   Value above = s.gt(a[0], a[1]);
+                   return {s.select(above, s.min(a[2], a[0]), a[2]),
+                           s.select(above, s.min(a[3], s.max(a[2], a[0])),
+                                    a[3])};
+                 });
 }
 
 Value Decomposer::elasticAccumulate(ElasticAccumulateOp op) {
@@ -638,14 +642,13 @@ SmallVector<Value> Decomposer::thresholdStep(EntmaxThresholdStepOp op) {
   SmallVector<Value> rowVectors = {op.getThreshold(), op.getLower(),
                                    op.getUpper(),     op.getS0(),
                                    op.getS1(),        op.getS2()};
-  Value least = op.getLeast();
-  if (least)
-    rowVectors.push_back(least);
+  bool proof = !op.getLeast().empty();
+  llvm::append_range(rowVectors, op.getLeast());
   SmallVector<Value> next = mapRows(
       rowVectors, 4, [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
         entmax::Step step = entmax::thresholdStep(
             b, loc, functions, op.getConfig(), {a[0], a[1], a[2]}, a[3], a[4],
-            a[5], least ? a[6] : Value());
+            a[5], proof ? a.drop_front(6) : ValueRange());
         return {step.next.threshold, step.next.lower, step.next.upper,
                 s.select(step.pending, s.f32(1.0), s.f32(0.0))};
       });
@@ -731,7 +734,7 @@ FailureOr<SmallVector<Value>> Decomposer::decompose(Operation *op) {
       .Case([&](EntmaxThresholdStepOp o) -> Result { return thresholdStep(o); })
       .Case([&](EntmaxAccumulateOp o) -> Result { return entmaxAccumulate(o); })
       .Case([&](EntmaxWeightsOp o) { return single(entmaxWeights(o)); })
-      .Case([&](MinAboveOp o) { return single(minAbove(o)); })
+      .Case([&](MinAboveOp o) { return minAbove(o); })
       .Case([&](AnyAboveOp o) {
         return single(
             any(o.getScores(), {o.getThreshold()},

@@ -122,7 +122,7 @@ Bracket entmax::histogramBracket(OpBuilder &b, Location loc,
 Step entmax::thresholdStep(OpBuilder &b, Location loc,
                            SpecialFunctions &functions, EntmaxAttr config,
                            const Bracket &current, Value s0, Value s1,
-                           Value s2, Value least) {
+                           Value s2, ValueRange least) {
   ScalarBuilder s(b, loc);
   double c0 = config.getExponent(), c1 = c0 - 1.0;
   bool closedForm = config.isSparsemax() || config.isOnePointFive();
@@ -134,14 +134,17 @@ Step entmax::thresholdStep(OpBuilder &b, Location loc,
   Value width = s.sub(newUpper, newLower);
   // |f| <= 2^-16: the weights sum to one within f32 noise.
   Value nearRoot = s.le(s.abs(objective), s.f32(0x1p-16));
+  // The closed form on the support {x > tau} of the moments: sparsemax
+  // sum (x - t) = 1 (s0 offsets, s1 count), alpha 1.5 sum (x - t)^2 = 1
+  // (s0 squares, s1 sum, s2 count).
+  auto closedFormOn = [&](Value m0, Value m1, Value m2) {
+    if (config.isSparsemax())
+      return s.add(tau, s.div(s.sub(m0, s.f32(1.0)), m1));
+    return s.add(tau, closedFormRoot(s, b, loc, functions, config, m2, m1, m0));
+  };
   Value candidate;
-  if (config.isSparsemax()) {
-    // sum (x - t) = 1 on the support {x > tau}: s0 offsets, s1 count.
-    candidate = s.add(tau, s.div(objective, s1));
-  } else if (config.isOnePointFive()) {
-    // sum (x - t)^2 = 1 on the support: s0 squares, s1 sum, s2 count.
-    candidate =
-        s.add(tau, closedFormRoot(s, b, loc, functions, config, s2, s1, s0));
+  if (closedForm) {
+    candidate = closedFormOn(s0, s1, s2);
   } else {
     Value first = s.mul(s.f32(-c0), s1);
     Value second = s.mul(s.f32(c0 * c1), s2);
@@ -169,17 +172,41 @@ Step entmax::thresholdStep(OpBuilder &b, Location loc,
   chosen = s.min(s.max(chosen, newLower), newUpper);
   // Converged: a short step at the root, or a collapsed bracket.
   Value resolution = s.mul(s.f32(0x1p-20), s.max(s.f32(1.0), s.abs(tau)));
-  Value converged =
-      s.orI(s.andI(s.le(s.abs(s.sub(chosen, tau)), resolution), nearRoot),
-            s.le(width, resolution));
-  if (least) {
+  auto convergedAt = [&](Value next) {
+    return s.orI(s.andI(s.le(s.abs(s.sub(next, tau)), resolution), nearRoot),
+                 s.le(width, resolution));
+  };
+  Value converged = convergedAt(chosen);
+  if (!least.empty()) {
     // tau is a lower bound and no entry lies in (tau, candidate]: the
     // support at the candidate is the one it was solved on, so it is the
     // root (false for NaN).
+    Value first = least[0], second = least[1];
     Value proven = s.andI(aboveRoot, s.andI(s.ge(candidate, tau),
-                                            s.lt(candidate, least)));
-    chosen = s.select(proven, candidate, chosen);
-    converged = s.orI(converged, proven);
+                                            s.lt(candidate, first)));
+    // Or the least entry lies below the root: the closed form on the
+    // support without it is the root if it falls in [first, second).
+    Value offset = s.sub(first, tau);
+    Value withoutFirst =
+        config.isSparsemax()
+            ? closedFormOn(s.sub(s0, offset), s.sub(s1, s.f32(1.0)), s2)
+            : closedFormOn(s.sub(s0, s.mul(offset, offset)),
+                           s.sub(s1, offset), s.sub(s2, s.f32(1.0)));
+    Value provenWithout =
+        s.andI(s.andI(aboveRoot, s.notI(proven)),
+               s.andI(s.ge(withoutFirst, first), s.lt(withoutFirst, second)));
+    if (config.isOnePointFive()) {
+      // Unproven from below, the alpha 1.5 closed form on a superset of the
+      // support overshoots the root; f is convex and decreasing, so the
+      // Newton step tau + f / (2 s1) stays below it (the proof can fire at
+      // the next pass) and converges quadratically.
+      Value newton = s.add(tau, s.div(objective, s.mul(s.f32(2.0), s1)));
+      chosen = s.select(aboveRoot, newton, chosen);
+      converged = convergedAt(chosen);
+    }
+    chosen = s.select(proven, candidate,
+                      s.select(provenWithout, withoutFirst, chosen));
+    converged = s.orI(converged, s.orI(proven, provenWithout));
   }
   // Empty rows (tau = +inf) keep their state and have converged.
   Value empty = s.eq(tau, s.f32(kInf));

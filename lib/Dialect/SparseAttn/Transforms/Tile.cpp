@@ -194,11 +194,11 @@ Threshold buildThresholdSolver(OpBuilder &b, Location loc, EntmaxAttr config,
         scf::ConditionOp::create(nb, nl, more, state);
       },
       [&](OpBuilder &nb, Location nl, ValueRange state) {
-        // The closed-form alphas also track the least entry above the
-        // threshold, which proves a root exact in the pass that finds it.
+        // The closed-form alphas also track the two least entries above
+        // the threshold, which prove a root exact in the pass that finds it.
         SmallVector<Value> inits = {zeros, zeros, zeros};
         if (closedForm)
-          inits.push_back(splatConstant(nb, nl, {rows}, -negInf));
+          inits.append(2, splatConstant(nb, nl, {rows}, -negInf));
         ValueRange moments = buildKeyLoop(
             nb, nl, numTiles, inits, key_pass::kEntmaxSolver,
             [&](OpBuilder &ib, Location il, Value kt, ValueRange sums) {
@@ -207,13 +207,15 @@ Threshold buildThresholdSolver(OpBuilder &b, Location loc, EntmaxAttr config,
                   ib, il, config, tile, state[1], sums[0], sums[1], sums[2]);
               SmallVector<Value> next(step.getResults());
               if (closedForm)
-                next.push_back(
-                    MinAboveOp::create(ib, il, tile, state[1], sums[3]));
+                llvm::append_range(
+                    next, MinAboveOp::create(ib, il, tile, state[1], sums[3],
+                                             sums[4])
+                              .getResults());
               return next;
             });
         auto step = EntmaxThresholdStepOp::create(
             nb, nl, config, state[1], state[2], state[3], moments[0],
-            moments[1], moments[2], closedForm ? moments[3] : Value());
+            moments[1], moments[2], moments.drop_front(3));
         SmallVector<Value> next = {arith::AddIOp::create(
             nb, nl, state[0], IndexMath(nb, nl).constant(1))};
         llvm::append_range(next, step.getResults());

@@ -588,19 +588,25 @@ def SparseAttn_EntmaxThresholdStepOp
     is at most `r` wide; `converged` is true when every row has, and the
     solver loop may stop there.
 
-    With `least` (alpha 1.5 and 2), the least entry above `threshold`
-    (`sparse_attn.min_above`), a row also converges on a proof: when
-    `f >= 0` and the closed-form candidate `t` satisfies
-    `threshold <= t < least`, the support `{x > t}` is exactly the support
-    the candidate was solved on, so `t` is the root; it is taken without
-    the pass that would confirm it.
+    With `least` (alpha 1.5 and 2), the two least entries `l1 <= l2` above
+    `threshold` (`sparse_attn.min_above`), a row also converges on a proof
+    when `f >= 0`: if the closed-form candidate `t` satisfies
+    `threshold <= t < l1`, the support `{x > t}` is exactly the support `t`
+    was solved on, so `t` is the root; if the closed form `t2` on that
+    support without `l1` satisfies `l1 <= t2 < l2`, `t2` is. The root is
+    taken without the pass that would confirm it. Unproven with `f >= 0`,
+    alpha 1.5 steps to the Newton point `threshold + f / (2 s1)` instead of
+    the closed form: on a superset of the support the closed form
+    overshoots the root, while `f` is convex and decreasing, so the Newton
+    point stays below it (where the proofs apply) and converges
+    quadratically.
 
     Example:
 
     ```mlir
     %tau1, %lo1, %hi1, %done = sparse_attn.entmax_threshold_step <alpha = 1.5>
-        %tau, %lo, %hi, %s0, %s1, %s2 least(%m : tensor<64xf32>)
-        : tensor<64xf32>
+        %tau, %lo, %hi, %s0, %s1, %s2
+        least(%l1, %l2 : tensor<64xf32>, tensor<64xf32>) : tensor<64xf32>
     ```
   }];
   let arguments = (ins
@@ -608,7 +614,7 @@ def SparseAttn_EntmaxThresholdStepOp
     SparseAttn_RowVector:$threshold, SparseAttn_RowVector:$lower,
     SparseAttn_RowVector:$upper, SparseAttn_RowVector:$s0,
     SparseAttn_RowVector:$s1, SparseAttn_RowVector:$s2,
-    Optional<SparseAttn_RowVector>:$least
+    Variadic<SparseAttn_RowVector>:$least
   );
   let results = (outs
     SparseAttn_RowVector:$new_threshold, SparseAttn_RowVector:$new_lower,
@@ -703,29 +709,35 @@ def SparseAttn_AnyAboveOp : SparseAttn_TileOp<"any_above"> {
 }
 
 def SparseAttn_MinAboveOp : SparseAttn_TileOp<"min_above",
-    [AllTypesMatch<["threshold", "least", "new_least"]>]> {
-  let summary = "least entry of each row above its threshold, accumulated";
+    [AllTypesMatch<["threshold", "least", "second", "new_least",
+                    "new_second"]>]> {
+  let summary = "two least entries of each row above its threshold, accumulated";
   let description = [{
-    `new_least[r] = min(least[r], min {scores[r, c] : scores[r, c] >
-    threshold[r]})` (`least[r]` where no entry is above). With the moments
-    of `sparse_attn.entmax_moments` at the same threshold it proves a
-    closed-form root exact in the pass that computes it (see
+    `(new_least[r], new_second[r])` are the two smallest values, counted
+    with multiplicity, of `least[r]`, `second[r]` and the entries
+    `scores[r, c] > threshold[r]` (`least <= second`; `+inf` where fewer
+    exist). With the moments of `sparse_attn.entmax_moments` at the same
+    threshold they prove a closed-form root exact in the pass that computes
+    it, also when the least entry lies below the root (see
     `sparse_attn.entmax_threshold_step`).
 
     Example:
 
     ```mlir
-    %m1 = sparse_attn.min_above %x, %tau, %m0 : tensor<64x64xf32>, tensor<64xf32>
+    %l1, %l2 = sparse_attn.min_above %x, %tau, %l0, %s0
+        : tensor<64x64xf32>, tensor<64xf32>
     ```
   }];
   let arguments = (ins
     SparseAttn_F32Tile:$scores, SparseAttn_RowVector:$threshold,
-    SparseAttn_RowVector:$least
+    SparseAttn_RowVector:$least, SparseAttn_RowVector:$second
   );
-  let results = (outs SparseAttn_RowVector:$new_least);
+  let results = (outs
+    SparseAttn_RowVector:$new_least, SparseAttn_RowVector:$new_second
+  );
   let assemblyFormat = [{
-    $scores `,` $threshold `,` $least attr-dict `:` type($scores) `,`
-    type($threshold)
+    $scores `,` $threshold `,` $least `,` $second attr-dict `:`
+    type($scores) `,` type($threshold)
   }];
 }
 

@@ -103,15 +103,15 @@ Bracket histogramBracket(OpBuilder &b, Location loc,
                          Value max, ArrayRef<Value> counts);
 
 /// One row of `sparse_attn.entmax_threshold_step`; `pending` (i1) says the
-/// row has not converged. `least` (alpha 1.5 and 2; null otherwise) is the
-/// least entry above the current threshold.
+/// row has not converged. `least` (alpha 1.5 and 2; empty otherwise) holds
+/// the two least entries above the current threshold, in order.
 struct Step {
   Bracket next;
   Value pending;
 };
 Step thresholdStep(OpBuilder &b, Location loc, SpecialFunctions &functions,
                    EntmaxAttr config, const Bracket &current, Value s0,
-                   Value s1, Value s2, Value least);
+                   Value s1, Value s2, ValueRange least);
 
 } // namespace entmax
 } // namespace mlir::sparse_attn
