@@ -643,7 +643,7 @@ def check_select_blocks(kernel, group):
     spec = kernel.specialization_dict()
     dtype = TORCH_DTYPES[spec["dtype"]]
     dim, stride, block = int(spec["head_dim"]), int(spec["stride"]), int(spec["mask_block_q"])
-    causal = spec["causal"]
+    causal = spec["causal"] == "true"
     runtime = sparse_attn.default_runtime()
     for shape in SELECT_SHAPES:
         batch, heads, kv_heads, query_len, key_len = shape

@@ -426,10 +426,10 @@ LogicalResult GridLowering::plan() {
                            "lowering updates each in place");
       return WalkResult::interrupt();
     }
+    int64_t numBins = cast<RankedTensorType>(constant.getType()).getDimSize(1);
     histogramBytes = std::max<int64_t>(
         histogramBytes,
-        alignTo(cast<RankedTensorType>(constant.getType()).getNumElements() * 4,
-                kSharedAlignment));
+        alignTo(tileRows * histogramRowStride(numBins) * 4, kSharedAlignment));
     ++numHistograms;
     return WalkResult::advance();
   });
@@ -854,7 +854,8 @@ FailureOr<Type> GridLowering::convertType(Type type, Operation *user) {
                                    gpu::AddressSpace::Workgroup)));
   if (isHistogram(type, tileRows))
     return Type(MemRefType::get(
-        {tensor.getNumElements()}, tensor.getElementType(),
+        {tileRows * histogramRowStride(tensor.getDimSize(1))},
+        tensor.getElementType(),
         MemRefLayoutAttrInterface(),
         gpu::AddressSpaceAttr::get(b.getContext(),
                                    gpu::AddressSpace::Workgroup)));

@@ -1151,23 +1151,22 @@ void WarpTiles::entmaxHistogram(Value scores, Value max, Value bins,
   constexpr int64_t kMagicBits = 0x4B000000;
   Value magic = f32(0x1p23), binsScale = f32(static_cast<double>(numBins));
   Value lastBin = i32Constant(kMagicBits + numBins - 1);
-  // Byte address of a bin: 4 * bits + (row base - 4 * magic bits).
-  Value binsAddress = arith::IndexCastOp::create(
-      b, loc, i32,
-      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, bins));
-  SmallVector<Value> origin, rowBase;
+  SmallVector<Value> origin, binBase, discard;
   for (auto [r, maximum] : llvm::enumerate(m)) {
     origin.push_back(scalar.sub(maximum, f32(1.0)));
     Value firstBin = arith::IndexCastOp::create(
         b, loc, i32,
-        arith::MulIOp::create(b, loc, vectorRow(r), index(4 * numBins)));
-    rowBase.push_back(arith::AddIOp::create(
-        b, loc, binsAddress,
-        arith::SubIOp::create(b, loc, firstBin, i32Constant(4 * kMagicBits))));
+        arith::MulIOp::create(b, loc, vectorRow(r),
+                              index(histogramRowStride(numBins))));
+    binBase.push_back(
+        arith::SubIOp::create(b, loc, firstBin, i32Constant(kMagicBits)));
+    discard.push_back(
+        arith::AddIOp::create(b, loc, firstBin, i32Constant(numBins)));
   }
-  // Every entry's offset and bin address first, so that they issue
-  // back to back, then the increments.
-  SmallVector<Value> offsets, addresses;
+  // Every entry's slot first, so that they issue back to back: its bin, or
+  // its row's discard word when z < 0 (also for -inf entries and for NaN in
+  // rows whose maximum is -inf), then the increments, with no branch.
+  SmallVector<Value> slots;
   for (auto [e, score] : llvm::enumerate(s)) {
     int64_t r = rowOf(e, columns);
     Value z = scalar.sub(score, origin[r]);
@@ -1175,22 +1174,15 @@ void WarpTiles::entmaxHistogram(Value scores, Value max, Value bins,
         f32Intrinsic(b, loc, "llvm.nvvm.fma.rz.f", {z, binsScale, magic});
     Value bits = arith::MinSIOp::create(
         b, loc, arith::BitcastOp::create(b, loc, i32, shifted), lastBin);
-    offsets.push_back(z);
-    addresses.push_back(arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, bits, i32Constant(4)),
-        rowBase[r]));
+    Value bin = arith::AddIOp::create(b, loc, bits, binBase[r]);
+    slots.push_back(arith::SelectOp::create(b, loc, scalar.ge(z, f32(0.0)),
+                                            bin, discard[r]));
   }
-  for (auto [z, address] : llvm::zip_equal(offsets, addresses)) {
-    // A predicated shared-memory increment: z >= 0 is false for -inf
-    // entries and for NaN (rows whose maximum is -inf).
-    LLVM::InlineAsmOp::create(
-        b, loc, TypeRange{}, ValueRange{address, z},
-        "{ .reg .pred p; setp.ge.f32 p, $1, 0f00000000; "
-        "@p red.shared.add.u32 [$0], 1; }",
-        "r,f,~{memory}", /*has_side_effects=*/true, /*is_align_stack=*/false,
-        LLVM::TailCallKind::None, /*asm_dialect=*/LLVM::AsmDialectAttr(),
-        /*operand_attrs=*/ArrayAttr());
-  }
+  Value one = i32Constant(1);
+  for (Value slot : slots)
+    memref::AtomicRMWOp::create(
+        b, loc, arith::AtomicRMWKind::addi, one, bins,
+        ValueRange{arith::IndexCastOp::create(b, loc, b.getIndexType(), slot)});
 }
 
 SmallVector<Value> WarpTiles::entmaxThresholdInit(EntmaxAttr config,
@@ -1208,7 +1200,8 @@ SmallVector<Value> WarpTiles::entmaxThresholdInit(EntmaxAttr config,
       bracket = entmax::initialBracket(b, loc, functions, config, m[r], n[r]);
     } else {
       Value firstBin =
-          arith::MulIOp::create(b, loc, vectorRow(r), index(numBins));
+          arith::MulIOp::create(b, loc, vectorRow(r),
+                                index(histogramRowStride(numBins)));
       SmallVector<Value> counts;
       for (int64_t k = 0; k < numBins; ++k)
         counts.push_back(arith::SIToFPOp::create(

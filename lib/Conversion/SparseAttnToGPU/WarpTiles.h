@@ -65,6 +65,15 @@ inline constexpr int64_t kWarpRows = 16;
 /// Bytes of one cp.async copy and of one ldmatrix row.
 inline constexpr int64_t kChunkBytes = 16;
 
+/// Words between the rows of an entmax histogram in shared memory: the
+/// bins, then a discard word that entries below the origin count into (no
+/// branch around the increment), rounded up to odd so that the same bin of
+/// the 8 rows a warp counts into at once falls in 8 banks (with 64 words,
+/// all in one).
+inline int64_t histogramRowStride(int64_t numBins) {
+  return (numBins + 1) | 1;
+}
+
 /// Per-thread coordinates, computed once at the kernel's entry.
 struct ThreadIds {
   Value thread;    // threadIdx.x
@@ -237,8 +246,9 @@ public:
   std::pair<Value, Value> rowMax(Value scores, Value max, Value count);
 
   /// `sparse_attn.entmax_histogram` into `bins`, the [TQ, numBins] i32
-  /// counts in shared memory (row-major): each entry within 1 of its row's
-  /// maximum counts itself with a native shared-memory atomic add.
+  /// counts in shared memory (rows `histogramRowStride` words apart): each
+  /// entry within 1 of its row's maximum counts itself with a native
+  /// shared-memory increment, every other entry into its row's discard word.
   void entmaxHistogram(Value scores, Value max, Value bins, int64_t numBins);
 
   /// `sparse_attn.entmax_threshold_init`: (threshold, lower, upper), from

@@ -15,31 +15,34 @@
 
 // GPU-LABEL: gpu.func @entmax15(
 // GPU-SAME: %{{.*}}: f32 {sparse_attn.scalar = "scale"}, %[[NITER:.*]]: i32 {sparse_attn.scalar = "niter"}) kernel
-// GPU-SAME: max_list_entries = 4096 : i64, max_recorded_tiles = 0 : i64, shared_memory_bytes = 81920 : i64
+// GPU-SAME: max_list_entries = 4096 : i64, max_recorded_tiles = 0 : i64, shared_memory_bytes = 82944 : i64
 // GPU: %[[CAP:.*]] = arith.index_cast %[[NITER]] : i32 to index
-// The histogram (128 rows x 64 bin counts) in shared memory, zeroed by all
-// threads.
-// GPU: %[[HIST:.*]] = memref.view %{{.*}}[%c49152{{.*}}][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<8192xi32, #gpu.address_space<workgroup>>
-// GPU: scf.for %{{.*}} = %thread_id_x to %c8192{{.*}} step %c128
-// GPU-NEXT: memref.store %{{.*}}, %[[HIST]][%{{.*}}] : memref<8192xi32, #gpu.address_space<workgroup>>
+// The histogram (128 rows of 64 bin counts and a discard word, 65 words
+// apart) in shared memory, zeroed by all threads.
+// GPU: %[[HIST:.*]] = memref.view %{{.*}}[%c49152{{.*}}][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<8320xi32, #gpu.address_space<workgroup>>
+// GPU: scf.for %{{.*}} = %thread_id_x to %c8320{{.*}} step %c128
+// GPU-NEXT: memref.store %{{.*}}, %[[HIST]][%{{.*}}] : memref<8320xi32, #gpu.address_space<workgroup>>
 // GPU: gpu.barrier
 // The max pass: row maxima and visible counts.
 // GPU: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>) {
 // GPU: nvvm.mma.sync
 // GPU: gpu.shuffle  xor
-// The histogram pass counts into the bins in place with predicated integer
-// shared-memory increments (native on the GPU, unlike float atomics); the
-// bin is the bits of fma.rz(z, 64, 2^23), the address 4 * bits + row base.
-// GPU: %[[BINS:.*]] = scf.for {{.*}} iter_args(%[[H:.*]] = %[[HIST]]) -> (memref<8192xi32, #gpu.address_space<workgroup>>) {
-// GPU: %[[BASE:.*]] = memref.extract_aligned_pointer_as_index %[[H]] : memref<8192xi32, #gpu.address_space<workgroup>> -> index
+// The histogram pass counts into the bins in place with integer
+// shared-memory atomics (native on the GPU, unlike float ones), no branch:
+// the bin is the bits of fma.rz(z, 64, 2^23) less those of 2^23, entries
+// below the origin count into their row's discard word.
+// GPU: %[[BINS:.*]] = scf.for {{.*}} iter_args(%[[H:.*]] = %[[HIST]]) -> (memref<8320xi32, #gpu.address_space<workgroup>>) {
 // GPU: %[[SHIFTED:.*]] = llvm.call_intrinsic "llvm.nvvm.fma.rz.f"(%{{.*}}, %{{.*}}, %{{.*}}) : (f32, f32, f32) -> f32
 // GPU: %[[BITS:.*]] = arith.bitcast %[[SHIFTED]] : f32 to i32
-// GPU: arith.minsi %[[BITS]], %{{.*}} : i32
-// GPU: llvm.inline_asm has_side_effects "{ .reg .pred p; setp.ge.f32 p, $1, 0f00000000; @p red.shared.add.u32 [$0], 1; }", "r,f,~{memory}"
+// GPU: %[[CLAMPED:.*]] = arith.minsi %[[BITS]], %{{.*}} : i32
+// GPU: %[[BIN:.*]] = arith.addi %[[CLAMPED]], %{{.*}} : i32
+// GPU: %[[SLOT:.*]] = arith.select %{{.*}}, %[[BIN]], %{{.*}} : i32
+// GPU: %[[INDEX:.*]] = arith.index_cast %[[SLOT]] : i32 to index
+// GPU: memref.atomic_rmw addi %{{.*}}, %[[H]][%[[INDEX]]] : (i32, memref<8320xi32, #gpu.address_space<workgroup>>) -> i32
 // The start: after a barrier, each row reads its bins; the closed form
 // takes a square root.
 // GPU: gpu.barrier
-// GPU: memref.load %[[BINS]][%{{.*}}] : memref<8192xi32, #gpu.address_space<workgroup>>
+// GPU: memref.load %[[BINS]][%{{.*}}] : memref<8320xi32, #gpu.address_space<workgroup>>
 // GPU: llvm.call_intrinsic "llvm.nvvm.sqrt.rn.f"
 // The solver stops at convergence, at the compiled cap or after `niter`
 // passes; it carries the block-mask list.
@@ -76,7 +79,7 @@
 
 // NVVM-LABEL: llvm.func @entmax15(
 // NVVM-SAME: %{{.*}}: f32, %{{.*}}: i32)
-// NVVM: @p red.shared.add.u32
+// NVVM: llvm.atomicrmw add {{.*}} : !llvm.ptr<3>, i32
 // NVVM: nvvm.barrier #nvvm.reduction<or>
 // NVVM-NOT: unrealized_conversion_cast
 
@@ -97,7 +100,7 @@ func.func @entmax15(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>, %v: te
 
 // GPU-LABEL: gpu.func @sparsemax(
 // GPU-SAME: %{{.*}}: i32 {sparse_attn.scalar = "niter"}) kernel
-// GPU: red.shared.add.u32
+// GPU: memref.atomic_rmw addi
 // GPU: scf.while
 // GPU: nvvm.barrier #nvvm.reduction<or>
 // GPU-NOT: llvm.nvvm.sqrt.rn.f
@@ -119,12 +122,12 @@ func.func @sparsemax(%q: tensor<?x?x?x128xf16>, %k: tensor<?x?x?x128xf16>, %v: t
 
 // -----
 
-// General alpha: no histogram (the plain bracket, no increments), powers as
+// General alpha: no histogram (the plain bracket, no atomics), powers as
 // exp2(c log2 d) through the NVVM intrinsics (no libdevice), Halley steps.
 
 // GPU-LABEL: gpu.func @entmax125(
 // GPU-SAME: shared_memory_bytes = 49152 : i64
-// GPU-NOT: red.shared
+// GPU-NOT: memref.atomic_rmw
 // GPU: llvm.call_intrinsic "llvm.nvvm.lg2.approx.ftz.f"
 // GPU: arith.mulf
 // GPU-NEXT: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"

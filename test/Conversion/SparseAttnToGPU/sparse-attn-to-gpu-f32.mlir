@@ -118,8 +118,8 @@ func.func @softmax_f32(%q: tensor<?x?x?x64xf32> {sparse_attn.name = "q"},
 // the output pass's weights [S - tau]_+^2 rounded to tf32 as P is.
 
 // GPU-LABEL: gpu.func @entmax_f32(
-// GPU-SAME: shared_memory_bytes = 180224 : i64
-// GPU: red.shared.add.u32
+// GPU-SAME: shared_memory_bytes = 181248 : i64
+// GPU: memref.atomic_rmw addi
 // GPU: scf.while
 // GPU: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
 // The output pass: weights, their row sums, P @ V.

@@ -22,7 +22,7 @@
 // GPU-NOT: sparse_attn.scalar = "scale"
 // GPU-SAME: %[[NITER:arg[0-9]+]]: i32 {sparse_attn.scalar = "niter"}) kernel
 // GPU-SAME: grid = ["ceil_div(x.size0, 64)", "1", "1"]
-// GPU-SAME: shared_memory_bytes = 16384 : i64
+// GPU-SAME: shared_memory_bytes = 17408 : i64
 // GPU-SAME: sparse_attn.tuning = {block_k = 64 : i64, block_q = 64 : i64, warps = 4 : i64}
 // GPU: %[[VIEW:.*]] = memref.reinterpret_cast %[[X]] to offset: [0], sizes: [%{{.*}}, %{{.*}}], strides: [%{{.*}}, %{{.*}}] : memref<1xbf16> to memref<?x?xbf16, strided<[?, ?]>>
 // GPU: %[[YVIEW:.*]] = memref.reinterpret_cast %[[Y]]
@@ -44,8 +44,8 @@
 // Row maxima over the quad.
 // GPU: gpu.shuffle  xor
 // GPU: llvm.intr.maxnum
-// The histogram pass: predicated integer shared-memory increments.
-// GPU: red.shared.add.u32
+// The histogram pass: integer shared-memory atomics.
+// GPU: memref.atomic_rmw addi
 // The solver loop stops at convergence (a CTA-wide OR), the compiled cap
 // or after `niter` passes.
 // GPU: scf.while
@@ -67,7 +67,7 @@
 // NVVM-LABEL: llvm.func @rowwise15(
 // NVVM-SAME: %{{.*}}: !llvm.ptr, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: !llvm.ptr, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32)
 // NVVM: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<8xbf16>
-// NVVM: @p red.shared.add.u32
+// NVVM: llvm.atomicrmw add {{.*}} : !llvm.ptr<3>, i32
 // NVVM: nvvm.barrier #nvvm.reduction<or>
 // NVVM: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr
 // NVVM-NOT: unrealized_conversion_cast
@@ -109,7 +109,7 @@ func.func @sparsemax_f32(%x: tensor<?x?xf32>) -> tensor<?x?xf32> {
 // GPU-LABEL: gpu.func @entmax125_f16(
 // GPU-SAME: grid = ["5", "1", "1"]
 // GPU-SAME: shared_memory_bytes = 0 : i64
-// GPU-NOT: red.shared
+// GPU-NOT: memref.atomic_rmw
 // GPU: vector.load %{{.*}} : memref<?x?xf16, strided<[?, 1], offset: ?>>, vector<8xf16>
 // GPU: llvm.call_intrinsic "llvm.nvvm.lg2.approx.ftz.f"
 // GPU: scf.while
