@@ -161,6 +161,25 @@ func.func @histogram_counts(%x: tensor<64x64xf32>, %m: tensor<64xf32>, %h: tenso
 
 // -----
 
+// The alpha 1.5 moments: [d]_+ is one maxnum (0 for d <= 0 and NaN), its
+// square a product, the count a select; each sum is compensated (Kahan).
+
+// CHECK-LABEL: func.func @moments_closed_form
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]}
+// CHECK:           %[[D:.*]] = arith.subf %{{.*}}, %{{.*}} : f32
+// CHECK:           %[[POSITIVE:.*]] = arith.maxnumf %[[D]], %{{.*}} : f32
+// CHECK:           arith.mulf %[[POSITIVE]], %[[POSITIVE]] : f32
+// CHECK:           %[[IN_SUPPORT:.*]] = arith.cmpf ogt, %[[D]], %{{.*}} : f32
+// CHECK:           arith.select %[[IN_SUPPORT]], %{{.*}}, %{{.*}} : f32
+// CHECK-NOT:       math.powf
+// CHECK:           linalg.yield
+func.func @moments_closed_form(%x: tensor<64x64xf32>, %t: tensor<64xf32>) -> (tensor<64xf32>, tensor<64xf32>, tensor<64xf32>) {
+  %a, %b, %c = sparse_attn.entmax_moments <alpha = 1.5> %x, %t, %t, %t, %t : tensor<64x64xf32>, tensor<64xf32>
+  return %a, %b, %c : tensor<64xf32>, tensor<64xf32>, tensor<64xf32>
+}
+
+// -----
+
 // General alpha raises to fractional powers.
 
 // CHECK-LABEL: func.func @moments_general_alpha

@@ -44,9 +44,13 @@ Value entmax::positivePower(OpBuilder &b, Location loc,
                             SpecialFunctions &functions, Value d,
                             double exponent) {
   ScalarBuilder s(b, loc);
+  if (exponent == 1.0 || exponent == 2.0) {
+    // maxnum gives 0 for d <= 0 and for NaN: one max instead of a compare
+    // and selects (the moments' inner loop on the GPU).
+    Value positive = arith::MaxNumFOp::create(b, loc, d, s.f32(0.0));
+    return exponent == 1.0 ? positive : s.mul(positive, positive);
+  }
   Value inSupport = s.gt(d, s.f32(0.0));
-  if (exponent == 1.0)
-    return s.select(inSupport, d, s.f32(0.0));
   // Outside the support d is replaced by 1 so that no negative power
   // produces inf or NaN before the select.
   Value safe = s.select(inSupport, d, s.f32(1.0));
