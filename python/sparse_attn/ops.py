@@ -41,6 +41,17 @@ def _check_same_device(operation, device, name, tensor):
         _fail(operation, f"tensor '{name}' is on cuda:{other}, but 'q' is on cuda:{device}")
 
 
+def _check_per_head(operation, device, name, tensor, heads):
+    """One f32 value per query head, beside 'q'."""
+    _check_same_device(operation, device, name, tensor)
+    if _shape(tensor) != (heads,) or dtype_name(tensor.dtype) != "f32":
+        _fail(
+            operation,
+            f"tensor '{name}' must be f32 of shape [{heads}], got "
+            f"{dtype_name(tensor.dtype)} {list(_shape(tensor))}",
+        )
+
+
 def _check_index_vector(operation, name, tensor, length, device):
     if tensor is None:
         return
@@ -173,13 +184,7 @@ def check_attention(
             _fail(op, "elastic softmax (Lazy attention) is always causal: pass causal=True")
         if elastic_tau is None:
             _fail(op, "elastic softmax needs 'elastic_tau' (one threshold per query head)")
-        _check_same_device(op, device, "elastic_tau", elastic_tau)
-        if _shape(elastic_tau) != (heads,) or dtype_name(elastic_tau.dtype) != "f32":
-            _fail(
-                op,
-                f"tensor 'elastic_tau' must be f32 of shape [{heads}], got "
-                f"{dtype_name(elastic_tau.dtype)} {list(_shape(elastic_tau))}",
-            )
+        _check_per_head(op, device, "elastic_tau", elastic_tau, heads)
     elif elastic_tau is not None or bias is not None:
         _fail(op, "'bias' and 'elastic_tau' belong to elastic softmax only")
     if bias is not None:
@@ -465,13 +470,7 @@ def check_xattention_blocks(q, k, *, stride, thresholds, causal, block_size, lay
         _fail(op, f"query heads ({heads}) must be a multiple of key heads ({kv_heads})")
     if stride < 1 or block_size % stride != 0:
         _fail(op, f"the stride ({stride}) must divide the block size ({block_size})")
-    _check_same_device(op, device, "thresholds", thresholds)
-    if _shape(thresholds) != (heads,) or dtype_name(thresholds.dtype) != "f32":
-        _fail(
-            op,
-            f"tensor 'thresholds' must be f32 of shape [{heads}], got "
-            f"{dtype_name(thresholds.dtype)} {list(_shape(thresholds))}",
-        )
+    _check_per_head(op, device, "thresholds", thresholds, heads)
     return SelectBlocksProblem(
         op=op,
         layout=layout,

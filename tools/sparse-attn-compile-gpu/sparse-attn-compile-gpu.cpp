@@ -383,6 +383,27 @@ std::string selectBlocksFunction(const KernelSpec &spec,
       spec.get("mask_block_q"), spec.get("mask_block_k"));
 }
 
+/// The constraint that the rows of `tensors` (their first three strides)
+/// start on 16-byte boundaries, as the kernels' 16-byte copies read them.
+json::Object rowAlignmentConstraint(const KernelSpec &spec,
+                                    ArrayRef<StringRef> tensors) {
+  int64_t perChunk = spec.get("dtype") == "f32" ? 4 : 8;
+  std::string rows, names;
+  for (auto [i, tensor] : llvm::enumerate(tensors)) {
+    for (int d = 0; d < 3; ++d)
+      rows += (rows.empty() ? "" : " && ") + tensor.str() + ".stride" +
+              std::to_string(d) + " % " + std::to_string(perChunk) + " == 0";
+    names += (i == 0 ? "" : i + 1 == tensors.size() ? " and " : ", ") +
+             tensor.str();
+  }
+  return json::Object{
+      {"expr", rows},
+      {"message", "rows of " + names +
+                      " must start on 16-byte boundaries (strides of the "
+                      "first three dimensions multiples of " +
+                      std::to_string(perChunk) + " elements)"}};
+}
+
 /// What a block-selection kernel requires of its arguments.
 json::Array selectBlocksConstraints(const KernelSpec &spec) {
   json::Array constraints;
@@ -390,17 +411,7 @@ json::Array selectBlocksConstraints(const KernelSpec &spec) {
   constraints.push_back(json::Object{
       {"expr", "k.size1 > 0 && q.size1 % k.size1 == 0"},
       {"message", "query heads must be a multiple of key heads"}});
-  int64_t perChunk = spec.get("dtype") == "f32" ? 4 : 8;
-  std::string rows;
-  for (StringRef tensor : {"q", "k"})
-    for (int d = 0; d < 3; ++d)
-      rows += (rows.empty() ? "" : " && ") + tensor.str() + ".stride" +
-              std::to_string(d) + " % " + std::to_string(perChunk) + " == 0";
-  constraints.push_back(json::Object{
-      {"expr", rows},
-      {"message", "rows of q and k must start on 16-byte boundaries "
-                  "(strides of the first three dimensions multiples of " +
-                      std::to_string(perChunk) + " elements)"}});
+  constraints.push_back(rowAlignmentConstraint(spec, {"q", "k"}));
   constraints.push_back(json::Object{
       {"expr", "thresholds.size0 == q.size1"},
       {"message", "one threshold per query head"}});
@@ -432,17 +443,7 @@ json::Array attentionConstraints(const KernelSpec &spec) {
       {"message", "query heads must be a multiple of key/value heads"}});
   constraints.push_back("v.size1 == k.size1 && v.size2 == k.size2");
   constraints.push_back("out.size1 == q.size1 && out.size2 == q.size2");
-  int64_t perChunk = spec.get("dtype") == "f32" ? 4 : 8;
-  std::string rows;
-  for (StringRef tensor : {"q", "k", "v"})
-    for (int d = 0; d < 3; ++d)
-      rows += (rows.empty() ? "" : " && ") + tensor.str() + ".stride" +
-              std::to_string(d) + " % " + std::to_string(perChunk) + " == 0";
-  constraints.push_back(json::Object{
-      {"expr", rows},
-      {"message", "rows of q, k and v must start on 16-byte boundaries "
-                  "(strides of the first three dimensions multiples of " +
-                      std::to_string(perChunk) + " elements)"}});
+  constraints.push_back(rowAlignmentConstraint(spec, {"q", "k", "v"}));
   constraints.push_back(json::Object{
       {"expr", "out.stride0 % 2 == 0 && out.stride1 % 2 == 0 && "
                "out.stride2 % 2 == 0"},

@@ -1330,20 +1330,28 @@ Value WarpTiles::anyAbove(Value scores, Value threshold) {
   return anyInBlock(any);
 }
 
+SmallVector<Value> WarpTiles::entmaxWeightTerms(EntmaxAttr config,
+                                                ArrayRef<Value> scores,
+                                                Value threshold) {
+  NVVMFunctions functions;
+  SmallVector<Value> tau = unpack(threshold);
+  int64_t columns = 2 * scores.size() / layout.rowTiles;
+  SmallVector<Value> weights;
+  for (auto [e, score] : llvm::enumerate(scores))
+    weights.push_back(entmax::positivePower(
+        b, loc, functions,
+        arith::SubFOp::create(b, loc, score, tau[rowOf(e, columns)]),
+        config.getExponent()));
+  return weights;
+}
+
 std::pair<Value, Value>
 WarpTiles::entmaxAccumulate(EntmaxAttr config, Value scores,
                             const SharedTile &values, Value threshold,
                             Value acc, Value sum, Type elementType) {
-  NVVMFunctions functions;
-  SmallVector<Value> s = unpack(scores), tau = unpack(threshold),
-                     l = unpack(sum);
+  SmallVector<Value> s = unpack(scores), l = unpack(sum);
   int64_t columns = 2 * s.size() / layout.rowTiles;
-  SmallVector<Value> w;
-  for (auto [e, score] : llvm::enumerate(s))
-    w.push_back(entmax::positivePower(
-        b, loc, functions,
-        arith::SubFOp::create(b, loc, score, tau[rowOf(e, columns)]),
-        config.getExponent()));
+  SmallVector<Value> w = entmaxWeightTerms(config, s, threshold);
   for (int64_t r = 0, rows = l.size(); r < rows; ++r)
     l[r] = reduceRow(w, columns, r, l[r], RowReduction::Sum);
   return {accumulateProducts(acc, packWeights(w, elementType), values,
@@ -1353,10 +1361,7 @@ WarpTiles::entmaxAccumulate(EntmaxAttr config, Value scores,
 
 Value WarpTiles::entmaxWeights(EntmaxAttr config, Value scores,
                                Value threshold, Value sum, Type elementType) {
-  NVVMFunctions functions;
-  SmallVector<Value> s = unpack(scores), tau = unpack(threshold),
-                     l = unpack(sum);
-  int64_t columns = 2 * s.size() / layout.rowTiles;
+  SmallVector<Value> l = unpack(sum);
   // One reciprocal per row instead of a division per element.
   SmallVector<Value> factor;
   for (Value total : l)
@@ -1365,14 +1370,8 @@ Value WarpTiles::entmaxWeights(EntmaxAttr config, Value scores,
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, total,
                               f32(0.0)),
         arith::DivFOp::create(b, loc, f32(1.0), total), f32(0.0)));
-  SmallVector<Value> w;
-  for (auto [e, score] : llvm::enumerate(s)) {
-    int64_t r = rowOf(e, columns);
-    w.push_back(entmax::positivePower(
-        b, loc, functions, arith::SubFOp::create(b, loc, score, tau[r]),
-        config.getExponent()));
-  }
-  return scaledOutput(w, factor, elementType);
+  return scaledOutput(entmaxWeightTerms(config, unpack(scores), threshold),
+                      factor, elementType);
 }
 
 std::pair<Value, Value> WarpTiles::entmaxFinalize(Value threshold, Value sum,

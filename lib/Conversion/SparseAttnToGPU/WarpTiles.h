@@ -393,6 +393,11 @@ private:
   Value scaledOutput(ArrayRef<Value> acc, ArrayRef<Value> factors,
                      Type elementType);
 
+  /// The entmax weights `[score - threshold]_+ ^ (1 / (alpha - 1))` of a
+  /// thread's unpacked scores.
+  SmallVector<Value> entmaxWeightTerms(EntmaxAttr config,
+                                       ArrayRef<Value> scores, Value threshold);
+
   /// Combines a thread's entries of row-vector element `r` of a tile of
   /// `columns` columns and the four threads of its quad, then `init`.
   Value reduceRow(ArrayRef<Value> elements, int64_t columns, int64_t r,
