@@ -88,39 +88,66 @@ func.func @threshold_step(%t: tensor<64xf32>, %s: tensor<64xf32>) -> (tensor<64x
 
 // -----
 
-// The two least entries above the threshold: a row reduction of the
-// selected scores into the accumulated sorted pair; the step reads them
-// beside the moments (the proofs that accept a closed-form root: f >= 0
-// and tau <= t < least, or, without the least entry, least <= t2 < second).
+// The gap record: row by row in column order, an entry in (lower, upper]
+// raises the count in column 0 and, while there is room (2 here), its bits
+// go to the next column. The step reads the record beside the moments:
+// the kept entries (+inf past the count) in order, then the closed form
+// without the first j of them, proven in [e_j, e_{j+1}) and at most the
+// upper bound when the record is complete and f >= 0.
 
-// CHECK-LABEL: func.func @least_entry_proof
-// CHECK-SAME:    (%[[X:.*]]: tensor<64x64xf32>, %[[T:.*]]: tensor<64xf32>, %[[M:.*]]: tensor<64xf32>)
-// CHECK:         %[[LEAST:.*]]:2 = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[X]], %[[T]] : tensor<64x64xf32>, tensor<64xf32>) outs(%[[M]], %[[M]] : tensor<64xf32>, tensor<64xf32>)
-// CHECK:         ^bb0(%[[XV:.*]]: f32, %[[TV:.*]]: f32, %[[FIRST:.*]]: f32, %[[SECOND:.*]]: f32):
-// CHECK-DAG:       %[[ABOVE:.*]] = arith.cmpf ogt, %[[XV]], %[[TV]]
-// CHECK-DAG:       %[[MIN:.*]] = arith.minimumf %[[FIRST]], %[[XV]]
-// CHECK:           %[[NEW_FIRST:.*]] = arith.select %[[ABOVE]], %[[MIN]], %[[FIRST]]
-// CHECK:           %[[DISPLACED:.*]] = arith.maximumf %[[FIRST]], %[[XV]]
-// CHECK:           %[[MIN2:.*]] = arith.minimumf %[[SECOND]], %[[DISPLACED]]
-// CHECK:           %[[NEW_SECOND:.*]] = arith.select %[[ABOVE]], %[[MIN2]], %[[SECOND]]
-// CHECK:           linalg.yield %[[NEW_FIRST]], %[[NEW_SECOND]]
-// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel"]} ins(%[[T]], %[[T]], %[[T]], %[[T]], %[[T]], %[[T]], %[[LEAST]]#0, %[[LEAST]]#1 :
-// CHECK:           arith.cmpf olt, %{{.*}}, %{{.*}} : f32
-// Without the least entry: its offset leaves the moments, and the closed
-// form on the rest is compared with the second entry.
-// CHECK:           %[[OFFSET:.*]] = arith.subf %{{.*}}, %{{.*}} : f32
-// CHECK:           math.sqrt
-// CHECK:           %[[WITHOUT:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
-// CHECK:           arith.cmpf olt, %[[WITHOUT]], %{{.*}} : f32
-// Unproven from below, the Newton step tau + f / (2 s1) (the closed form
-// on a superset of the support would overshoot the root).
+// CHECK-LABEL: func.func @gap_record_proof
+// CHECK-SAME:    (%[[X:.*]]: tensor<64x64xf32>, %[[T:.*]]: tensor<64xf32>, %[[G:.*]]: tensor<64x3xi32>)
+// CHECK:         %[[RECORD:.*]] = scf.for %[[ROW:.*]] = %c0 to %c64 step %c1 iter_args(%[[ROWS:.*]] = %[[G]])
+// CHECK:           %[[BOUND:.*]] = tensor.extract %[[T]][%[[ROW]]]
+// CHECK:           scf.for %[[COL:.*]] = %c0 to %c64 step %c1 iter_args(%[[GAP:.*]] = %[[ROWS]])
+// CHECK:             %[[XV:.*]] = tensor.extract %[[X]][%[[ROW]], %[[COL]]]
+// CHECK-DAG:         %[[BELOW:.*]] = arith.cmpf ole, %[[XV]], %[[BOUND]]
+// CHECK-DAG:         %[[ABOVE:.*]] = arith.cmpf ogt, %[[XV]], %[[BOUND]]
+// CHECK:             %[[BETWEEN:.*]] = arith.andi %[[ABOVE]], %[[BELOW]]
+// CHECK:             scf.if %[[BETWEEN]] -> (tensor<64x3xi32>) {
+// CHECK:               %[[COUNT:.*]] = tensor.extract %[[GAP]][%[[ROW]], %c0]
+// CHECK:               %[[ROOM:.*]] = arith.cmpi slt, %[[COUNT]], %c2_i32
+// CHECK:               %[[KEPT:.*]] = scf.if %[[ROOM]] -> (tensor<64x3xi32>) {
+// CHECK:                 %[[BITS:.*]] = arith.bitcast %[[XV]] : f32 to i32
+// CHECK:                 tensor.insert %[[BITS]] into %[[GAP]][%[[ROW]], %{{.*}}]
+// CHECK:               %[[COUNTED:.*]] = arith.addi %[[COUNT]], %c1_i32
+// CHECK:               tensor.insert %[[COUNTED]] into %[[KEPT]][%[[ROW]], %c0]
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel"]}
+// CHECK:           %[[R:.*]] = linalg.index 0 : index
+// CHECK:           %[[N:.*]] = tensor.extract %[[RECORD]][%[[R]], %c0]
+// CHECK:           %[[E1:.*]] = arith.bitcast %{{.*}} : i32 to f32
+// CHECK:           %[[E2:.*]] = arith.bitcast %{{.*}} : i32 to f32
+// From below, the closed form on {x > tau} (a superset of the support)
+// bounds the root from above, up to rounding: the new upper bound.
+// CHECK:           %[[ROOT:.*]] = arith.divf %{{.*}}, %{{.*}} : f32
+// CHECK:           %[[CLOSED:.*]] = arith.addf %{{.*}}, %[[ROOT]] : f32
+// CHECK:           %[[MARGIN:.*]] = arith.addf %[[CLOSED]], %{{.*}} : f32
+// CHECK:           %[[TIGHTER:.*]] = arith.minimumf %{{.*}}, %[[MARGIN]] : f32
+// CHECK:           arith.select %{{.*}}, %[[TIGHTER]], %{{.*}} : f32
+// Unproven from below, the Newton step tau + f / (2 s1) (it stays below
+// the root, where the proof applies).
 // CHECK:           %[[NEWTON_STEP:.*]] = arith.divf %{{.*}}, %{{.*}} : f32
 // CHECK:           %[[NEWTON:.*]] = arith.addf %{{.*}}, %[[NEWTON_STEP]] : f32
 // CHECK:           arith.select %{{.*}}, %[[NEWTON]], %{{.*}} : f32
+// CHECK:           %[[HAS1:.*]] = arith.cmpi sgt, %[[N]], %c0_i32
+// CHECK:           %[[K1:.*]] = arith.select %[[HAS1]], %[[E1]], %[[INF:.*]] : f32
+// CHECK:           %[[HAS2:.*]] = arith.cmpi sgt, %[[N]], %c1_i32
+// CHECK:           %[[K2:.*]] = arith.select %[[HAS2]], %[[E2]], %[[INF]] : f32
+// CHECK:           %[[FIRST:.*]] = arith.minimumf %[[K1]], %[[K2]]
+// CHECK:           %[[SECOND:.*]] = arith.maximumf %[[K1]], %[[K2]]
+// CHECK:           %[[COMPLETE:.*]] = arith.cmpi sle, %[[N]], %c2_i32
+// Without the first entry: its offset leaves the moments.
+// CHECK:           %[[OFFSET:.*]] = arith.subf %[[FIRST]], %{{.*}} : f32
+// CHECK:           arith.mulf %[[OFFSET]], %[[OFFSET]]
+// CHECK:           math.sqrt
+// CHECK:           %[[WITHOUT:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
+// CHECK:           arith.cmpf olt, %[[WITHOUT]], %[[SECOND]] : f32
+// CHECK:           arith.cmpf oge, %[[WITHOUT]], %[[FIRST]] : f32
+// CHECK:           arith.andi %{{.*}}, %[[COMPLETE]] : i1
 // CHECK:           linalg.yield
-func.func @least_entry_proof(%x: tensor<64x64xf32>, %t: tensor<64xf32>, %m: tensor<64xf32>) -> (tensor<64xf32>, i1) {
-  %least, %second = sparse_attn.min_above %x, %t, %m, %m : tensor<64x64xf32>, tensor<64xf32>
-  %t1, %lo, %hi, %done = sparse_attn.entmax_threshold_step <alpha = 1.5> %t, %t, %t, %t, %t, %t least(%least, %second : tensor<64xf32>, tensor<64xf32>) : tensor<64xf32>
+func.func @gap_record_proof(%x: tensor<64x64xf32>, %t: tensor<64xf32>, %g: tensor<64x3xi32>) -> (tensor<64xf32>, i1) {
+  %g1 = sparse_attn.entries_between %x, %t, %t, %g : tensor<64x64xf32>, tensor<64xf32>, tensor<64x3xi32>
+  %t1, %lo, %hi, %done = sparse_attn.entmax_threshold_step <alpha = 1.5> %t, %t, %t, %t, %t, %t gap(%g1 : tensor<64x3xi32>) : tensor<64xf32>
   return %t1, %done : tensor<64xf32>, i1
 }
 

@@ -62,15 +62,15 @@ func.func @mask_union(%q: tensor<1x2x256x16xf32>, %num: tensor<1x2x4xi32>, %idx:
 // CHECK:         %[[SOLVER:.*]]:6 = scf.while ({{.*}}, %{{.*}} = %[[EMPTY]], %{{.*}} = %c0)
 // CHECK:         } do {
 // CHECK:         ^bb0(%{{.*}}: index, %[[TAU:.*]]: tensor<64xf32>, %[[LO:.*]]: tensor<64xf32>, %{{.*}}: tensor<64xf32>, %[[LIST_IN:.*]]: tensor<?xi32>, %{{.*}}: index):
-// CHECK:           %[[PASS:.*]]:7 = scf.for {{.*}} iter_args({{.*}}, %[[LIST:.*]] = %[[LIST_IN]], %[[COUNT:.*]] = %c0)
+// CHECK:           %[[PASS:.*]]:6 = scf.for {{.*}} iter_args({{.*}}, %[[LIST:.*]] = %[[LIST_IN]], %[[COUNT:.*]] = %c0)
 // CHECK:             %[[X:.*]] = scf.if
 // CHECK:             sparse_attn.entmax_moments <alpha = 1.5> %[[X]], %[[TAU]]
-// CHECK:             sparse_attn.min_above %[[X]], %[[TAU]]
+// CHECK:             sparse_attn.entries_between %[[X]], %[[TAU]]
 // CHECK:             %[[HIT:.*]] = sparse_attn.any_above %[[X]], %[[LO]]
 // CHECK:             scf.if %[[HIT]] -> (tensor<?xi32>, index) {
 // CHECK:               tensor.insert %{{.*}} into %[[LIST]][%[[COUNT]]]
 // CHECK:           } {sparse_attn.key_pass = "entmax_solver"}
-// CHECK:           scf.yield {{.*}}, %[[PASS]]#5, %[[PASS]]#6 :
+// CHECK:           scf.yield {{.*}}, %[[PASS]]#4, %[[PASS]]#5 :
 // CHECK:         } attributes {sparse_attn.solver_iterations}
 // CHECK:         scf.for %[[S:.*]] = %c0 to %[[SOLVER]]#5 step %c1
 // CHECK:           tensor.extract %[[SOLVER]]#4[%[[S]]]

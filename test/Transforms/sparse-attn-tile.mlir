@@ -60,6 +60,7 @@ func.func @softmax_causal_gqa(%q: tensor<2x4x100x16xf32>, %k: tensor<2x2x90x16xf
 // threshold. The scores are x = (alpha - 1) * scale * q.k.
 
 // CHECK-LABEL: func.func @entmax_histogram_start
+// CHECK:         %[[EMPTY_GAP:.*]] = arith.constant dense<0> : tensor<64x17xi32>
 // CHECK:         scf.forall (%{{.*}}) in (4)
 // CHECK:           %[[MAX:.*]]:2 = scf.for {{.*}} -> (tensor<64xf32>, tensor<64xf32>) {
 // CHECK:             %[[X0:.*]] = sparse_attn.score_tile {{.*}} scale(1.250000e-01) visible {
@@ -75,13 +76,14 @@ func.func @softmax_causal_gqa(%q: tensor<2x4x100x16xf32>, %k: tensor<2x2x90x16xf
 // CHECK:             arith.andi %[[MORE]], %[[PENDING]]
 // CHECK:           } do {
 // CHECK:           ^bb0(%{{.*}}: index, %[[TAU_IN:.*]]: tensor<64xf32>, %[[LO_IN:.*]]: tensor<64xf32>, %[[HI_IN:.*]]: tensor<64xf32>):
-// The pass also tracks the two least entries above the threshold (from
-// +inf), which let the step prove its closed-form root exact.
-// CHECK:             %[[MOMENTS:.*]]:5 = scf.for {{.*}} iter_args({{.*}}, %{{.*}} = %[[INF:.*]], %{{.*}} = %[[INF]])
+// The pass also records the entries between the threshold and the upper
+// bound (count and 16 entries per row, from zeros), which let the step
+// prove its closed-form root exact.
+// CHECK:             %[[MOMENTS:.*]]:4 = scf.for {{.*}} iter_args({{.*}}, %{{.*}} = %[[EMPTY_GAP]])
 // CHECK:               sparse_attn.entmax_moments <alpha = 1.5> %[[X:.*]], %[[TAU_IN]]
-// CHECK:               sparse_attn.min_above %[[X]], %[[TAU_IN]]
+// CHECK:               sparse_attn.entries_between %[[X]], %[[TAU_IN]], %[[HI_IN]], %{{.*}} : tensor<64x64xf32>, tensor<64xf32>, tensor<64x17xi32>
 // CHECK:             } {sparse_attn.key_pass = "entmax_solver"}
-// CHECK:             sparse_attn.entmax_threshold_step <alpha = 1.5> %[[TAU_IN]], %[[LO_IN]], %[[HI_IN]], %[[MOMENTS]]#0, %[[MOMENTS]]#1, %[[MOMENTS]]#2 least(%[[MOMENTS]]#3, %[[MOMENTS]]#4 : tensor<64xf32>, tensor<64xf32>)
+// CHECK:             sparse_attn.entmax_threshold_step <alpha = 1.5> %[[TAU_IN]], %[[LO_IN]], %[[HI_IN]], %[[MOMENTS]]#0, %[[MOMENTS]]#1, %[[MOMENTS]]#2 gap(%[[MOMENTS]]#3 : tensor<64x17xi32>)
 // CHECK:           } attributes {sparse_attn.solver_iterations}
 // CHECK:           %[[OUT:.*]]:2 = scf.for
 // CHECK:             sparse_attn.entmax_accumulate <alpha = 1.5> %{{.*}}, %{{.*}}, %[[SOLVED]]#1, %{{.*}}, %{{.*}}

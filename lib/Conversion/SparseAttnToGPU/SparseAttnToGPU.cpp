@@ -100,6 +100,33 @@ bool isHistogram(Type type, int64_t tileRows) {
          tensor.getDimSize(0) == tileRows;
 }
 
+/// Whether the record that `start` begins (an entmax histogram or gap
+/// record, flowing on through the results of its in-place updates and of
+/// the loops that carry it) is used only before `point`, in `point`'s
+/// block: dead there, so that a later record may take its shared memory.
+bool usedOnlyBefore(Value start, Operation *point) {
+  Block *block = point->getBlock();
+  SmallVector<Value> worklist = {start};
+  DenseSet<Value> seen;
+  while (!worklist.empty()) {
+    Value value = worklist.pop_back_val();
+    if (!seen.insert(value).second)
+      continue;
+    for (OpOperand &use : value.getUses()) {
+      Operation *user = use.getOwner();
+      Operation *ancestor = block->findAncestorOpInBlock(*user);
+      if (!ancestor || !ancestor->isBeforeInBlock(point))
+        return false;
+      Operation *carrier =
+          isa<scf::YieldOp>(user) ? user->getParentOp() : user;
+      for (Value result : carrier->getResults())
+        if (result.getType() == start.getType())
+          worklist.push_back(result);
+    }
+  }
+  return true;
+}
+
 /// A memref of global memory: a view of a kernel argument, or a slab of
 /// one.
 bool isGlobal(Type type) {
@@ -172,9 +199,13 @@ private:
   LogicalResult lowerIf(scf::IfOp ifOp);
   LogicalResult lowerWhile(scf::WhileOp whileOp);
   LogicalResult lowerLoadTile(LoadTileOp load);
-  /// A histogram's shared-memory region, filled with `value` by all
-  /// threads (a barrier publishes it).
-  Value lowerHistogramConstant(MemRefType type, IntegerAttr value);
+  /// The shared-memory region of the histogram or gap record that
+  /// `constant` starts.
+  Value lowerHistogramConstant(arith::ConstantOp constant, MemRefType type);
+  /// Fills the region of `constant`'s record with its value, by all threads
+  /// between two barriers (the first ends the reads of the region's earlier
+  /// record), each time the loop that carries it starts.
+  void fillRecord(arith::ConstantOp constant);
   /// The entmax, row-max and any-above tile ops.
   LogicalResult lowerEntmaxOp(Operation *op);
   /// An index operand (a constant or a value of the grid), lowered.
@@ -231,11 +262,13 @@ private:
   /// Columns of the row-wise entmax's chunks.
   int64_t chunkColumns = 0;
   /// Shared memory of the index-row tables, the schedule lists and the
-  /// entmax histograms.
+  /// entmax histograms and gap records (a record whose region's earlier
+  /// records are dead when it starts shares their region).
   int64_t tablesOffset = 0, listsOffset = 0, histogramsOffset = 0;
   SmallVector<IndexRowKey> indexRows;
   int64_t numLists = 0, nextList = 0;
-  int64_t histogramBytes = 0, numHistograms = 0, nextHistogram = 0;
+  int64_t histogramBytes = 0, numHistogramRegions = 0;
+  DenseMap<Operation *, int64_t> histogramRegionOf;
   /// Shared memory of the records of per-tile row vectors.
   int64_t recordsOffset = 0, numRecords = 0, nextRecord = 0;
   SmallVector<std::string> gridExpressions;
@@ -415,31 +448,62 @@ LogicalResult GridLowering::plan() {
       numRecords += isRowRecord(empty.getType(), tileRows);
     }
   });
-  // Entmax histograms live in shared memory (the counts of every bin of
-  // every row take too many registers), one region per histogram value
-  // chain, which starts at a splat constant and is updated in place.
-  WalkResult histograms = func.walk([&](arith::ConstantOp constant) {
+  // Entmax histograms and gap records live in shared memory (the counts of
+  // every bin of every row take too many registers), each value chain
+  // starting at a splat constant that one loop carries and updated in
+  // place. A record takes the region of the records that are dead where its
+  // loop starts (the solver's gap records take the histogram's).
+  WalkResult starts = func.walk([&](arith::ConstantOp constant) {
     if (!isHistogram(constant.getType(), tileRows))
       return WalkResult::advance();
     if (!constant->hasOneUse()) {
-      constant.emitOpError("starts more than one entmax histogram; the GPU "
-                           "lowering updates each in place");
+      constant.emitOpError("starts more than one entmax histogram or gap "
+                           "record; the GPU lowering updates each in place");
       return WalkResult::interrupt();
     }
-    int64_t numBins = cast<RankedTensorType>(constant.getType()).getDimSize(1);
-    histogramBytes = std::max<int64_t>(
-        histogramBytes,
-        alignTo(tileRows * histogramRowStride(numBins) * 4, kSharedAlignment));
-    ++numHistograms;
+    if (!isa<scf::ForOp>(*constant->user_begin())) {
+      constant.emitOpError("starts an entmax histogram or gap record that no "
+                           "loop carries; the GPU lowering fills each where "
+                           "its loop starts");
+      return WalkResult::interrupt();
+    }
     return WalkResult::advance();
   });
-  if (histograms.wasInterrupted())
+  if (starts.wasInterrupted())
     return failure();
+  SmallVector<SmallVector<Value>> regionRecords;
+  func.walk([&](scf::ForOp loop) {
+    for (auto [init, record] :
+         llvm::zip(loop.getInitArgs(), loop.getResults())) {
+      auto constant = init.getDefiningOp<arith::ConstantOp>();
+      if (!constant || !isHistogram(init.getType(), tileRows))
+        continue;
+      int64_t columns = cast<RankedTensorType>(init.getType()).getDimSize(1);
+      histogramBytes = std::max<int64_t>(
+          histogramBytes, alignTo(tileRows * histogramRowStride(columns) * 4,
+                                  kSharedAlignment));
+      auto dead = [&](Value earlier) {
+        Operation *earlierLoop = earlier.getDefiningOp();
+        Operation *point =
+            earlierLoop->getBlock()->findAncestorOpInBlock(*loop);
+        return point && earlierLoop->isBeforeInBlock(point) &&
+               usedOnlyBefore(earlier, point);
+      };
+      auto *region = llvm::find_if(regionRecords, [&](const auto &records) {
+        return llvm::all_of(records, dead);
+      });
+      histogramRegionOf[constant] = region - regionRecords.begin();
+      if (region == regionRecords.end())
+        regionRecords.emplace_back();
+      regionRecords[histogramRegionOf[constant]].push_back(record);
+    }
+  });
+  numHistogramRegions = regionRecords.size();
   tablesOffset = operandBytes + 2 * slotBytes;
   listsOffset = tablesOffset + static_cast<int64_t>(indexRows.size()) *
                                    kMaxKeyBlocks * 4;
   histogramsOffset = listsOffset + numLists * kMaxListEntries * 4;
-  recordsOffset = histogramsOffset + numHistograms * histogramBytes;
+  recordsOffset = histogramsOffset + numHistogramRegions * histogramBytes;
   sharedBytes =
       alignTo(recordsOffset + numRecords * tileRows * kMaxRecordedTiles * 4,
               kSharedAlignment);
@@ -884,8 +948,7 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
           return failure();
         if (auto histogramType = dyn_cast<MemRefType>(*type)) {
           mapping.map(constant.getResult(),
-                      lowerHistogramConstant(
-                          histogramType, splat.getSplatValue<IntegerAttr>()));
+                      lowerHistogramConstant(constant, histogramType));
           return success();
         }
         auto vectorType = cast<VectorType>(*type);
@@ -1018,7 +1081,8 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
         return success();
       })
       .Case<RowMaxOp, EntmaxHistogramOp, EntmaxThresholdInitOp,
-            EntmaxMomentsOp, MinAboveOp, EntmaxThresholdStepOp, AnyAboveOp,
+            EntmaxMomentsOp, EntriesBetweenOp, EntmaxThresholdStepOp,
+            AnyAboveOp,
             EntmaxAccumulateOp, EntmaxWeightsOp, EntmaxFinalizeOp>(
           [&](Operation *entmaxOp) { return lowerEntmaxOp(entmaxOp); })
       .Case([&](tensor::InsertSliceOp insert) -> LogicalResult {
@@ -1093,6 +1157,12 @@ LogicalResult GridLowering::lowerOp(Operation *op) {
         return success();
       })
       .Case([&](scf::ForOp loop) {
+        // A record in shared memory starts again with each execution of
+        // the loop that carries it from its constant.
+        for (Value init : loop.getInitArgs())
+          if (auto constant = init.getDefiningOp<arith::ConstantOp>();
+              constant && isHistogram(init.getType(), tileRows))
+            fillRecord(constant);
         return loop->hasAttr(kKeyPassAttr) ? lowerKeyLoop(loop)
                                            : lowerFor(loop);
       })
@@ -1126,24 +1196,35 @@ GridLowering::loweredOffsets(OffsetSizeAndStrideOpInterface slice) {
   });
 }
 
-Value GridLowering::lowerHistogramConstant(MemRefType type,
-                                           IntegerAttr value) {
-  auto constant = [&](int64_t v) {
+Value GridLowering::lowerHistogramConstant(arith::ConstantOp constant,
+                                           MemRefType type) {
+  return memref::ViewOp::create(
+      b, loc(), type, sharedBase,
+      arith::ConstantIndexOp::create(
+          b, loc(),
+          histogramsOffset +
+              histogramRegionOf.lookup(constant) * histogramBytes),
+      ValueRange{});
+}
+
+void GridLowering::fillRecord(arith::ConstantOp constant) {
+  auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc(), v);
   };
-  Value region = memref::ViewOp::create(
-      b, loc(), type, sharedBase,
-      constant(histogramsOffset + nextHistogram++ * histogramBytes),
-      ValueRange{});
-  Value fill = arith::ConstantOp::create(b, loc(), value);
-  scf::ForOp::create(b, loc(), ids.thread, constant(type.getNumElements()),
-                     constant(layout.numThreads()), ValueRange{},
-                     [&](OpBuilder &nb, Location nl, Value slot, ValueRange) {
-                       memref::StoreOp::create(nb, nl, fill, region, slot);
-                       scf::YieldOp::create(nb, nl);
-                     });
+  Value region = mapping.lookup(constant.getResult());
+  Value fill = arith::ConstantOp::create(
+      b, loc(),
+      cast<SplatElementsAttr>(constant.getValue()).getSplatValue<IntegerAttr>());
   gpu::BarrierOp::create(b, loc());
-  return region;
+  scf::ForOp::create(
+      b, loc(), ids.thread,
+      index(cast<MemRefType>(region.getType()).getNumElements()),
+      index(layout.numThreads()), ValueRange{},
+      [&](OpBuilder &nb, Location nl, Value slot, ValueRange) {
+        memref::StoreOp::create(nb, nl, fill, region, slot);
+        scf::YieldOp::create(nb, nl);
+      });
+  gpu::BarrierOp::create(b, loc());
 }
 
 LogicalResult GridLowering::lowerEntmaxOp(Operation *op) {
@@ -1199,19 +1280,30 @@ LogicalResult GridLowering::lowerEntmaxOp(Operation *op) {
             lookup(moments.getThreshold()), lookup(moments.getS0()),
             lookup(moments.getS1()), lookup(moments.getS2())));
       })
-      .Case([&](MinAboveOp minAbove) {
-        auto [least, second] = warp.minAbove(
-            lookup(minAbove.getScores()), lookup(minAbove.getThreshold()),
-            lookup(minAbove.getLeast()), lookup(minAbove.getSecond()));
-        return mapResults({least, second});
+      .Case([&](EntriesBetweenOp between) -> LogicalResult {
+        if (!between.getGap().hasOneUse())
+          return between.emitOpError(
+              "reads a gap record that another op also reads; the GPU "
+              "lowering updates gap records in place");
+        Value gap = lookup(between.getGap());
+        warp.entriesBetween(lookup(between.getScores()),
+                            lookup(between.getLower()),
+                            lookup(between.getUpper()), gap,
+                            between.getGap().getType().getDimSize(1) - 1);
+        return mapResults({gap});
       })
       .Case([&](EntmaxThresholdStepOp step) {
-        SmallVector<Value> least = llvm::map_to_vector(step.getLeast(), lookup);
+        Value gap;
+        int64_t capacity = 0;
+        if (Value record = step.getGap()) {
+          gap = lookup(record);
+          capacity = cast<RankedTensorType>(record.getType()).getDimSize(1) - 1;
+        }
         return mapResults(warp.entmaxThresholdStep(
             step.getConfig(), lookup(step.getThreshold()),
             lookup(step.getLower()), lookup(step.getUpper()),
             lookup(step.getS0()), lookup(step.getS1()), lookup(step.getS2()),
-            least));
+            gap, capacity));
       })
       .Case([&](AnyAboveOp anyAbove) {
         return mapResults({warp.anyAbove(lookup(anyAbove.getScores()),

@@ -1248,62 +1248,87 @@ SmallVector<Value> WarpTiles::entmaxMoments(EntmaxAttr config, Value scores,
   return results;
 }
 
-std::pair<Value, Value> WarpTiles::minAbove(Value scores, Value threshold,
-                                            Value least, Value second) {
-  SmallVector<Value> s = unpack(scores), tau = unpack(threshold),
-                     firsts = unpack(least), seconds = unpack(second);
+void WarpTiles::entriesBetween(Value scores, Value lower, Value upper,
+                               Value gap, int64_t capacity) {
+  SmallVector<Value> s = unpack(scores), lo = unpack(lower),
+                     hi = unpack(upper);
   int64_t columns = 2 * s.size() / layout.rowTiles;
-  Value inf = f32(std::numeric_limits<double>::infinity());
-  // The two least of the sorted pairs x and y: min(x1, y1) and
-  // min(max(x1, y1), x2, y2). A single value c is the pair (c, inf).
-  using Pair = std::pair<Value, Value>;
-  auto merge = [&](Pair x, Pair y) -> Pair {
-    return {combine(x.first, y.first, RowReduction::Min),
-            combine(combine(x.first, y.first, RowReduction::Max),
-                    combine(x.second, y.second, RowReduction::Min),
-                    RowReduction::Min)};
-  };
-  for (int64_t r = 0, rows = firsts.size(); r < rows; ++r) {
-    std::optional<Pair> local;
-    for (auto [e, score] : llvm::enumerate(s)) {
-      if (rowOf(e, columns) != r)
-        continue;
-      Value above = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
-                                          score, tau[r]);
-      Pair entry = {arith::SelectOp::create(b, loc, above, score, inf), inf};
-      local = local ? merge(*local, entry) : entry;
-    }
-    // The quad's lanes hold the row's other columns.
-    for (int32_t offset : {1, 2})
-      local = merge(*local, {laneXor(local->first, offset),
-                             laneXor(local->second, offset)});
-    std::tie(firsts[r], seconds[r]) = merge({firsts[r], seconds[r]}, *local);
+  ScalarBuilder scalar(b, loc);
+  Type i32 = b.getI32Type();
+  int64_t stride = histogramRowStride(capacity + 1);
+  SmallVector<Value> countSlot;
+  for (int64_t r = 0, rows = lo.size(); r < rows; ++r)
+    countSlot.push_back(arith::MulIOp::create(b, loc, vectorRow(r),
+                                              index(stride)));
+  Value one = arith::ConstantIntOp::create(b, loc, i32, 1);
+  Value room = arith::ConstantIntOp::create(b, loc, i32, capacity);
+  SmallVector<Value> between;
+  Value any;
+  for (auto [e, score] : llvm::enumerate(s)) {
+    int64_t r = rowOf(e, columns);
+    between.push_back(
+        scalar.andI(scalar.gt(score, lo[r]), scalar.le(score, hi[r])));
+    any = any ? scalar.orI(any, between.back()) : between.back();
   }
-  VectorType rowType = rowVectorType(b.getContext(), layout);
-  return {pack(rowType, firsts), pack(rowType, seconds)};
+  // One branch per tile and thread in the common case (no entry between
+  // the bounds), one per entry otherwise.
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(
+      scf::IfOp::create(b, loc, any, /*withElseRegion=*/false).thenBlock());
+  for (auto [e, score] : llvm::enumerate(s)) {
+    int64_t r = rowOf(e, columns);
+    scf::IfOp::create(b, loc, between[e], [&](OpBuilder &tb, Location tl) {
+      Value count = memref::AtomicRMWOp::create(
+          tb, tl, arith::AtomicRMWKind::addi, one, gap,
+          ValueRange{countSlot[r]});
+      Value kept = arith::CmpIOp::create(tb, tl, arith::CmpIPredicate::slt,
+                                         count, room);
+      scf::IfOp::create(tb, tl, kept, [&](OpBuilder &kb, Location kl) {
+        Value slot = arith::AddIOp::create(
+            kb, kl, countSlot[r],
+            arith::IndexCastOp::create(
+                kb, kl, kb.getIndexType(),
+                arith::AddIOp::create(kb, kl, count, one)));
+        memref::StoreOp::create(kb, kl,
+                                arith::BitcastOp::create(kb, kl, i32, score),
+                                gap, ValueRange{slot});
+        scf::YieldOp::create(kb, kl);
+      });
+      scf::YieldOp::create(tb, tl);
+    });
+  }
 }
 
-SmallVector<Value> WarpTiles::entmaxThresholdStep(EntmaxAttr config,
-                                                  Value threshold, Value lower,
-                                                  Value upper, Value s0,
-                                                  Value s1, Value s2,
-                                                  ValueRange least) {
+SmallVector<Value> WarpTiles::entmaxThresholdStep(
+    EntmaxAttr config, Value threshold, Value lower, Value upper, Value s0,
+    Value s1, Value s2, Value gap, int64_t capacity) {
   NVVMFunctions functions;
   SmallVector<Value> tau = unpack(threshold), lo = unpack(lower),
                      hi = unpack(upper), m0 = unpack(s0), m1 = unpack(s1),
                      m2 = unpack(s2);
-  SmallVector<SmallVector<Value>> leastEntries;
-  for (Value entries : least)
-    leastEntries.push_back(unpack(entries));
+  // Other lanes of the quad recorded entries of the row.
+  if (gap)
+    gpu::BarrierOp::create(b, loc);
+  int64_t stride = histogramRowStride(capacity + 1);
   SmallVector<Value> results[3];
   Value pending;
   for (int64_t r = 0, rows = tau.size(); r < rows; ++r) {
-    entmax::Step step = entmax::thresholdStep(
-        b, loc, functions, config, {tau[r], lo[r], hi[r]}, m0[r], m1[r],
-        m2[r],
-        leastEntries.empty()
-            ? SmallVector<Value>()
-            : SmallVector<Value>{leastEntries[0][r], leastEntries[1][r]});
+    std::optional<entmax::GapRecord> record;
+    if (gap) {
+      Value first = arith::MulIOp::create(b, loc, vectorRow(r), index(stride));
+      auto column = [&](int64_t k) -> Value {
+        return memref::LoadOp::create(
+            b, loc, gap,
+            ValueRange{arith::AddIOp::create(b, loc, first, index(k))});
+      };
+      record = entmax::GapRecord{column(0), {}};
+      for (int64_t k = 1; k <= capacity; ++k)
+        record->entries.push_back(
+            arith::BitcastOp::create(b, loc, b.getF32Type(), column(k)));
+    }
+    entmax::Step step =
+        entmax::thresholdStep(b, loc, functions, config, {tau[r], lo[r], hi[r]},
+                              m0[r], m1[r], m2[r], record);
     results[0].push_back(step.next.threshold);
     results[1].push_back(step.next.lower);
     results[2].push_back(step.next.upper);

@@ -263,16 +263,21 @@ public:
                                    Value threshold, Value s0, Value s1,
                                    Value s2);
 
-  /// `sparse_attn.min_above`: the new (least, second).
-  std::pair<Value, Value> minAbove(Value scores, Value threshold, Value least,
-                                   Value second);
+  /// `sparse_attn.entries_between` into `gap`, the [TQ, 1 + capacity] i32
+  /// records in shared memory (rows `histogramRowStride` words apart): an
+  /// entry in its row's (lower, upper] takes a slot with a shared-memory
+  /// increment of the count and, if the slot is below the capacity, stores
+  /// its bits there. Only such entries branch; they are rare.
+  void entriesBetween(Value scores, Value lower, Value upper, Value gap,
+                      int64_t capacity);
 
   /// `sparse_attn.entmax_threshold_step`: (threshold, lower, upper,
-  /// converged), `converged` the same in every thread of the CTA; `least`
-  /// is empty or the two least entries.
+  /// converged), `converged` the same in every thread of the CTA; `gap` is
+  /// null or the records of `entriesBetween` (read after a barrier).
   SmallVector<Value> entmaxThresholdStep(EntmaxAttr config, Value threshold,
                                          Value lower, Value upper, Value s0,
-                                         Value s1, Value s2, ValueRange least);
+                                         Value s1, Value s2, Value gap,
+                                         int64_t capacity);
 
   /// `sparse_attn.any_above`, the same in every thread of the CTA.
   Value anyAbove(Value scores, Value threshold);

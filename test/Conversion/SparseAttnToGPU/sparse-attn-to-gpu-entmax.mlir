@@ -18,15 +18,21 @@
 // GPU-SAME: max_list_entries = 4096 : i64, max_recorded_tiles = 0 : i64, shared_memory_bytes = 82944 : i64
 // GPU: %[[CAP:.*]] = arith.index_cast %[[NITER]] : i32 to index
 // The histogram (128 rows of 64 bin counts and a discard word, 65 words
-// apart) in shared memory, zeroed by all threads.
+// apart) and the solver's gap records (a count and 16 entries per row, 19
+// words apart) share one region of shared memory: the histogram is dead
+// when the solver starts.
+// GPU: %[[GAP:.*]] = memref.view %{{.*}}[%c49152{{.*}}][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<2432xi32, #gpu.address_space<workgroup>>
 // GPU: %[[HIST:.*]] = memref.view %{{.*}}[%c49152{{.*}}][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<8320xi32, #gpu.address_space<workgroup>>
-// GPU: scf.for %{{.*}} = %thread_id_x to %c8320{{.*}} step %c128
-// GPU-NEXT: memref.store %{{.*}}, %[[HIST]][%{{.*}}] : memref<8320xi32, #gpu.address_space<workgroup>>
-// GPU: gpu.barrier
 // The max pass: row maxima and visible counts.
 // GPU: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>) {
 // GPU: nvvm.mma.sync
 // GPU: gpu.shuffle  xor
+// The histogram is zeroed by all threads, between barriers, where its pass
+// starts.
+// GPU: gpu.barrier
+// GPU: scf.for %{{.*}} = %thread_id_x to %c8320{{.*}} step %c128
+// GPU-NEXT: memref.store %{{.*}}, %[[HIST]][%{{.*}}] : memref<8320xi32, #gpu.address_space<workgroup>>
+// GPU: gpu.barrier
 // The histogram pass counts into the bins in place with integer
 // shared-memory atomics (native on the GPU, unlike float ones), no branch:
 // the bin is the bits of fma.rz(z, 64, 2^23) less those of 2^23, entries
@@ -51,18 +57,27 @@
 // GPU: %[[BELOW:.*]] = arith.cmpi slt, %[[IT]], %[[CAP]] : index
 // GPU: %[[MORE:.*]] = arith.andi %{{.*}}, %[[BELOW]] : i1
 // GPU: scf.condition(%[[MORE]])
-// GPU: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, memref<4096xi32, #gpu.address_space<workgroup>>, index) {
+// Each pass starts with empty gap records.
+// GPU: scf.for %{{.*}} = %thread_id_x to %c2432{{.*}} step %c128
+// GPU-NEXT: memref.store %{{.*}}, %[[GAP]][%{{.*}}] : memref<2432xi32, #gpu.address_space<workgroup>>
+// GPU: %[[PASS:.*]]:6 = scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, memref<2432xi32, #gpu.address_space<workgroup>>, memref<4096xi32, #gpu.address_space<workgroup>>, index) {
 // GPU: nvvm.mma.sync
-// The two least entries above the threshold: sorted pairs merged within the
-// thread, across the quad and into the accumulated pair.
-// GPU: llvm.intr.minnum
-// GPU: llvm.intr.maxnum
-// GPU: gpu.shuffle  xor
-// GPU: llvm.intr.minnum
+// An entry between the threshold and the upper bound (rare) takes a slot
+// with a shared-memory increment of its row's count and, below the
+// capacity, stores its bits there.
+// GPU: %[[COUNT:.*]] = memref.atomic_rmw addi %{{.*}}, %[[RECORD:.*]][%{{.*}}] : (i32, memref<2432xi32, #gpu.address_space<workgroup>>) -> i32
+// GPU-NEXT: %[[ROOM:.*]] = arith.cmpi slt, %[[COUNT]], %c16{{.*}} : i32
+// GPU-NEXT: scf.if %[[ROOM]] {
+// GPU: %[[BITS:.*]] = arith.bitcast %{{.*}} : f32 to i32
+// GPU-NEXT: memref.store %[[BITS]], %[[RECORD]][%{{.*}}] : memref<2432xi32, #gpu.address_space<workgroup>>
 // The tile's block-mask bit is a CTA-wide OR; one thread appends it.
 // GPU: nvvm.barrier #nvvm.reduction<or>
 // GPU: memref.store %{{.*}}, %{{.*}}[%{{.*}}] : memref<4096xi32, #gpu.address_space<workgroup>>
-// The step (closed form for alpha 1.5); `converged` is a CTA-wide OR too.
+// The step reads each row's record after a barrier (other lanes of the
+// quad wrote it) and takes closed forms for alpha 1.5; `converged` is a
+// CTA-wide OR too.
+// GPU: gpu.barrier
+// GPU: memref.load %[[PASS]]#3[%{{.*}}] : memref<2432xi32, #gpu.address_space<workgroup>>
 // GPU: llvm.call_intrinsic "llvm.nvvm.sqrt.rn.f"
 // GPU: nvvm.barrier #nvvm.reduction<or>
 // The output pass walks the list of the last solver pass: weights times V

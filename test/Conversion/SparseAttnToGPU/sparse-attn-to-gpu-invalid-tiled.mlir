@@ -3,13 +3,13 @@
 // Tiled IR written by hand (sparse-attn-tile never builds it): the shapes of
 // it that the GPU lowering refuses.
 
-// Histograms are updated in place in shared memory: one starting constant
-// cannot start two of them.
+// Histograms and gap records are updated in place in shared memory: one
+// starting constant cannot start two of them.
 func.func @shared_histogram_start(%q: tensor<1x1x128x64xbf16>) -> tensor<1x1x128x64xbf16> {
   %c0 = arith.constant 0 : index
   %scores = arith.constant dense<0.0> : tensor<128x64xf32>
   %max = arith.constant dense<0.0> : tensor<128xf32>
-  // expected-error@+1 {{starts more than one entmax histogram; the GPU lowering updates each in place}}
+  // expected-error@+1 {{starts more than one entmax histogram or gap record; the GPU lowering updates each in place}}
   %empty = arith.constant dense<0> : tensor<128x8xi32>
   %init = tensor.empty() : tensor<1x1x128x64xbf16>
   %r = scf.forall (%i) in (1) shared_outs(%out = %init) -> (tensor<1x1x128x64xbf16>) {
@@ -25,22 +25,72 @@ func.func @shared_histogram_start(%q: tensor<1x1x128x64xbf16>) -> tensor<1x1x128
 
 // -----
 
-// ... nor may a histogram be read after another op has updated it.
-func.func @histogram_read_twice(%q: tensor<1x1x128x64xbf16>) -> tensor<1x1x128x64xbf16> {
+// ... and the loop that carries a record from its constant fills it.
+func.func @histogram_outside_loop(%q: tensor<1x1x128x64xbf16>) -> tensor<1x1x128x64xbf16> {
   %c0 = arith.constant 0 : index
   %scores = arith.constant dense<0.0> : tensor<128x64xf32>
   %max = arith.constant dense<0.0> : tensor<128xf32>
+  // expected-error@+1 {{starts an entmax histogram or gap record that no loop carries; the GPU lowering fills each where its loop starts}}
   %empty = arith.constant dense<0> : tensor<128x8xi32>
   %init = tensor.empty() : tensor<1x1x128x64xbf16>
   %r = scf.forall (%i) in (1) shared_outs(%out = %init) -> (tensor<1x1x128x64xbf16>) {
     %t = sparse_attn.load_tile %q[%c0, %c0, %c0] : tensor<1x1x128x64xbf16> -> tensor<128x64xbf16>
     %h = sparse_attn.entmax_histogram %scores, %max, %empty
         : tensor<128x64xf32>, tensor<128xf32>, tensor<128x8xi32>
+    scf.forall.in_parallel {}
+  } {sparse_attn.grid = "attention"}
+  return %r : tensor<1x1x128x64xbf16>
+}
+
+// -----
+
+// ... nor may a histogram be read after another op has updated it.
+func.func @histogram_read_twice(%q: tensor<1x1x128x64xbf16>) -> tensor<1x1x128x64xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %scores = arith.constant dense<0.0> : tensor<128x64xf32>
+  %max = arith.constant dense<0.0> : tensor<128xf32>
+  %empty = arith.constant dense<0> : tensor<128x8xi32>
+  %init = tensor.empty() : tensor<1x1x128x64xbf16>
+  %r = scf.forall (%i) in (1) shared_outs(%out = %init) -> (tensor<1x1x128x64xbf16>) {
+    %t = sparse_attn.load_tile %q[%c0, %c0, %c0] : tensor<1x1x128x64xbf16> -> tensor<128x64xbf16>
+    %h = scf.for %k = %c0 to %c1 step %c1 iter_args(%counts = %empty) -> (tensor<128x8xi32>) {
+      %next = sparse_attn.entmax_histogram %scores, %max, %counts
+          : tensor<128x64xf32>, tensor<128xf32>, tensor<128x8xi32>
+      scf.yield %next : tensor<128x8xi32>
+    }
     // expected-error@+1 {{reads a histogram that another op also reads; the GPU lowering updates histograms in place}}
     %h2 = sparse_attn.entmax_histogram %scores, %max, %h
         : tensor<128x64xf32>, tensor<128xf32>, tensor<128x8xi32>
     %tau, %lo, %hi = sparse_attn.entmax_threshold_init <alpha = 1.5> %max, %max
         histogram(%h : tensor<128x8xi32>) : tensor<128xf32>
+    scf.forall.in_parallel {}
+  } {sparse_attn.grid = "attention"}
+  return %r : tensor<1x1x128x64xbf16>
+}
+
+// -----
+
+// ... and the same for a gap record.
+func.func @gap_record_read_twice(%q: tensor<1x1x128x64xbf16>) -> tensor<1x1x128x64xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %scores = arith.constant dense<0.0> : tensor<128x64xf32>
+  %bound = arith.constant dense<0.0> : tensor<128xf32>
+  %empty = arith.constant dense<0> : tensor<128x17xi32>
+  %init = tensor.empty() : tensor<1x1x128x64xbf16>
+  %r = scf.forall (%i) in (1) shared_outs(%out = %init) -> (tensor<1x1x128x64xbf16>) {
+    %t = sparse_attn.load_tile %q[%c0, %c0, %c0] : tensor<1x1x128x64xbf16> -> tensor<128x64xbf16>
+    %g = scf.for %k = %c0 to %c1 step %c1 iter_args(%record = %empty) -> (tensor<128x17xi32>) {
+      %next = sparse_attn.entries_between %scores, %bound, %bound, %record
+          : tensor<128x64xf32>, tensor<128xf32>, tensor<128x17xi32>
+      scf.yield %next : tensor<128x17xi32>
+    }
+    // expected-error@+1 {{reads a gap record that another op also reads; the GPU lowering updates gap records in place}}
+    %g2 = sparse_attn.entries_between %scores, %bound, %bound, %g
+        : tensor<128x64xf32>, tensor<128xf32>, tensor<128x17xi32>
+    %tau, %lo, %hi, %done = sparse_attn.entmax_threshold_step <alpha = 1.5> %bound, %bound, %bound, %bound, %bound, %bound
+        gap(%g : tensor<128x17xi32>) : tensor<128xf32>
     scf.forall.in_parallel {}
   } {sparse_attn.grid = "attention"}
   return %r : tensor<1x1x128x64xbf16>

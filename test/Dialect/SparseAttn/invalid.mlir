@@ -1128,33 +1128,33 @@ func.func @any_above_rows(%s: tensor<64x128xf32>, %t: tensor<128xf32>) {
 
 // -----
 
-func.func @min_above_rows(%s: tensor<64x128xf32>, %t: tensor<128xf32>) {
-  // expected-error @+1 {{threshold must have one entry per tile row (64), got 128}}
-  %m, %m2 = sparse_attn.min_above %s, %t, %t, %t : tensor<64x128xf32>, tensor<128xf32>
+func.func @entries_between_rows(%s: tensor<64x128xf32>, %t: tensor<128xf32>, %g: tensor<64x17xi32>) {
+  // expected-error @+1 {{lower bound must have one entry per tile row (64), got 128}}
+  %g1 = sparse_attn.entries_between %s, %t, %t, %g : tensor<64x128xf32>, tensor<128xf32>, tensor<64x17xi32>
   return
 }
 
 // -----
 
-func.func @threshold_step_least_count(%t: tensor<64xf32>) {
-  // expected-error @+1 {{takes the two least entries above the threshold, got 1}}
-  %a, %b, %c, %d = sparse_attn.entmax_threshold_step <alpha = 1.5> %t, %t, %t, %t, %t, %t least(%t : tensor<64xf32>) : tensor<64xf32>
+func.func @entries_between_record(%s: tensor<64x128xf32>, %t: tensor<64xf32>, %g: tensor<64x1xi32>) {
+  // expected-error @+1 {{gap record must be 64x(1+K) (rows x count and K >= 1 entries), got 64x1}}
+  %g1 = sparse_attn.entries_between %s, %t, %t, %g : tensor<64x128xf32>, tensor<64xf32>, tensor<64x1xi32>
   return
 }
 
 // -----
 
-func.func @threshold_step_least_alpha(%t: tensor<64xf32>) {
-  // expected-error @+1 {{takes the least entries above the threshold only for alpha 1.5 or 2, got 1.25}}
-  %a, %b, %c, %d = sparse_attn.entmax_threshold_step <alpha = 1.25> %t, %t, %t, %t, %t, %t least(%t, %t : tensor<64xf32>, tensor<64xf32>) : tensor<64xf32>
+func.func @threshold_step_gap_alpha(%t: tensor<64xf32>, %g: tensor<64x17xi32>) {
+  // expected-error @+1 {{takes a gap record only for alpha 1.5 or 2, got 1.25}}
+  %a, %b, %c, %d = sparse_attn.entmax_threshold_step <alpha = 1.25> %t, %t, %t, %t, %t, %t gap(%g : tensor<64x17xi32>) : tensor<64xf32>
   return
 }
 
 // -----
 
-func.func @threshold_step_least_type(%t: tensor<64xf32>, %m: tensor<32xf32>) {
-  // expected-error @+1 {{least entries must have the type of the threshold 'tensor<64xf32>', got 'tensor<32xf32>'}}
-  %a, %b, %c, %d = sparse_attn.entmax_threshold_step <alpha = 1.5> %t, %t, %t, %t, %t, %t least(%t, %m : tensor<64xf32>, tensor<32xf32>) : tensor<64xf32>
+func.func @threshold_step_gap_rows(%t: tensor<64xf32>, %g: tensor<32x17xi32>) {
+  // expected-error @+1 {{gap record must be 64x(1+K) (rows x count and K >= 1 entries), got 32x17}}
+  %a, %b, %c, %d = sparse_attn.entmax_threshold_step <alpha = 1.5> %t, %t, %t, %t, %t, %t gap(%g : tensor<32x17xi32>) : tensor<64xf32>
   return
 }
 

@@ -289,20 +289,20 @@ func.func @softmax_steps(%s: tensor<64x128xf32>, %v: tensor<128x32xbf16>, %m: te
 // CHECK: sparse_attn.entmax_threshold_init <alpha = 1.5> %{{.*}}, %{{.*}} histogram(%{{.*}} : tensor<64x8xi32>) : tensor<64xf32>
 // CHECK: sparse_attn.entmax_threshold_init <alpha = 1.25> %{{.*}}, %{{.*}} : tensor<64xf32>
 // CHECK: sparse_attn.entmax_moments <alpha = 1.5> %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32>
-// CHECK: sparse_attn.min_above %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32>
-// CHECK: sparse_attn.entmax_threshold_step <alpha = 1.5> %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} least(%{{.*}}, %{{.*}} : tensor<64xf32>, tensor<64xf32>) : tensor<64xf32>
+// CHECK: sparse_attn.entries_between %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32>, tensor<64x17xi32>
+// CHECK: sparse_attn.entmax_threshold_step <alpha = 1.5> %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} gap(%{{.*}} : tensor<64x17xi32>) : tensor<64xf32>
 // CHECK: sparse_attn.any_above %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32>
 // CHECK: sparse_attn.entmax_accumulate <alpha = 2.0> %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<128x32xf16>, tensor<64xf32>, tensor<64x32xf32>
 // CHECK: sparse_attn.entmax_finalize %{{.*}}, %{{.*}}, %{{.*}} rows(%{{.*}}) : tensor<64xf32>, tensor<64x32xf32> -> tensor<64x32xf16>
 // CHECK: sparse_attn.entmax_weights <alpha = 1.5> %{{.*}}, %{{.*}}, %{{.*}} : tensor<64x128xf32>, tensor<64xf32> -> tensor<64x128xbf16>
 func.func @entmax_steps(%x: tensor<64x128xf32>, %v: tensor<128x32xf16>, %r: tensor<64xf32>, %h: tensor<64x8xi32>,
-                        %acc: tensor<64x32xf32>, %n: index) {
+                        %g: tensor<64x17xi32>, %acc: tensor<64x32xf32>, %n: index) {
   %h1 = sparse_attn.entmax_histogram %x, %r, %h : tensor<64x128xf32>, tensor<64xf32>, tensor<64x8xi32>
   %t0, %lo0, %hi0 = sparse_attn.entmax_threshold_init <alpha = 1.5> %r, %r histogram(%h1 : tensor<64x8xi32>) : tensor<64xf32>
   %t1, %lo1, %hi1 = sparse_attn.entmax_threshold_init <alpha = 1.25> %r, %r : tensor<64xf32>
   %s0, %s1, %s2 = sparse_attn.entmax_moments <alpha = 1.5> %x, %t0, %r, %r, %r : tensor<64x128xf32>, tensor<64xf32>
-  %least, %second = sparse_attn.min_above %x, %t0, %r, %r : tensor<64x128xf32>, tensor<64xf32>
-  %t2, %lo2, %hi2, %done = sparse_attn.entmax_threshold_step <alpha = 1.5> %t0, %lo0, %hi0, %s0, %s1, %s2 least(%least, %second : tensor<64xf32>, tensor<64xf32>) : tensor<64xf32>
+  %g1 = sparse_attn.entries_between %x, %t0, %hi0, %g : tensor<64x128xf32>, tensor<64xf32>, tensor<64x17xi32>
+  %t2, %lo2, %hi2, %done = sparse_attn.entmax_threshold_step <alpha = 1.5> %t0, %lo0, %hi0, %s0, %s1, %s2 gap(%g1 : tensor<64x17xi32>) : tensor<64xf32>
   %hit = sparse_attn.any_above %x, %lo2 : tensor<64x128xf32>, tensor<64xf32>
   %acc1, %l1 = sparse_attn.entmax_accumulate <alpha = 2.0> %x, %v, %t2, %acc, %r : tensor<64x128xf32>, tensor<128x32xf16>, tensor<64xf32>, tensor<64x32xf32>
   %o, %tau = sparse_attn.entmax_finalize %t2, %l1, %acc1 rows(%n) : tensor<64xf32>, tensor<64x32xf32> -> tensor<64x32xf16>

@@ -67,6 +67,16 @@ static LogicalResult verifyHistogram(Operation *op, Value histogram,
   return success();
 }
 
+static LogicalResult verifyGapRecord(Operation *op, Value gap,
+                                     int64_t rows) {
+  ArrayRef<int64_t> shape = cast<RankedTensorType>(gap.getType()).getShape();
+  if (shape.size() != 2 || shape[0] != rows || shape[1] < 2)
+    return op->emitOpError("gap record must be ")
+           << rows << "x(1+K) (rows x count and K >= 1 entries), got "
+           << shapeToString(shape);
+  return success();
+}
+
 static LogicalResult verifyPositiveScale(Operation *op, double scale,
                                          StringRef name) {
   if (!std::isfinite(scale) || scale <= 0.0)
@@ -248,27 +258,21 @@ LogicalResult EntmaxWeightsOp::verify() {
 }
 
 LogicalResult EntmaxThresholdStepOp::verify() {
-  ValueRange least = getLeast();
-  if (least.empty())
+  Value gap = getGap();
+  if (!gap)
     return success();
-  if (least.size() != 2)
-    return emitOpError("takes the two least entries above the threshold, got ")
-           << least.size();
   EntmaxAttr config = getConfig();
   if (!config.isOnePointFive() && !config.isSparsemax())
-    return emitOpError("takes the least entries above the threshold only for "
-                       "alpha 1.5 or 2, got ")
+    return emitOpError("takes a gap record only for alpha 1.5 or 2, got ")
            << formatFloat(config.getAlphaValue());
-  for (Value entry : least)
-    if (entry.getType() != getThreshold().getType())
-      return emitOpError("least entries must have the type of the threshold ")
-             << getThreshold().getType() << ", got " << entry.getType();
-  return success();
+  return verifyGapRecord(*this, gap, rowsOf(getThreshold()));
 }
 
-LogicalResult MinAboveOp::verify() {
-  return verifyRowVector(*this, getThreshold(), "threshold",
-                         rowsOf(getScores()));
+LogicalResult EntriesBetweenOp::verify() {
+  int64_t rows = rowsOf(getScores());
+  if (failed(verifyRowVector(*this, getLower(), "lower bound", rows)))
+    return failure();
+  return verifyGapRecord(*this, getGap(), rows);
 }
 
 LogicalResult AnyAboveOp::verify() {

@@ -221,7 +221,7 @@ private:
   SmallVector<Value> softmaxFinalize(SoftmaxFinalizeOp op);
   Value entmaxHistogram(EntmaxHistogramOp op);
   SmallVector<Value> entmaxMoments(EntmaxMomentsOp op);
-  SmallVector<Value> minAbove(MinAboveOp op);
+  Value entriesBetween(EntriesBetweenOp op);
   SmallVector<Value> thresholdInit(EntmaxThresholdInitOp op);
   SmallVector<Value> thresholdStep(EntmaxThresholdStepOp op);
   Value entmaxWeightsOf(EntmaxAttr config, Value scores, Value threshold);
@@ -487,18 +487,75 @@ SmallVector<Value> Decomposer::rowMax(RowMaxOp op) {
                  });
 }
 
-SmallVector<Value> Decomposer::minAbove(MinAboveOp op) {
-  AffineMap row = mapOf(b, 2, {0});
-  return generic({op.getScores(), op.getThreshold()},
-                 {op.getLeast(), op.getSecond()},
-                 {mapOf(b, 2, {0, 1}), row, row, row}, {kParallel, kReduction},
-                 [](Scalar &s, ValueRange a) -> SmallVector<Value> {
-                   // An entry above the threshold enters the sorted pair.
-                   Value above = s.gt(a[0], a[1]);
-                   return {s.select(above, s.min(a[2], a[0]), a[2]),
-                           s.select(above, s.min(a[3], s.max(a[2], a[0])),
-                                    a[3])};
-                 });
+Value Decomposer::entriesBetween(EntriesBetweenOp op) {
+  Value scores = op.getScores(), lower = op.getLower(), upper = op.getUpper();
+  auto scoresType = cast<RankedTensorType>(scores.getType());
+  int64_t capacity =
+      cast<RankedTensorType>(op.getGap().getType()).getDimSize(1) - 1;
+  Scalar s(b, loc);
+  Type i32 = b.getI32Type();
+  // Row by row, in column order: an entry in (lower, upper] raises the
+  // count in column 0 and, while there is room, is kept after the others.
+  auto rows = scf::ForOp::create(
+      b, loc, s.index(0), s.index(scoresType.getDimSize(0)), s.index(1),
+      ValueRange{op.getGap()},
+      [&](OpBuilder &rb, Location rl, Value row, ValueRange rowGap) {
+        Value lo = tensor::ExtractOp::create(rb, rl, lower, row);
+        Value hi = tensor::ExtractOp::create(rb, rl, upper, row);
+        auto columns = scf::ForOp::create(
+            rb, rl, s.index(0), s.index(scoresType.getDimSize(1)), s.index(1),
+            rowGap,
+            [&](OpBuilder &cb, Location cl, Value column, ValueRange gap) {
+              ScalarBuilder c(cb, cl);
+              Value x = tensor::ExtractOp::create(cb, cl, scores,
+                                                  ValueRange{row, column});
+              Value between = c.andI(c.gt(x, lo), c.le(x, hi));
+              auto entry = scf::IfOp::create(
+                  cb, cl, between,
+                  [&](OpBuilder &tb, Location tl) {
+                    Value zero = arith::ConstantIndexOp::create(tb, tl, 0);
+                    Value count = tensor::ExtractOp::create(
+                        tb, tl, gap[0], ValueRange{row, zero});
+                    Value countIndex = arith::IndexCastOp::create(
+                        tb, tl, tb.getIndexType(), count);
+                    Value slot = arith::AddIOp::create(
+                        tb, tl, countIndex,
+                        arith::ConstantIndexOp::create(tb, tl, 1));
+                    Value room = arith::CmpIOp::create(
+                        tb, tl, arith::CmpIPredicate::slt, count,
+                        arith::ConstantOp::create(
+                            tb, tl, tb.getI32IntegerAttr(capacity)));
+                    Value kept = scf::IfOp::create(
+                        tb, tl, room,
+                        [&](OpBuilder &kb, Location kl) {
+                          Value bits = arith::BitcastOp::create(kb, kl, i32, x);
+                          scf::YieldOp::create(
+                              kb, kl,
+                              ValueRange{tensor::InsertOp::create(
+                                  kb, kl, bits, gap[0],
+                                  ValueRange{row, slot})});
+                        },
+                        [&](OpBuilder &kb, Location kl) {
+                          scf::YieldOp::create(kb, kl, gap[0]);
+                        })
+                        .getResult(0);
+                    Value counted = arith::AddIOp::create(
+                        tb, tl, count,
+                        arith::ConstantOp::create(tb, tl,
+                                                  tb.getI32IntegerAttr(1)));
+                    scf::YieldOp::create(
+                        tb, tl,
+                        ValueRange{tensor::InsertOp::create(
+                            tb, tl, counted, kept, ValueRange{row, zero})});
+                  },
+                  [&](OpBuilder &tb, Location tl) {
+                    scf::YieldOp::create(tb, tl, gap[0]);
+                  });
+              scf::YieldOp::create(cb, cl, entry.getResults());
+            });
+        scf::YieldOp::create(rb, rl, columns.getResults());
+      });
+  return rows.getResult(0);
 }
 
 Value Decomposer::elasticAccumulate(ElasticAccumulateOp op) {
@@ -639,16 +696,27 @@ SmallVector<Value> Decomposer::thresholdInit(EntmaxThresholdInitOp op) {
 }
 
 SmallVector<Value> Decomposer::thresholdStep(EntmaxThresholdStepOp op) {
-  SmallVector<Value> rowVectors = {op.getThreshold(), op.getLower(),
-                                   op.getUpper(),     op.getS0(),
-                                   op.getS1(),        op.getS2()};
-  bool proof = !op.getLeast().empty();
-  llvm::append_range(rowVectors, op.getLeast());
+  Value gap = op.getGap();
   SmallVector<Value> next = mapRows(
-      rowVectors, 4, [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
-        entmax::Step step = entmax::thresholdStep(
-            b, loc, functions, op.getConfig(), {a[0], a[1], a[2]}, a[3], a[4],
-            a[5], proof ? a.drop_front(6) : ValueRange());
+      {op.getThreshold(), op.getLower(), op.getUpper(), op.getS0(),
+       op.getS1(), op.getS2()},
+      4, [&](Scalar &s, ValueRange a) -> SmallVector<Value> {
+        std::optional<entmax::GapRecord> record;
+        if (gap) {
+          Value row = linalg::IndexOp::create(b, loc, 0);
+          auto column = [&](int64_t k) {
+            return tensor::ExtractOp::create(b, loc, gap,
+                                             ValueRange{row, s.index(k)});
+          };
+          record = entmax::GapRecord{column(0), {}};
+          int64_t columns = cast<RankedTensorType>(gap.getType()).getDimSize(1);
+          for (int64_t k = 1; k < columns; ++k)
+            record->entries.push_back(
+                arith::BitcastOp::create(b, loc, b.getF32Type(), column(k)));
+        }
+        entmax::Step step =
+            entmax::thresholdStep(b, loc, functions, op.getConfig(),
+                                  {a[0], a[1], a[2]}, a[3], a[4], a[5], record);
         return {step.next.threshold, step.next.lower, step.next.upper,
                 s.select(step.pending, s.f32(1.0), s.f32(0.0))};
       });
@@ -734,7 +802,7 @@ FailureOr<SmallVector<Value>> Decomposer::decompose(Operation *op) {
       .Case([&](EntmaxThresholdStepOp o) -> Result { return thresholdStep(o); })
       .Case([&](EntmaxAccumulateOp o) -> Result { return entmaxAccumulate(o); })
       .Case([&](EntmaxWeightsOp o) { return single(entmaxWeights(o)); })
-      .Case([&](MinAboveOp o) { return minAbove(o); })
+      .Case([&](EntriesBetweenOp o) { return single(entriesBetween(o)); })
       .Case([&](AnyAboveOp o) {
         return single(
             any(o.getScores(), {o.getThreshold()},

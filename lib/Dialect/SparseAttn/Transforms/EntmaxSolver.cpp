@@ -2,6 +2,9 @@
 
 #include "sparse_attn/Dialect/SparseAttn/Transforms/EntmaxSolver.h"
 
+#include "llvm/Support/MathExtras.h"
+
+#include <algorithm>
 #include <array>
 #include <limits>
 
@@ -14,15 +17,38 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 /// The root of the closed-form objective on a candidate support of `n`
 /// entries with sum `z1` and sum of squares `z2` of their offsets (alpha
-/// 1.5: sum (z - t)^2 = 1, smaller root; alpha 2: sum (z - t) = 1).
-Value closedFormRoot(ScalarBuilder &s, OpBuilder &b, Location loc,
-                     SpecialFunctions &functions, EntmaxAttr config, Value n,
-                     Value z1, Value z2) {
+/// 1.5: sum (z - t)^2 = 1, smaller root; alpha 2: sum (z - t) = 1), and
+/// whether it is real (alpha 1.5 with a negative discriminant gives the
+/// vertex of the quadratic instead).
+struct ClosedForm {
+  Value root, real;
+};
+ClosedForm closedFormRoot(ScalarBuilder &s, OpBuilder &b, Location loc,
+                          SpecialFunctions &functions, EntmaxAttr config,
+                          Value n, Value z1, Value z2) {
   if (config.isSparsemax())
-    return s.div(s.sub(z1, s.f32(1.0)), n);
+    return {s.div(s.sub(z1, s.f32(1.0)), n),
+            arith::ConstantOp::create(b, loc, b.getBoolAttr(true))};
   Value discriminant = s.sub(s.mul(z1, z1), s.mul(n, s.sub(z2, s.f32(1.0))));
   Value root = functions.sqrt(b, loc, s.max(discriminant, s.f32(0.0)));
-  return s.div(s.sub(z1, root), n);
+  return {s.div(s.sub(z1, root), n), s.ge(discriminant, s.f32(0.0))};
+}
+
+/// Sorts `values` ascending in place: Batcher's odd-even merge sort network
+/// on the next power of two (the padding is +inf).
+void sortAscending(ScalarBuilder &s, SmallVectorImpl<Value> &values) {
+  int64_t size = values.size(), n = llvm::PowerOf2Ceil(size);
+  values.resize(n, s.f32(kInf));
+  for (int64_t p = 1; p < n; p *= 2)
+    for (int64_t k = p; k >= 1; k /= 2)
+      for (int64_t j = k % p; j + k < n; j += 2 * k)
+        for (int64_t i = 0; i < std::min(k, n - j - k); ++i)
+          if ((i + j) / (2 * p) == (i + j + k) / (2 * p)) {
+            Value x = values[i + j], y = values[i + j + k];
+            values[i + j] = s.min(x, y);
+            values[i + j + k] = s.max(x, y);
+          }
+  values.resize(size);
 }
 } // namespace
 
@@ -113,7 +139,8 @@ Bracket entmax::histogramBracket(OpBuilder &b, Location loc,
   // at least max - 1; the top bin's lower edge alone gives g(-width) >= 0,
   // so the upper end stays at or above the origin.
   Value root = closedFormRoot(s, b, loc, functions, config, support[0],
-                              support[1], support[2]);
+                              support[1], support[2])
+                   .root;
   Value lower = s.add(origin, s.max(root, s.f32(0.0)));
   Value upper = s.add(origin, s.add(root, s.f32(width)));
   // NaN (no counted entry) falls back to the bracket [max - 1, max].
@@ -126,7 +153,7 @@ Bracket entmax::histogramBracket(OpBuilder &b, Location loc,
 Step entmax::thresholdStep(OpBuilder &b, Location loc,
                            SpecialFunctions &functions, EntmaxAttr config,
                            const Bracket &current, Value s0, Value s1,
-                           Value s2, ValueRange least) {
+                           Value s2, const std::optional<GapRecord> &gap) {
   ScalarBuilder s(b, loc);
   double c0 = config.getExponent(), c1 = c0 - 1.0;
   bool closedForm = config.isSparsemax() || config.isOnePointFive();
@@ -135,20 +162,34 @@ Step entmax::thresholdStep(OpBuilder &b, Location loc,
   Value aboveRoot = s.ge(objective, s.f32(0.0));
   Value newLower = s.select(aboveRoot, s.max(lower, tau), lower);
   Value newUpper = s.select(aboveRoot, upper, s.min(upper, tau));
-  Value width = s.sub(newUpper, newLower);
   // |f| <= 2^-16: the weights sum to one within f32 noise.
   Value nearRoot = s.le(s.abs(objective), s.f32(0x1p-16));
+  // A few f32 ulps of tau.
+  Value resolution = s.mul(s.f32(0x1p-20), s.max(s.f32(1.0), s.abs(tau)));
   // The closed form on the support {x > tau} of the moments: sparsemax
   // sum (x - t) = 1 (s0 offsets, s1 count), alpha 1.5 sum (x - t)^2 = 1
   // (s0 squares, s1 sum, s2 count).
   auto closedFormOn = [&](Value m0, Value m1, Value m2) {
-    if (config.isSparsemax())
-      return s.add(tau, s.div(s.sub(m0, s.f32(1.0)), m1));
-    return s.add(tau, closedFormRoot(s, b, loc, functions, config, m2, m1, m0));
+    ClosedForm form =
+        config.isSparsemax()
+            ? closedFormRoot(s, b, loc, functions, config, m1, m0, m2)
+            : closedFormRoot(s, b, loc, functions, config, m2, m1, m0);
+    return ClosedForm{s.add(tau, form.root), form.real};
   };
   Value candidate;
   if (closedForm) {
-    candidate = closedFormOn(s0, s1, s2);
+    ClosedForm onSupport = closedFormOn(s0, s1, s2);
+    candidate = onSupport.root;
+    if (config.isOnePointFive() && gap) {
+      // From below, the closed form on the superset {x > tau} of the
+      // support is the root of an objective above f: an upper bound (up
+      // to its rounding), which narrows the next pass's gap record.
+      Value overshoots = s.andI(aboveRoot, s.andI(onSupport.real,
+                                                  s.ge(candidate, tau)));
+      newUpper = s.select(
+          overshoots, s.min(newUpper, s.add(candidate, resolution)),
+          newUpper);
+    }
   } else {
     Value first = s.mul(s.f32(-c0), s1);
     Value second = s.mul(s.f32(c0 * c1), s2);
@@ -157,6 +198,7 @@ Step entmax::thresholdStep(OpBuilder &b, Location loc,
                               s.mul(objective, second));
     candidate = s.sub(tau, s.div(numerator, denominator));
   }
+  Value width = s.sub(newUpper, newLower);
   Value tolerance = s.f32(1e-6);
   Value accepted = s.andI(s.gt(candidate, s.sub(newLower, tolerance)),
                           s.lt(candidate, s.add(newUpper, tolerance)));
@@ -173,44 +215,69 @@ Step entmax::thresholdStep(OpBuilder &b, Location loc,
   }
   Value midpoint = s.mul(s.add(newLower, newUpper), s.f32(0.5));
   Value chosen = s.select(accepted, candidate, midpoint);
-  chosen = s.min(s.max(chosen, newLower), newUpper);
   // Converged: a short step at the root, or a collapsed bracket.
-  Value resolution = s.mul(s.f32(0x1p-20), s.max(s.f32(1.0), s.abs(tau)));
   auto convergedAt = [&](Value next) {
     return s.orI(s.andI(s.le(s.abs(s.sub(next, tau)), resolution), nearRoot),
                  s.le(width, resolution));
   };
+  if (gap && config.isOnePointFive()) {
+    // Unproven from below, the alpha 1.5 closed form on a superset of the
+    // support overshoots the root; f is convex and decreasing, so the
+    // Newton step tau + f / (2 s1) stays below it (the proof can fire at
+    // the next pass) and converges quadratically.
+    Value newton = s.add(tau, s.div(objective, s.mul(s.f32(2.0), s1)));
+    chosen = s.select(aboveRoot, newton, chosen);
+  }
+  chosen = s.min(s.max(chosen, newLower), newUpper);
   Value converged = convergedAt(chosen);
-  if (!least.empty()) {
-    // tau is a lower bound and no entry lies in (tau, candidate]: the
-    // support at the candidate is the one it was solved on, so it is the
-    // root (false for NaN).
-    Value first = least[0], second = least[1];
-    Value proven = s.andI(aboveRoot, s.andI(s.ge(candidate, tau),
-                                            s.lt(candidate, first)));
-    // Or the least entry lies below the root: the closed form on the
-    // support without it is the root if it falls in [first, second).
-    Value offset = s.sub(first, tau);
-    Value withoutFirst =
-        config.isSparsemax()
-            ? closedFormOn(s.sub(s0, offset), s.sub(s1, s.f32(1.0)), s2)
-            : closedFormOn(s.sub(s0, s.mul(offset, offset)),
-                           s.sub(s1, offset), s.sub(s2, s.f32(1.0)));
-    Value provenWithout =
-        s.andI(s.andI(aboveRoot, s.notI(proven)),
-               s.andI(s.ge(withoutFirst, first), s.lt(withoutFirst, second)));
-    if (config.isOnePointFive()) {
-      // Unproven from below, the alpha 1.5 closed form on a superset of the
-      // support overshoots the root; f is convex and decreasing, so the
-      // Newton step tau + f / (2 s1) stays below it (the proof can fire at
-      // the next pass) and converges quadratically.
-      Value newton = s.add(tau, s.div(objective, s.mul(s.f32(2.0), s1)));
-      chosen = s.select(aboveRoot, newton, chosen);
-      converged = convergedAt(chosen);
+  if (gap) {
+    // The record's entries in order, e_0 = tau, e_{m+1..} = +inf.
+    int64_t capacity = gap->entries.size();
+    SmallVector<Value> entries;
+    for (auto [i, entry] : llvm::enumerate(gap->entries)) {
+      Value kept = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::sgt, gap->count,
+          arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(i)));
+      entries.push_back(s.select(kept, entry, s.f32(kInf)));
     }
-    chosen = s.select(proven, candidate,
-                      s.select(provenWithout, withoutFirst, chosen));
-    converged = s.orI(converged, s.orI(proven, provenWithout));
+    sortAscending(s, entries);
+    Value complete = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::sle, gap->count,
+        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(capacity)));
+    // t_j, the closed form without e_1 .. e_j, is the root when it lies in
+    // [e_j, e_{j+1}) and at most `upper` (entries above tau outside the
+    // record exceed `upper`; a few ulps more admit the rounding of a root
+    // at `upper` itself, as when the histogram's bracket is exact). A
+    // vertex instead of a real root lies above the least entry of its
+    // support and never passes.
+    Value reach = s.add(upper, resolution);
+    Value proven = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
+    Value root = candidate;
+    Value m0 = s0, m1 = s1, m2 = s2, previous = tau;
+    for (int64_t j = 0; j <= capacity; ++j) {
+      ClosedForm form = closedFormOn(m0, m1, m2);
+      Value next = j < capacity ? entries[j] : s.f32(kInf);
+      Value inInterval = s.andI(
+          s.andI(form.real, s.ge(form.root, previous)),
+          s.andI(s.lt(form.root, next), s.le(form.root, reach)));
+      root = s.select(s.andI(inInterval, s.notI(proven)), form.root, root);
+      proven = s.orI(proven, inInterval);
+      if (j == capacity)
+        break;
+      Value offset = s.sub(next, tau);
+      if (config.isSparsemax()) {
+        m0 = s.sub(m0, offset);
+        m1 = s.sub(m1, s.f32(1.0));
+      } else {
+        m0 = s.sub(m0, s.mul(offset, offset));
+        m1 = s.sub(m1, offset);
+        m2 = s.sub(m2, s.f32(1.0));
+      }
+      previous = next;
+    }
+    proven = s.andI(proven, s.andI(aboveRoot, complete));
+    chosen = s.select(proven, root, chosen);
+    converged = s.orI(converged, proven);
   }
   // Empty rows (tau = +inf) keep their state and have converged.
   Value empty = s.eq(tau, s.f32(kInf));

@@ -588,25 +588,28 @@ def SparseAttn_EntmaxThresholdStepOp
     is at most `r` wide; `converged` is true when every row has, and the
     solver loop may stop there.
 
-    With `least` (alpha 1.5 and 2), the two least entries `l1 <= l2` above
-    `threshold` (`sparse_attn.min_above`), a row also converges on a proof
-    when `f >= 0`: if the closed-form candidate `t` satisfies
-    `threshold <= t < l1`, the support `{x > t}` is exactly the support `t`
-    was solved on, so `t` is the root; if the closed form `t2` on that
-    support without `l1` satisfies `l1 <= t2 < l2`, `t2` is. The root is
-    taken without the pass that would confirm it. Unproven with `f >= 0`,
-    alpha 1.5 steps to the Newton point `threshold + f / (2 s1)` instead of
-    the closed form: on a superset of the support the closed form
-    overshoots the root, while `f` is convex and decreasing, so the Newton
-    point stays below it (where the proofs apply) and converges
+    With `gap` (alpha 1.5 and 2), the record of
+    `sparse_attn.entries_between` from `threshold` to `upper`, a row whose
+    record is complete (at most `K` entries) also converges on a proof when
+    `f >= 0`: with the entries `e_1 <= ... <= e_m` of the record in order
+    and `e_0 = threshold`, the closed form `t_j` on the support
+    `{x > threshold}` without `e_1 .. e_j` is the root if
+    `e_j <= t_j < e_{j+1}` (`e_{m+1} = +inf`) and `t_j <= upper` (up to a
+    few ulps of rounding): every other entry above the threshold exceeds
+    `upper`, so `{x > t_j}` is exactly the support `t_j` was solved on. The root is taken without the
+    pass that would confirm it. Unproven with `f >= 0`, alpha 1.5 steps to
+    the Newton point `threshold + f / (2 s1)` instead of the closed form,
+    which on a superset of the support overshoots the root and so becomes
+    the new upper bound; `f` is convex and decreasing, so the Newton point
+    stays below the root (where the proof applies) and converges
     quadratically.
 
     Example:
 
     ```mlir
     %tau1, %lo1, %hi1, %done = sparse_attn.entmax_threshold_step <alpha = 1.5>
-        %tau, %lo, %hi, %s0, %s1, %s2
-        least(%l1, %l2 : tensor<64xf32>, tensor<64xf32>) : tensor<64xf32>
+        %tau, %lo, %hi, %s0, %s1, %s2 gap(%g : tensor<64x17xi32>)
+        : tensor<64xf32>
     ```
   }];
   let arguments = (ins
@@ -614,7 +617,7 @@ def SparseAttn_EntmaxThresholdStepOp
     SparseAttn_RowVector:$threshold, SparseAttn_RowVector:$lower,
     SparseAttn_RowVector:$upper, SparseAttn_RowVector:$s0,
     SparseAttn_RowVector:$s1, SparseAttn_RowVector:$s2,
-    Variadic<SparseAttn_RowVector>:$least
+    Optional<StaticShapeTensorOf<[I32]>>:$gap
   );
   let results = (outs
     SparseAttn_RowVector:$new_threshold, SparseAttn_RowVector:$new_lower,
@@ -622,8 +625,7 @@ def SparseAttn_EntmaxThresholdStepOp
   );
   let assemblyFormat = [{
     $config $threshold `,` $lower `,` $upper `,` $s0 `,` $s1 `,` $s2
-    (`least` `(` $least^ `:` type($least) `)`)? attr-dict `:`
-    type($threshold)
+    (`gap` `(` $gap^ `:` type($gap) `)`)? attr-dict `:` type($threshold)
   }];
 }
 
@@ -708,36 +710,35 @@ def SparseAttn_AnyAboveOp : SparseAttn_TileOp<"any_above"> {
   }];
 }
 
-def SparseAttn_MinAboveOp : SparseAttn_TileOp<"min_above",
-    [AllTypesMatch<["threshold", "least", "second", "new_least",
-                    "new_second"]>]> {
-  let summary = "two least entries of each row above its threshold, accumulated";
+def SparseAttn_EntriesBetweenOp : SparseAttn_TileOp<"entries_between",
+    [AllTypesMatch<["lower", "upper"]>, AllTypesMatch<["gap", "new_gap"]>]> {
+  let summary = "entries of each row between two bounds, counted and kept";
   let description = [{
-    `(new_least[r], new_second[r])` are the two smallest values, counted
-    with multiplicity, of `least[r]`, `second[r]` and the entries
-    `scores[r, c] > threshold[r]` (`least <= second`; `+inf` where fewer
-    exist). With the moments of `sparse_attn.entmax_moments` at the same
-    threshold they prove a closed-form root exact in the pass that computes
-    it, also when the least entry lies below the root (see
-    `sparse_attn.entmax_threshold_step`).
+    The entries `lower[r] < scores[r, c] <= upper[r]` of each row join the
+    row's gap record `gap[r]` (i32, `1 + K` columns): column 0 counts them
+    all, and while the count is at most `K` columns `1 .. count` hold their
+    f32 bit patterns in unspecified order (past `K` the kept entries are
+    unspecified). Between the threshold of a solver pass and the upper
+    bound of the root, these are the entries that may leave the support: a
+    complete record lets `sparse_attn.entmax_threshold_step` solve the
+    root exactly in the pass (one entry per row in a 1/64 bin width, 3 on
+    average at 16K random keys).
 
     Example:
 
     ```mlir
-    %l1, %l2 = sparse_attn.min_above %x, %tau, %l0, %s0
-        : tensor<64x64xf32>, tensor<64xf32>
+    %g1 = sparse_attn.entries_between %x, %tau, %hi, %g0
+        : tensor<64x64xf32>, tensor<64xf32>, tensor<64x17xi32>
     ```
   }];
   let arguments = (ins
-    SparseAttn_F32Tile:$scores, SparseAttn_RowVector:$threshold,
-    SparseAttn_RowVector:$least, SparseAttn_RowVector:$second
+    SparseAttn_F32Tile:$scores, SparseAttn_RowVector:$lower,
+    SparseAttn_RowVector:$upper, StaticShapeTensorOf<[I32]>:$gap
   );
-  let results = (outs
-    SparseAttn_RowVector:$new_least, SparseAttn_RowVector:$new_second
-  );
+  let results = (outs StaticShapeTensorOf<[I32]>:$new_gap);
   let assemblyFormat = [{
-    $scores `,` $threshold `,` $least `,` $second attr-dict `:`
-    type($scores) `,` type($threshold)
+    $scores `,` $lower `,` $upper `,` $gap attr-dict `:`
+    type($scores) `,` type($lower) `,` type($gap)
   }];
 }
 

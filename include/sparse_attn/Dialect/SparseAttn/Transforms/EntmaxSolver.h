@@ -17,6 +17,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
 
+#include <optional>
+
 namespace mlir::sparse_attn {
 
 /// Builds f32 scalar arithmetic at one insertion point.
@@ -102,16 +104,23 @@ Bracket histogramBracket(OpBuilder &b, Location loc,
                          SpecialFunctions &functions, EntmaxAttr config,
                          Value max, ArrayRef<Value> counts);
 
+/// A row's record of `sparse_attn.entries_between` from the threshold to
+/// the upper bound: how many entries lie there (i32) and the K kept ones
+/// (f32; those past the count are ignored).
+struct GapRecord {
+  Value count;
+  SmallVector<Value> entries;
+};
+
 /// One row of `sparse_attn.entmax_threshold_step`; `pending` (i1) says the
-/// row has not converged. `least` (alpha 1.5 and 2; empty otherwise) holds
-/// the two least entries above the current threshold, in order.
+/// row has not converged. `gap` (alpha 1.5 and 2 only) proves roots.
 struct Step {
   Bracket next;
   Value pending;
 };
 Step thresholdStep(OpBuilder &b, Location loc, SpecialFunctions &functions,
                    EntmaxAttr config, const Bracket &current, Value s0,
-                   Value s1, Value s2, ValueRange least);
+                   Value s1, Value s2, const std::optional<GapRecord> &gap);
 
 } // namespace entmax
 } // namespace mlir::sparse_attn
