@@ -482,11 +482,14 @@ LogicalResult GridLowering::plan() {
       histogramBytes = std::max<int64_t>(
           histogramBytes, alignTo(tileRows * histogramRowStride(columns) * 4,
                                   kSharedAlignment));
+      // The earlier record runs once per grid point (its loop sits in the
+      // grid's body), so it never starts again while the later one lives.
       auto dead = [&](Value earlier) {
         Operation *earlierLoop = earlier.getDefiningOp();
         Operation *point =
             earlierLoop->getBlock()->findAncestorOpInBlock(*loop);
-        return point && earlierLoop->isBeforeInBlock(point) &&
+        return isa<scf::ForallOp>(earlierLoop->getParentOp()) && point &&
+               earlierLoop->isBeforeInBlock(point) &&
                usedOnlyBefore(earlier, point);
       };
       auto *region = llvm::find_if(regionRecords, [&](const auto &records) {
