@@ -104,6 +104,13 @@ Value splatConstant(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
       b, loc, DenseElementsAttr::get(type, ArrayRef<float>{value}));
 }
 
+/// i32 zeros of `shape`: the start of a histogram or gap record.
+Value zeroCounts(OpBuilder &b, Location loc, ArrayRef<int64_t> shape) {
+  auto type = RankedTensorType::get(shape, b.getI32Type());
+  return arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(type, ArrayRef<int32_t>{0}));
+}
+
 Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type,
                 ValueRange dynamicSizes) {
   return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
@@ -160,11 +167,8 @@ Threshold buildThresholdSolver(OpBuilder &b, Location loc, EntmaxAttr config,
   bool closedForm = hasClosedFormRoot(config);
   Value histogram;
   if (closedForm) {
-    auto countsType = RankedTensorType::get({rows, bins}, b.getI32Type());
-    Value noCounts = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(countsType, ArrayRef<int32_t>{0}));
     histogram = buildKeyLoop(
-        b, loc, numTiles, {noCounts},
+        b, loc, numTiles, {zeroCounts(b, loc, {rows, bins})},
         key_pass::kEntmaxHistogram,
         [&](OpBuilder &nb, Location nl, Value kt, ValueRange state) {
           return SmallVector<Value>{EntmaxHistogramOp::create(
@@ -206,12 +210,7 @@ Threshold buildThresholdSolver(OpBuilder &b, Location loc, EntmaxAttr config,
         // pass that finds it.
         SmallVector<Value> inits = {zeros, zeros, zeros};
         if (closedForm)
-          inits.push_back(arith::ConstantOp::create(
-              nb, nl,
-              DenseElementsAttr::get(
-                  RankedTensorType::get({rows, 1 + kGapCapacity},
-                                        nb.getI32Type()),
-                  ArrayRef<int32_t>{0})));
+          inits.push_back(zeroCounts(nb, nl, {rows, 1 + kGapCapacity}));
         ValueRange moments = buildKeyLoop(
             nb, nl, numTiles, inits, key_pass::kEntmaxSolver,
             [&](OpBuilder &ib, Location il, Value kt, ValueRange sums) {
@@ -226,8 +225,7 @@ Threshold buildThresholdSolver(OpBuilder &b, Location loc, EntmaxAttr config,
             });
         auto step = EntmaxThresholdStepOp::create(
             nb, nl, config, state[1], state[2], state[3], moments[0],
-            moments[1], moments[2],
-            closedForm ? moments[3] : Value());
+            moments[1], moments[2], closedForm ? moments[3] : Value());
         SmallVector<Value> next = {arith::AddIOp::create(
             nb, nl, state[0], IndexMath(nb, nl).constant(1))};
         llvm::append_range(next, step.getResults());
