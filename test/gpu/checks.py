@@ -412,7 +412,7 @@ def check_attention(kernel, group):
                 mask_block_q=arguments.get("mask_block_q", 0),
                 mask_block_k=arguments.get("mask_block_k", 0),
                 return_stats=arguments["return_stats"],
-                niter=ops.DEFAULT_NITER,
+                niter=entmax_passes(arguments["alpha"]),
                 layout=layout,
                 **optional,
             )
